@@ -69,9 +69,12 @@ export interface Semigroup<T> {
 /**
  * A semigroup with a true identity, a structural kind, algebraic flags and a codec.
  *
+ * Values handed to a monoid are never mutated by it, and a result may share
+ * structure with (or be) one of its operands: treat values as immutable.
+ *
  * @typeParam T The value type.
  */
-export interface Monoid<T> {
+export interface Monoid<T> extends Semigroup<T> {
   /** The structural tag backends dispatch on. */
   readonly kind: MonoidKind;
   /** A short human name, e.g. `"sum"`, `"max"`, `"hll(p=14)"`. */
@@ -108,4 +111,140 @@ export class CodecError extends Error {
     super(message, options);
     this.name = "CodecError";
   }
+}
+
+/**
+ * The value type a monoid folds.
+ *
+ * @typeParam M A monoid type.
+ *
+ * @example Usage
+ * ```ts
+ * import { max, type ValueOf } from "@murmur/core/monoid";
+ * const m = max();
+ * const v: ValueOf<typeof m> = m.combine(3, null);
+ * console.log(v); // 3
+ * ```
+ */
+export type ValueOf<M> = M extends Monoid<infer T> ? T : never;
+
+/**
+ * Tells whether a monoid's deltas may be applied as an atomic numeric ADD
+ * (DynamoDB `ADD`, Valkey `INCRBY`, Deno KV `sum`). True only for `sum` and
+ * `count` style monoids whose values are `number` or `bigint`.
+ *
+ * @param monoid The monoid to inspect.
+ * @returns `true` when `monoid.additive` is set, narrowing its value type.
+ *
+ * @example Usage
+ * ```ts
+ * import { isAdditive, max, sum } from "@murmur/core/monoid";
+ * console.log(isAdditive(sum())); // true
+ * console.log(isAdditive(max())); // false
+ * ```
+ */
+export function isAdditive(
+  monoid: Monoid<unknown>,
+): monoid is Monoid<number> | Monoid<bigint> {
+  return monoid.additive;
+}
+
+/**
+ * Tells whether a monoid has a given structural kind, narrowing nothing but
+ * reading as intent at dispatch sites.
+ *
+ * @param monoid The monoid to inspect.
+ * @param kinds The kinds to accept.
+ * @returns `true` when `monoid.kind` is one of `kinds`.
+ *
+ * @example Usage
+ * ```ts
+ * import { hasKind, min } from "@murmur/core/monoid";
+ * console.log(hasKind(min(), "min", "max")); // true
+ * ```
+ */
+export function hasKind(
+  monoid: Monoid<unknown>,
+  ...kinds: readonly MonoidKind[]
+): boolean {
+  return kinds.includes(monoid.kind);
+}
+
+/**
+ * What {@linkcode defineMonoid} needs to build a custom monoid.
+ *
+ * @typeParam T The value type.
+ */
+export interface MonoidDefinition<T> {
+  /** A short human name shown in errors, metrics and the admin UI. */
+  readonly name: string;
+  /** Returns a fresh identity value. */
+  identity(): T;
+  /** Combines two values; must be associative and must not mutate its operands. */
+  combine(a: T, b: T): T;
+  /** An optional faster fold; must equal a left fold of `combine` from `identity()`. */
+  combineAll?(values: Iterable<T>): T;
+  /** The codec for values. */
+  readonly codec: Codec<T>;
+  /** Whether `combine(a, b)` equals `combine(b, a)`. Defaults to `false`. */
+  readonly commutative?: boolean;
+  /** Whether `combine(a, a)` equals `a`. Defaults to `false`. */
+  readonly idempotent?: boolean;
+}
+
+/**
+ * Builds a frozen monoid of kind `"custom"` from your own operations.
+ *
+ * Custom monoids always take the generic read-combine-write path in stores
+ * (never an atomic ADD). Check them with `assertMonoidLaws` from
+ * `@murmur/core/laws` in your tests.
+ *
+ * @typeParam T The value type.
+ * @param definition The identity, combine, codec and flags.
+ * @returns A frozen monoid.
+ * @throws {TypeError} When `name` is empty or a function is missing.
+ *
+ * @example A monoid keeping the longest string
+ * ```ts
+ * import { defineMonoid, stringCodec } from "@murmur/core/monoid";
+ * const longest = defineMonoid<string>({
+ *   name: "longest",
+ *   identity: () => "",
+ *   combine: (a, b) => (b.length > a.length || (b.length === a.length && b > a) ? b : a),
+ *   codec: stringCodec,
+ *   commutative: true,
+ *   idempotent: true,
+ * });
+ * console.log(longest.combineAll(["ab", "abc", "x"])); // "abc"
+ * ```
+ */
+export function defineMonoid<T>(definition: MonoidDefinition<T>): Monoid<T> {
+  const { name, identity, combine, codec } = definition;
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError("defineMonoid: give the monoid a non-empty name");
+  }
+  if (typeof identity !== "function" || typeof combine !== "function") {
+    throw new TypeError(
+      `defineMonoid("${name}"): identity and combine must be functions`,
+    );
+  }
+  if (codec === undefined || typeof codec.encode !== "function") {
+    throw new TypeError(`defineMonoid("${name}"): a codec is required`);
+  }
+  const fold = definition.combineAll ?? ((values: Iterable<T>): T => {
+    let acc = identity();
+    for (const value of values) acc = combine(acc, value);
+    return acc;
+  });
+  return Object.freeze({
+    kind: "custom" as const,
+    name,
+    additive: false,
+    commutative: definition.commutative ?? false,
+    idempotent: definition.idempotent ?? false,
+    identity,
+    combine,
+    combineAll: fold,
+    codec,
+  });
 }

@@ -57,18 +57,25 @@ export interface Delta<V> {
   /** Epoch ms after which the backend may drop the entry (bucket end plus retention). */
   readonly expiresAt?: number;
   /**
-   * Exactly-once marks. For each mark the entry remembers the highest position
-   * applied from that stream, written in the same atomic write as the value.
-   * The delta is applied when every mark starts past the remembered position,
-   * skipped when every mark ends at or before it, and refused with
+   * Exactly-once marks. For each mark the entry (scope + key) remembers the
+   * highest position applied from that stream, written in the same atomic
+   * write as the value. The delta is applied when every mark starts past the
+   * remembered position (or the stream is new to the entry), skipped when
+   * every mark ends at or before it, and refused with
    * {@linkcode MarkConflictError} otherwise (part of it was applied: the caller
-   * must split it per record).
+   * must split it per record). An applied delta raises each stream's
+   * remembered position to the mark's `to`. Marks are kept as long as the
+   * entry; they never expire on their own.
    */
   readonly marks?: readonly StreamMark[];
   /**
-   * Event ids to claim atomically with this delta. Applied when none is
-   * claimed yet, skipped when all are, refused with
-   * {@linkcode MarkConflictError} otherwise.
+   * Event ids to claim atomically with this delta. Claims are remembered per
+   * entry (scope + key), so the same id may be claimed once under each key
+   * and two scopes never suppress each other. The delta is applied (and its
+   * ids claimed) when none of them is claimed yet, skipped when all are, and
+   * refused with {@linkcode MarkConflictError} otherwise. A failed merge
+   * leaves no claim behind. Backends keep a claim at least
+   * {@linkcode MergeOptions.claimTtl} and may drop it after.
    */
   readonly claims?: readonly string[];
 }
@@ -77,7 +84,12 @@ export interface Delta<V> {
 export interface MergeOptions {
   /** Aborts the merge between backend calls. */
   readonly signal?: AbortSignal;
+  /** How long, in ms, claims written by this merge must be remembered at least. Default: 7 days. */
+  readonly claimTtl?: number;
 }
+
+/** The default of {@linkcode MergeOptions.claimTtl}: seven days in ms. */
+export const DEFAULT_CLAIM_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** What {@linkcode Store.merge} did. */
 export interface MergeResult {
@@ -88,10 +100,19 @@ export interface MergeResult {
 }
 
 /**
- * A state backend. Every backend passes the shared conformance suite.
+ * A state backend. Every backend passes the shared conformance suite
+ * (`storeConformance` in `@murmur/core/testing`).
  *
  * `merge` is durable when its promise resolves: the runtime acks source
- * records only after that.
+ * records only after that. Each delta is applied atomically (value, marks,
+ * claims and expiry together); a call with many deltas need not be atomic as
+ * a whole, and when it fails some deltas may have been applied (the runtime
+ * retries with marks or claims to stay exact). Several deltas for the same key
+ * in one call are all applied. Concurrent merges to one key never lose an
+ * update. A backend throws {@linkcode DeltaRejectedError} for a delta it can
+ * never apply (too large, undecodable stored value) so the runtime can
+ * dead-letter its records instead of retrying; any other error is treated as
+ * transient.
  */
 export interface Store {
   /** A short description, e.g. `"memory"`, `"deno-kv"`, `"dynamodb:murmur_state"`. */
@@ -138,6 +159,47 @@ export class MarkConflictError extends Error {
     );
     this.name = "MarkConflictError";
     this.namespace = namespace;
+    this.key = key;
+  }
+}
+
+/**
+ * Thrown by {@linkcode Store.merge} when one delta can never be applied, e.g.
+ * it makes the stored item larger than the backend allows. Backends check
+ * this before writing anything of the call, so no delta of the call was
+ * applied when it is thrown.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeltaRejectedError } from "@murmur/core/state";
+ * const error = new DeltaRejectedError("page_views", 3, { entity: "post:1", bucket: null }, "item would exceed 400 KB");
+ * console.log(error.index); // 3
+ * ```
+ */
+export class DeltaRejectedError extends Error {
+  /** The scope's namespace. */
+  readonly namespace: string;
+  /** The index, in the deltas given to `merge`, of the rejected delta. */
+  readonly index: number;
+  /** The rejected delta's key. */
+  readonly key: StateKey;
+  /** Creates the error. */
+  constructor(
+    namespace: string,
+    index: number,
+    key: StateKey,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `scope "${namespace}" key ${
+        JSON.stringify(key)
+      }: the store cannot apply this delta (${reason}); its records are dead-lettered`,
+      options,
+    );
+    this.name = "DeltaRejectedError";
+    this.namespace = namespace;
+    this.index = index;
     this.key = key;
   }
 }

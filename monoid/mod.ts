@@ -1,0 +1,49 @@
+/**
+ * The algebra: monoids with honest identities, structural kinds that stores
+ * dispatch on, versioned codecs, and UTC time windows.
+ *
+ * A monoid folds values: `combine(a, b)` is associative and `identity()` is
+ * a true neutral element (`min`/`max`/`first`/`last` use `null` for "not
+ * set", never a fake zero). Its `kind` and flags tell backends which write
+ * path is correct: `additive` monoids (`sum`, `count`) become an atomic ADD,
+ * everything else a read-combine-write. Every built-in passes the laws in
+ * `@murmur/core/laws`.
+ *
+ * Windows key values by the start of their UTC bucket in epoch ms, expire
+ * them at the bucket's end plus retention, and say exactly which interval a
+ * "last 7 days" answer covers.
+ *
+ * @example Folding a day of page views
+ * ```ts
+ * import { count, daily, days, max, mergeBuckets } from "@murmur/core/monoid";
+ *
+ * const window = daily({ retention: days(30) });
+ * const now = Date.UTC(2024, 2, 10, 15, 0);
+ * const bucket = window.bucketOf(now);
+ * console.log(new Date(bucket).toISOString()); // "2024-03-10T00:00:00.000Z"
+ *
+ * const views = count().combineAll([1, 1, 1]);
+ * console.log(views); // 3
+ *
+ * // Merging buckets skips the ones holding nothing.
+ * const peak = mergeBuckets(max(), [12, undefined, 40]);
+ * console.log(peak); // 40
+ * ```
+ *
+ * @module
+ */
+
+export * from "./monoid.ts";
+export * from "./codecs.ts";
+export * from "./sum.ts";
+export * from "./count.ts";
+export * from "./min.ts";
+export * from "./max.ts";
+export * from "./window.ts";
+export * from "./first.ts";
+export * from "./last.ts";
+export * from "./set.ts";
+export * from "./monotonic.ts";
+export * from "./decayed_sum.ts";
+export * from "./map_merge.ts";
+export * from "./tuple.ts";

@@ -1,0 +1,808 @@
+// Reads pipelines' values: all-time, last N buckets, [start, end) ranges, one or many entities at a time.
+
+import {
+  type Cache,
+  CachedStore,
+  type CacheFill,
+  type FillLease,
+  type Scope,
+  type StateKey,
+  type Store,
+} from "../state/mod.ts";
+import type { Granularity, QueryTarget } from "./target.ts";
+import {
+  InvalidQueryError,
+  PipelineNotFoundError,
+  WindowMismatchError,
+} from "./errors.ts";
+import { Singleflight } from "./_singleflight.ts";
+
+/** Limits that keep one request from turning into an unbounded scan. */
+export interface QueryLimits {
+  /** Most entities in one `*Many` request. Default: 1000. */
+  readonly maxEntities: number;
+  /** Most buckets one window or range may cover. Default: 10,080 (a week of minutes). */
+  readonly maxBuckets: number;
+  /** Most keys (entities × buckets) one request may read. Default: 100,000. */
+  readonly maxKeys: number;
+  /** Longest entity, in UTF-16 code units. Default: 1024. */
+  readonly maxEntityLength: number;
+}
+
+/** The limits used when none are given. */
+export const DEFAULT_QUERY_LIMITS: QueryLimits = Object.freeze({
+  maxEntities: 1000,
+  maxBuckets: 10_080,
+  maxKeys: 100_000,
+  maxEntityLength: 1024,
+});
+
+/** Options for {@linkcode createQuerier}. */
+export interface QuerierOptions {
+  /** Overrides of {@linkcode DEFAULT_QUERY_LIMITS}. */
+  readonly limits?: Partial<QueryLimits>;
+  /** The clock for windows without an explicit `at`, in epoch ms. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Options for every read. */
+export interface ReadOptions {
+  /** Read the store directly, skipping the cache and request coalescing. Default: `false`. */
+  readonly freshRead?: boolean;
+  /** Stops waiting for the answer (a coalesced read goes on for other callers). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options for window reads. */
+export interface WindowReadOptions extends ReadOptions {
+  /** The reference time in epoch ms; the querier's clock when absent. */
+  readonly at?: number;
+}
+
+/** An interval `[startMs, endMs)` in epoch milliseconds. */
+export interface TimeRange {
+  /** Inclusive start. */
+  readonly startMs: number;
+  /** Exclusive end; must be after `startMs`. */
+  readonly endMs: number;
+}
+
+/** Which keys an answer merged. */
+export interface Coverage {
+  /** True for the all-time value of an unwindowed pipeline. */
+  readonly allTime: boolean;
+  /** The window's granularity, or `null` for all-time. */
+  readonly granularity: Granularity | null;
+  /** The covered interval's start (bucket-aligned), or `null` for all-time. */
+  readonly startMs: number | null;
+  /** The covered interval's end (bucket-aligned, exclusive), or `null` for all-time. */
+  readonly endMs: number | null;
+  /** Every covered bucket's start, oldest first (empty for all-time). */
+  readonly buckets: readonly number[];
+  /** The covered buckets that held data, oldest first. */
+  readonly presentBuckets: readonly number[];
+}
+
+/** How an answer was read. */
+export interface ReadStats {
+  /** Keys the answer covers. */
+  readonly keys: number;
+  /** Keys the cache answered. */
+  readonly cacheHits: number;
+  /** Keys read from the store. */
+  readonly storeReads: number;
+  /** True when the read joined an identical one already in flight. */
+  readonly coalesced: boolean;
+}
+
+/**
+ * The value of one entity over what a read covered.
+ *
+ * @typeParam V The value type.
+ */
+export interface QueryAnswer<V> {
+  /** The pipeline's name. */
+  readonly pipeline: string;
+  /** The entity. */
+  readonly entity: string;
+  /**
+   * True when at least one covered key held data. `false` means "no data",
+   * which is not a zero: `value` is then the monoid's identity.
+   */
+  readonly present: boolean;
+  /** The merged value (the monoid's identity when nothing was present). */
+  readonly value: V;
+  /** What the answer covers. */
+  readonly coverage: Coverage;
+  /** How it was read. */
+  readonly stats: ReadStats;
+}
+
+/** A plan: which buckets to read for each entity, and how to describe them. */
+interface Plan {
+  readonly op: "get" | "window" | "range";
+  readonly buckets: readonly (number | null)[];
+  readonly coverage: Omit<Coverage, "presentBuckets">;
+}
+
+type AnyTarget = QueryTarget<unknown>;
+
+/**
+ * Reads any number of pipelines: all-time values, windows of the last N
+ * buckets and `[start, end)` ranges, for one or many entities.
+ *
+ * Reads go through the pipeline's cache (filled from the store on a miss)
+ * unless `freshRead` is set; identical concurrent reads share one backend
+ * read, and every caller gets answers in the order it asked for them.
+ * Missing buckets are simply not folded, so a monoid whose identity is not
+ * zero stays correct, and `present` tells "no data" from a real zero.
+ */
+export class Querier {
+  readonly #targets = new Map<string, AnyTarget>();
+  readonly #limits: QueryLimits;
+  readonly #now: () => number;
+  readonly #flights = new Singleflight<Map<string, QueryAnswer<unknown>>>();
+  readonly #ids = new WeakMap<object, number>();
+  #nextId = 0;
+
+  /**
+   * Creates a querier over `pipelines`.
+   *
+   * @param pipelines The pipelines to serve; names must be unique.
+   * @param options Limits and clock.
+   * @throws {TypeError} When two pipelines share a name.
+   */
+  constructor(
+    pipelines: Iterable<AnyTarget> = [],
+    options: QuerierOptions = {},
+  ) {
+    this.#limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
+    this.#now = options.now ?? Date.now;
+    for (const pipeline of pipelines) this.add(pipeline);
+  }
+
+  /** The limits in force. */
+  get limits(): QueryLimits {
+    return this.#limits;
+  }
+
+  /** The pipelines served, sorted by name. */
+  get pipelines(): readonly AnyTarget[] {
+    return [...this.#targets.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
+  }
+
+  /**
+   * Serves one more pipeline.
+   *
+   * @param pipeline The pipeline.
+   * @throws {TypeError} When a different pipeline with the same name is served.
+   */
+  add(pipeline: AnyTarget): void {
+    const existing = this.#targets.get(pipeline.name);
+    if (existing !== undefined && existing !== pipeline) {
+      throw new TypeError(
+        `a pipeline named ${
+          JSON.stringify(pipeline.name)
+        } is already served: give each pipeline a unique name`,
+      );
+    }
+    if (pipeline.name === "") {
+      throw new TypeError("a pipeline needs a non-empty name to be queried");
+    }
+    this.#targets.set(pipeline.name, pipeline);
+  }
+
+  /**
+   * Stops serving a pipeline.
+   *
+   * @param name The pipeline's name.
+   * @returns Whether it was served.
+   */
+  remove(name: string): boolean {
+    return this.#targets.delete(name);
+  }
+
+  /**
+   * Finds a served pipeline by name.
+   *
+   * @param name The pipeline's name.
+   * @returns The pipeline.
+   * @throws {PipelineNotFoundError} When no pipeline has that name.
+   */
+  target(name: string): AnyTarget {
+    const target = this.#targets.get(name);
+    if (target === undefined) {
+      throw new PipelineNotFoundError(name, [...this.#targets.keys()].sort());
+    }
+    return target;
+  }
+
+  /**
+   * Reads the all-time value of one entity of an unwindowed pipeline.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entity The entity.
+   * @param options Read options.
+   * @returns The answer.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For an empty or over-long entity.
+   * @throws {WindowMismatchError} When the pipeline is windowed.
+   */
+  get<V>(
+    pipeline: QueryTarget<V>,
+    entity: string,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<V>>;
+  get(
+    pipeline: string,
+    entity: string,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<unknown>>;
+  async get(
+    pipeline: string | AnyTarget,
+    entity: string,
+    options: ReadOptions = {},
+  ): Promise<QueryAnswer<unknown>> {
+    const target = this.#resolve(pipeline);
+    const [answer] = await this.#run(
+      target,
+      [entity],
+      this.#allTimePlan(target),
+      options,
+      true,
+    );
+    return answer!;
+  }
+
+  /**
+   * Reads the all-time values of many entities, answering in their order.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entities The entities; duplicates are allowed.
+   * @param options Read options.
+   * @returns One answer per entity, in the order given.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For a bad entity or too many entities.
+   * @throws {WindowMismatchError} When the pipeline is windowed.
+   */
+  getMany<V>(
+    pipeline: QueryTarget<V>,
+    entities: readonly string[],
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<V>[]>;
+  getMany(
+    pipeline: string,
+    entities: readonly string[],
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<unknown>[]>;
+  async getMany(
+    pipeline: string | AnyTarget,
+    entities: readonly string[],
+    options: ReadOptions = {},
+  ): Promise<QueryAnswer<unknown>[]> {
+    const target = this.#resolve(pipeline);
+    return this.#run(target, entities, this.#allTimePlan(target), options);
+  }
+
+  /**
+   * Merges the last `last` buckets (the current one included) of one entity.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entity The entity.
+   * @param last How many buckets of the pipeline's granularity.
+   * @param options Read options and the reference time.
+   * @returns The answer.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For a bad entity or a bucket count out of bounds.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   */
+  getWindow<V>(
+    pipeline: QueryTarget<V>,
+    entity: string,
+    last: number,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<V>>;
+  getWindow(
+    pipeline: string,
+    entity: string,
+    last: number,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<unknown>>;
+  async getWindow(
+    pipeline: string | AnyTarget,
+    entity: string,
+    last: number,
+    options: WindowReadOptions = {},
+  ): Promise<QueryAnswer<unknown>> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#lastPlan(target, last, options.at);
+    const [answer] = await this.#run(target, [entity], plan, options, true);
+    return answer!;
+  }
+
+  /**
+   * Merges the last `last` buckets of many entities, answering in their order.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entities The entities; duplicates are allowed.
+   * @param last How many buckets of the pipeline's granularity.
+   * @param options Read options and the reference time.
+   * @returns One answer per entity, in the order given.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For bad entities or counts out of bounds.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   */
+  getWindowMany<V>(
+    pipeline: QueryTarget<V>,
+    entities: readonly string[],
+    last: number,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<V>[]>;
+  getWindowMany(
+    pipeline: string,
+    entities: readonly string[],
+    last: number,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<unknown>[]>;
+  async getWindowMany(
+    pipeline: string | AnyTarget,
+    entities: readonly string[],
+    last: number,
+    options: WindowReadOptions = {},
+  ): Promise<QueryAnswer<unknown>[]> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#lastPlan(target, last, options.at);
+    return this.#run(target, entities, plan, options);
+  }
+
+  /**
+   * Merges the buckets overlapping `[startMs, endMs)` of one entity.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entity The entity.
+   * @param range The interval.
+   * @param options Read options.
+   * @returns The answer; its coverage is the bucket-aligned interval read.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For a bad entity or an inverted or enormous range.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   */
+  getRange<V>(
+    pipeline: QueryTarget<V>,
+    entity: string,
+    range: TimeRange,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<V>>;
+  getRange(
+    pipeline: string,
+    entity: string,
+    range: TimeRange,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<unknown>>;
+  async getRange(
+    pipeline: string | AnyTarget,
+    entity: string,
+    range: TimeRange,
+    options: ReadOptions = {},
+  ): Promise<QueryAnswer<unknown>> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#rangePlan(target, range);
+    const [answer] = await this.#run(target, [entity], plan, options, true);
+    return answer!;
+  }
+
+  /**
+   * Merges the buckets overlapping `[startMs, endMs)` of many entities,
+   * answering in their order.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entities The entities; duplicates are allowed.
+   * @param range The interval.
+   * @param options Read options.
+   * @returns One answer per entity, in the order given.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} For bad entities or an inverted or enormous range.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   */
+  getRangeMany<V>(
+    pipeline: QueryTarget<V>,
+    entities: readonly string[],
+    range: TimeRange,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<V>[]>;
+  getRangeMany(
+    pipeline: string,
+    entities: readonly string[],
+    range: TimeRange,
+    options?: ReadOptions,
+  ): Promise<QueryAnswer<unknown>[]>;
+  async getRangeMany(
+    pipeline: string | AnyTarget,
+    entities: readonly string[],
+    range: TimeRange,
+    options: ReadOptions = {},
+  ): Promise<QueryAnswer<unknown>[]> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#rangePlan(target, range);
+    return this.#run(target, entities, plan, options);
+  }
+
+  #allTimePlan(target: AnyTarget): Plan {
+    if (target.window !== null) {
+      throw new WindowMismatchError(
+        target.name,
+        `is windowed (${target.window.granularity} buckets): use getWindow() or getRange()`,
+      );
+    }
+    return {
+      op: "get",
+      buckets: [null],
+      coverage: {
+        allTime: true,
+        granularity: null,
+        startMs: null,
+        endMs: null,
+        buckets: [],
+      },
+    };
+  }
+
+  #lastPlan(target: AnyTarget, last: number, at: number | undefined): Plan {
+    const window = this.#windowOf(target, "getWindow");
+    const limit = this.#limits.maxBuckets;
+    if (!Number.isSafeInteger(last) || last < 1 || last > limit) {
+      throw new InvalidQueryError(
+        "last",
+        `${last} buckets asked for; give a whole number from 1 to ${limit}`,
+      );
+    }
+    const now = at ?? this.#now();
+    checkTime("at", now);
+    const buckets = listBuckets("last", () => window.lastN(last, now));
+    return this.#windowPlan(target, "window", buckets);
+  }
+
+  #rangePlan(target: AnyTarget, range: TimeRange): Plan {
+    const window = this.#windowOf(target, "getRange");
+    const { startMs, endMs } = range;
+    checkTime("startMs", startMs);
+    checkTime("endMs", endMs);
+    if (endMs <= startMs) {
+      throw new InvalidQueryError(
+        "endMs",
+        `the range [${startMs}, ${endMs}) is ${
+          endMs === startMs ? "empty" : "inverted"
+        }: endMs must be after startMs`,
+      );
+    }
+    const limit = this.#limits.maxBuckets;
+    // Checked before asking the window for the bucket list, so an enormous
+    // range is refused without ever being materialised.
+    const span = Math.ceil((endMs - startMs) / window.size) + 1;
+    if (span > limit) {
+      throw new InvalidQueryError(
+        "endMs",
+        `the range spans about ${span} ${window.granularity} buckets; at most ${limit} per request`,
+      );
+    }
+    const buckets = listBuckets("endMs", () => window.range(startMs, endMs));
+    return this.#windowPlan(target, "range", buckets);
+  }
+
+  #resolve(pipeline: string | AnyTarget): AnyTarget {
+    return typeof pipeline === "string" ? this.target(pipeline) : pipeline;
+  }
+
+  #windowOf(target: AnyTarget, method: string) {
+    if (target.window === null) {
+      throw new WindowMismatchError(
+        target.name,
+        `is not windowed: ${method}() needs buckets; use get() for its all-time value`,
+      );
+    }
+    return target.window;
+  }
+
+  #windowPlan(
+    target: AnyTarget,
+    op: "window" | "range",
+    buckets: readonly number[],
+  ): Plan {
+    const window = target.window!;
+    if (buckets.length > this.#limits.maxBuckets) {
+      throw new InvalidQueryError(
+        op === "window" ? "last" : "endMs",
+        `${buckets.length} buckets; at most ${this.#limits.maxBuckets} per request`,
+      );
+    }
+    const first = buckets[0];
+    const last = buckets[buckets.length - 1];
+    return {
+      op,
+      buckets,
+      coverage: {
+        allTime: false,
+        granularity: window.granularity,
+        startMs: first ?? null,
+        endMs: last === undefined ? null : window.bucketEnd(last),
+        buckets,
+      },
+    };
+  }
+
+  #checkEntities(entities: readonly string[], single: boolean): void {
+    const limits = this.#limits;
+    const field = single ? "entity" : "entities";
+    if (!Array.isArray(entities)) {
+      throw new InvalidQueryError(field, "must be a list of strings");
+    }
+    if (entities.length > limits.maxEntities) {
+      throw new InvalidQueryError(
+        field,
+        `${entities.length} entities requested; at most ${limits.maxEntities} per request`,
+      );
+    }
+    for (const [index, entity] of entities.entries()) {
+      const where = single ? "" : ` (at index ${index})`;
+      if (typeof entity !== "string" || entity.length === 0) {
+        throw new InvalidQueryError(
+          field,
+          `an entity is empty${where}: name the entity to read, e.g. "post:42"`,
+        );
+      }
+      if (entity.length > limits.maxEntityLength) {
+        throw new InvalidQueryError(
+          field,
+          `an entity is ${entity.length} characters long${where}; at most ${limits.maxEntityLength}`,
+        );
+      }
+    }
+  }
+
+  #idOf(target: AnyTarget): string {
+    if (this.#targets.get(target.name) === target) {
+      return `name:${target.name}`;
+    }
+    let id = this.#ids.get(target);
+    if (id === undefined) {
+      id = this.#nextId++;
+      this.#ids.set(target, id);
+    }
+    return `object:${id}`;
+  }
+
+  async #run(
+    target: AnyTarget,
+    entities: readonly string[],
+    plan: Plan,
+    options: ReadOptions,
+    single = false,
+  ): Promise<QueryAnswer<unknown>[]> {
+    this.#checkEntities(entities, single);
+    if (entities.length === 0) return [];
+    const unique = [...new Set(entities)].sort();
+    const keyCount = unique.length * plan.buckets.length;
+    if (keyCount > this.#limits.maxKeys) {
+      throw new InvalidQueryError(
+        "entities",
+        `${unique.length} entities × ${plan.buckets.length} buckets = ${keyCount} keys; at most ${this.#limits.maxKeys} per request`,
+      );
+    }
+    const read = () => readAnswers(target, unique, plan, options.freshRead);
+    let byEntity: Map<string, QueryAnswer<unknown>>;
+    let shared = false;
+    if (options.freshRead === true) {
+      options.signal?.throwIfAborted();
+      byEntity = await read();
+    } else {
+      // JSON keeps entities apart whatever characters they contain.
+      const key = JSON.stringify([
+        this.#idOf(target),
+        plan.op,
+        plan.buckets,
+        unique,
+      ]);
+      const flight = await this.#flights.run(key, read, options.signal);
+      byEntity = flight.value;
+      shared = flight.shared;
+    }
+    return entities.map((entity) => {
+      const answer = byEntity.get(entity)!;
+      return shared
+        ? { ...answer, stats: { ...answer.stats, coalesced: true } }
+        : answer;
+    });
+  }
+}
+
+/** Reads every key of `plan` for `entities` (unique) and folds each entity's buckets. */
+async function readAnswers(
+  target: AnyTarget,
+  entities: readonly string[],
+  plan: Plan,
+  freshRead = false,
+): Promise<Map<string, QueryAnswer<unknown>>> {
+  const keys: StateKey[] = [];
+  for (const entity of entities) {
+    for (const bucket of plan.buckets) keys.push({ entity, bucket });
+  }
+  const { values, cached } = await readKeys(target, keys, freshRead);
+  const width = plan.buckets.length;
+  const answers = new Map<string, QueryAnswer<unknown>>();
+  for (const [index, entity] of entities.entries()) {
+    const present: unknown[] = [];
+    const presentBuckets: number[] = [];
+    let hits = 0;
+    for (let offset = 0; offset < width; offset++) {
+      const at = index * width + offset;
+      if (cached[at] === true) hits++;
+      const value = values[at];
+      if (value === undefined) continue;
+      present.push(value);
+      const bucket = plan.buckets[offset];
+      if (bucket !== null && bucket !== undefined) presentBuckets.push(bucket);
+    }
+    const monoid = target.monoid;
+    const value = present.length === 0
+      ? monoid.identity()
+      : present.length === 1
+      ? present[0]
+      : monoid.combineAll(present);
+    answers.set(entity, {
+      pipeline: target.name,
+      entity,
+      present: present.length > 0,
+      value,
+      coverage: { ...plan.coverage, presentBuckets },
+      stats: {
+        keys: width,
+        cacheHits: hits,
+        storeReads: width - hits,
+        coalesced: false,
+      },
+    });
+  }
+  return answers;
+}
+
+/** The store of truth and the lease-capable cache (if any) behind a target. */
+function layersOf(
+  target: AnyTarget,
+): { store: Store; cache: Cache | undefined } {
+  const { store } = target;
+  if (store instanceof CachedStore) {
+    return { store: store.store, cache: store.cache };
+  }
+  const cache = target.cache;
+  const leases = cache !== null && cache !== undefined &&
+    typeof (cache as Partial<Cache>).lease === "function" &&
+    typeof (cache as Partial<Cache>).fill === "function";
+  return { store, cache: leases ? cache as Cache : undefined };
+}
+
+/**
+ * Reads keys through the target's cache unless `freshRead`: hits from the
+ * cache, misses from the store, then offered to the cache under fill leases
+ * taken before the store read (so a write racing the read wins). A failing
+ * cache only costs a store read: it is never the truth.
+ */
+async function readKeys(
+  target: AnyTarget,
+  keys: readonly StateKey[],
+  freshRead: boolean,
+): Promise<{ values: (unknown | undefined)[]; cached: readonly boolean[] }> {
+  const scope: Scope<unknown> = target.scope ??
+    { namespace: target.name, monoid: target.monoid };
+  const { store, cache } = layersOf(target);
+  if (cache === undefined || freshRead) {
+    return { values: await store.getMany(scope, keys), cached: [] };
+  }
+  let values: (unknown | undefined)[];
+  try {
+    values = await cache.getMany(scope, keys);
+  } catch {
+    return { values: await store.getMany(scope, keys), cached: [] };
+  }
+  const cached = values.map((value) => value !== undefined);
+  const missing: number[] = [];
+  for (let i = 0; i < keys.length; i++) if (!cached[i]) missing.push(i);
+  if (missing.length === 0) return { values, cached };
+  const missingKeys = missing.map((i) => keys[i]!);
+  let leases: FillLease[] | undefined;
+  try {
+    leases = await cache.lease(scope, missingKeys);
+  } catch {
+    leases = undefined;
+  }
+  const loaded = await store.getMany(scope, missingKeys);
+  const fills: CacheFill<unknown>[] = [];
+  for (const [j, index] of missing.entries()) {
+    const value = loaded[j];
+    values[index] = value;
+    const lease = leases?.[j];
+    if (value === undefined || lease === undefined) continue;
+    const bucket = lease.key.bucket;
+    const expiresAt = bucket === null
+      ? undefined
+      : target.window?.expiresAt?.(bucket);
+    fills.push(
+      expiresAt === undefined ? { lease, value } : { lease, value, expiresAt },
+    );
+  }
+  if (fills.length > 0) {
+    try {
+      await cache.fill(scope, fills);
+    } catch {
+      // A refused or failed fill only means the next read misses again.
+    }
+  }
+  return { values, cached };
+}
+
+/**
+ * Creates a {@linkcode Querier} over pipelines.
+ *
+ * @param pipelines The pipelines to serve; names must be unique.
+ * @param options Limits and clock.
+ * @returns The querier.
+ * @throws {TypeError} When two pipelines share a name.
+ *
+ * @example Usage
+ * ```ts
+ * import { createQuerier } from "@murmur/core/query";
+ * import { sum } from "@murmur/core/monoid";
+ * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const likes = { name: "likes", monoid: sum(), window: null, store };
+ * await store.merge({ namespace: "likes", monoid: sum() }, [
+ *   { key: { entity: "post:1", bucket: null }, value: 3 },
+ * ]);
+ * const querier = createQuerier([likes]);
+ * const answer = await querier.get(likes, "post:1");
+ * assert.equal(answer.value, 3);
+ * assert.equal((await querier.get("likes", "post:2")).present, false);
+ * ```
+ */
+export function createQuerier(
+  pipelines: Iterable<QueryTarget<unknown>> = [],
+  options: QuerierOptions = {},
+): Querier {
+  return new Querier(pipelines, options);
+}
+
+/** The largest time magnitude windows accept, in ms: the `Date` range. */
+const MAX_TIME = 8.64e15;
+
+function checkTime(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || Math.abs(value) > MAX_TIME) {
+    throw new InvalidQueryError(
+      field,
+      `${value} is not a time: give whole epoch milliseconds within ±${MAX_TIME}`,
+    );
+  }
+}
+
+/** Runs a window listing, reporting a window's own refusal as bad input. */
+function listBuckets(
+  field: string,
+  list: () => readonly number[],
+): readonly number[] {
+  try {
+    return list();
+  } catch (error) {
+    if (error instanceof RangeError) {
+      throw new InvalidQueryError(field, error.message);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,332 @@
+// The Connect implementation of murmur.v1.QueryService over a Querier.
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type Answer,
+  AnswerSchema,
+  type QueryService,
+  type Value,
+  ValueSchema,
+} from "../proto/gen/murmur/v1/query_pb.ts";
+import type { QueryAnswer, Querier, ReadOptions } from "./query.ts";
+import type { QueryTarget } from "./target.ts";
+import { InvalidQueryError, PipelineNotFoundError, WindowMismatchError } from "./errors.ts";
+import { type TypedValue, typedValue } from "./typed.ts";
+
+/** Options for {@linkcode createQueryService}. */
+export interface QueryServiceOptions {
+  /** Most Bloom probe items per request. Default: 100. */
+  readonly maxProbes?: number;
+}
+
+/**
+ * Implements `murmur.v1.QueryService` over a querier, for
+ * `router.service(QueryService, impl)` of `@connectrpc/connect`.
+ *
+ * Errors map to Connect codes: an unknown pipeline is `NotFound`, bad input
+ * `InvalidArgument` (the message names the limit), a window read of an
+ * unwindowed pipeline (or the reverse) `FailedPrecondition`, a store failure
+ * `Unavailable`. A cancelled request stops waiting but never cancels a read
+ * other requests share.
+ *
+ * @param querier The querier that reads the pipelines.
+ * @param options Limits of the wire layer.
+ * @returns The service implementation.
+ *
+ * @example Usage
+ * ```ts
+ * import { createQuerier, createQueryService, QueryService } from "@murmur/core/query";
+ * import { createClient, createRouterTransport } from "@connectrpc/connect";
+ * import { sum } from "@murmur/core/monoid";
+ * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const likes = { name: "likes", monoid: sum(), window: null, store };
+ * await store.merge({ namespace: "likes", monoid: sum() }, [
+ *   { key: { entity: "post:1", bucket: null }, value: 5 },
+ * ]);
+ * const service = createQueryService(createQuerier([likes]));
+ * const transport = createRouterTransport(({ service: add }) => add(QueryService, service));
+ * const client = createClient(QueryService, transport);
+ * const { answer } = await client.get({ pipeline: "likes", entity: "post:1" });
+ * assert.deepEqual(answer?.value?.kind, { case: "number", value: 5 });
+ * ```
+ */
+export function createQueryService(
+  querier: Querier,
+  options: QueryServiceOptions = {},
+): ServiceImpl<typeof QueryService> {
+  const maxProbes = options.maxProbes ?? 100;
+  const probesOf = (probes: readonly string[]): readonly string[] => {
+    if (probes.length > maxProbes) {
+      throw new InvalidQueryError(
+        "probes",
+        `${probes.length} probe items; at most ${maxProbes} per request`,
+      );
+    }
+    return probes;
+  };
+  const read = (
+    req: { freshRead: boolean },
+    context: HandlerContext,
+  ): ReadOptions => ({ freshRead: req.freshRead, signal: context.signal });
+  const one = async (
+    pipeline: string,
+    probes: readonly string[],
+    answer: () => Promise<QueryAnswer<unknown>>,
+  ) => {
+    try {
+      const checked = probesOf(probes);
+      return {
+        answer: toAnswerMessage(querier.target(pipeline), await answer(), {
+          probes: checked,
+        }),
+      };
+    } catch (error) {
+      throw toConnectError(error);
+    }
+  };
+  const many = async (
+    pipeline: string,
+    probes: readonly string[],
+    answers: () => Promise<QueryAnswer<unknown>[]>,
+  ) => {
+    try {
+      const checked = probesOf(probes);
+      const target = querier.target(pipeline);
+      return {
+        answers: (await answers()).map((answer) =>
+          toAnswerMessage(target, answer, { probes: checked })
+        ),
+      };
+    } catch (error) {
+      throw toConnectError(error);
+    }
+  };
+  return {
+    get: (req, context) =>
+      one(
+        req.pipeline,
+        req.probes,
+        () => querier.get(req.pipeline, req.entity, read(req, context)),
+      ),
+    getMany: (req, context) =>
+      many(
+        req.pipeline,
+        req.probes,
+        () => querier.getMany(req.pipeline, req.entities, read(req, context)),
+      ),
+    getWindow: (req, context) =>
+      one(
+        req.pipeline,
+        req.probes,
+        () =>
+          querier.getWindow(req.pipeline, req.entity, req.last, {
+            ...read(req, context),
+            ...(req.atMs === undefined ? {} : { at: toMs("atMs", req.atMs) }),
+          }),
+      ),
+    getWindowMany: (req, context) =>
+      many(
+        req.pipeline,
+        req.probes,
+        () =>
+          querier.getWindowMany(req.pipeline, req.entities, req.last, {
+            ...read(req, context),
+            ...(req.atMs === undefined ? {} : { at: toMs("atMs", req.atMs) }),
+          }),
+      ),
+    getRange: (req, context) =>
+      one(
+        req.pipeline,
+        req.probes,
+        () =>
+          querier.getRange(
+            req.pipeline,
+            req.entity,
+            {
+              startMs: toMs("startMs", req.startMs),
+              endMs: toMs("endMs", req.endMs),
+            },
+            read(req, context),
+          ),
+      ),
+    getRangeMany: (req, context) =>
+      many(
+        req.pipeline,
+        req.probes,
+        () =>
+          querier.getRangeMany(
+            req.pipeline,
+            req.entities,
+            {
+              startMs: toMs("startMs", req.startMs),
+              endMs: toMs("endMs", req.endMs),
+            },
+            read(req, context),
+          ),
+      ),
+  };
+}
+
+/** Options for {@linkcode toAnswerMessage}. */
+export interface AnswerMessageOptions {
+  /** Items to test for membership when the value is a Bloom filter. */
+  readonly probes?: readonly string[];
+}
+
+/**
+ * Converts a query answer to its wire form: the typed value, the canonical
+ * bytes (empty when nothing was present), the coverage and the read stats.
+ *
+ * @typeParam V The value type.
+ * @param target The pipeline that answered (for its monoid and codec).
+ * @param answer The answer.
+ * @param options Bloom probe items.
+ * @returns The `murmur.v1.Answer` message.
+ *
+ * @example Usage
+ * ```ts
+ * import { toAnswerMessage } from "@murmur/core/query";
+ * import { sum } from "@murmur/core/monoid";
+ * import { MemoryStore } from "@murmur/core/state";
+ *
+ * const target = { name: "likes", monoid: sum(), window: null, store: new MemoryStore() };
+ * const message = toAnswerMessage(target, {
+ *   pipeline: "likes", entity: "post:1", present: true, value: 3,
+ *   coverage: { allTime: true, granularity: null, startMs: null, endMs: null, buckets: [], presentBuckets: [] },
+ *   stats: { keys: 1, cacheHits: 0, storeReads: 1, coalesced: false },
+ * });
+ * console.log(message.value?.kind); // { case: "number", value: 3 }
+ * ```
+ */
+export function toAnswerMessage<V>(
+  target: QueryTarget<V>,
+  answer: QueryAnswer<V>,
+  options: AnswerMessageOptions = {},
+): Answer {
+  const codec = target.monoid.codec;
+  const coverage = answer.coverage;
+  return create(AnswerSchema, {
+    pipeline: answer.pipeline,
+    entity: answer.entity,
+    present: answer.present,
+    value: toValueMessage(
+      typedValue(target.monoid, answer.value, {
+        probes: options.probes ?? [],
+      }),
+    ),
+    data: answer.present ? codec.encode(answer.value) : new Uint8Array(),
+    format: codec.format,
+    kind: target.monoid.kind,
+    coverage: {
+      allTime: coverage.allTime,
+      granularity: coverage.granularity ?? "",
+      startMs: BigInt(coverage.startMs ?? 0),
+      endMs: BigInt(coverage.endMs ?? 0),
+      buckets: coverage.buckets.map(BigInt),
+      presentBuckets: coverage.presentBuckets.map(BigInt),
+    },
+    stats: answer.stats,
+  });
+}
+
+function toValueMessage(typed: TypedValue): Value {
+  switch (typed.type) {
+    case "number":
+      return create(ValueSchema, { kind: { case: "number", value: typed.value } });
+    case "integer":
+      return create(ValueSchema, {
+        kind: { case: "integer", value: typed.value },
+      });
+    case "cardinality":
+      return create(ValueSchema, {
+        kind: {
+          case: "cardinality",
+          value: {
+            estimate: typed.estimate,
+            lower: typed.lower,
+            upper: typed.upper,
+            confidence: typed.confidence,
+          },
+        },
+      });
+    case "topk":
+      return create(ValueSchema, {
+        kind: {
+          case: "topK",
+          value: { k: typed.k, entries: typed.entries.map((e) => ({ ...e })) },
+        },
+      });
+    case "bloom":
+      return create(ValueSchema, {
+        kind: {
+          case: "bloom",
+          value: {
+            probes: typed.probes.map((p) => ({ ...p })),
+            bits: BigInt(typed.bits),
+            hashes: typed.hashes,
+            estimatedItems: typed.estimatedItems,
+          },
+        },
+      });
+    case "json":
+      return create(ValueSchema, {
+        kind: { case: "json", value: JSON.stringify(typed.value) },
+      });
+  }
+}
+
+/**
+ * Maps a query error to the Connect error a client sees.
+ *
+ * @param error Anything thrown by a read.
+ * @returns A `ConnectError` with the matching code.
+ *
+ * @example Usage
+ * ```ts
+ * import { InvalidQueryError, toConnectError } from "@murmur/core/query";
+ * const error = toConnectError(new InvalidQueryError("entity", "must not be empty"));
+ * console.log(error.code); // 3 (InvalidArgument)
+ * ```
+ */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof PipelineNotFoundError) {
+    return new ConnectError(error.message, Code.NotFound, undefined, undefined, error);
+  }
+  if (error instanceof InvalidQueryError) {
+    return new ConnectError(error.message, Code.InvalidArgument, undefined, undefined, error);
+  }
+  if (error instanceof WindowMismatchError) {
+    return new ConnectError(error.message, Code.FailedPrecondition, undefined, undefined, error);
+  }
+  if (error instanceof DOMException && error.name === "AbortError") {
+    return new ConnectError("the request was cancelled", Code.Canceled, undefined, undefined, error);
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new ConnectError(
+    `reading the pipeline's state failed: ${detail}`,
+    Code.Unavailable,
+    undefined,
+    undefined,
+    error,
+  );
+}
+
+/** Converts a wire int64 of epoch milliseconds to a number, refusing values past ±2^53. */
+function toMs(field: string, value: bigint): number {
+  if (
+    value > BigInt(Number.MAX_SAFE_INTEGER) ||
+    value < BigInt(Number.MIN_SAFE_INTEGER)
+  ) {
+    throw new InvalidQueryError(
+      field,
+      `${value} is out of range: give epoch milliseconds within ±${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
+  return Number(value);
+}

@@ -1,0 +1,1002 @@
+// HyperLogLog whose bytes are exactly Redis / Valkey's `HYLL` strings, so PFADD, PFMERGE and PFCOUNT work on them.
+
+/**
+ * A HyperLogLog distinct counter that is byte-compatible with Redis and
+ * Valkey: the same hash (MurmurHash64A, seed `0xadc83b19`), the same 16 384
+ * six-bit registers, the same `HYLL` string in both its sparse and dense
+ * encodings, and the same cardinality estimator, so {@linkcode HyperLogLog.count}
+ * equals `PFCOUNT` on the same elements. Bytes from {@linkcode HyperLogLog.toBytes}
+ * can be `SET` into Valkey and used with `PFADD` / `PFMERGE` / `PFCOUNT`; bytes
+ * read with `GET` decode with {@linkcode HyperLogLog.fromBytes}.
+ *
+ * @example Count distinct visitors and hand the sketch to Valkey
+ * ```ts
+ * import { HyperLogLog } from "@murmur/core/sketch/hll";
+ *
+ * const visitors = new HyperLogLog();
+ * visitors.addAll(["ann", "bob", "ann", "cy"]);
+ * console.log(visitors.count()); // 3
+ *
+ * const bytes = visitors.toBytes(); // a Redis "HYLL" string: SET key bytes, then PFCOUNT key
+ * console.log(new TextDecoder().decode(bytes.subarray(0, 4))); // "HYLL"
+ * console.log(HyperLogLog.fromBytes(bytes).count()); // 3
+ * ```
+ *
+ * @module
+ */
+
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "../monoid/mod.ts";
+import { hashHigh, hashItem, REDIS_HLL_SEED } from "./_murmurhash.ts";
+
+const REGISTERS = 16384;
+const INDEX_MASK = REGISTERS - 1;
+const Q = 50;
+const HEADER_BYTES = 16;
+const DENSE_REGISTER_BYTES = (REGISTERS * 6) / 8;
+const DENSE_BYTES = HEADER_BYTES + DENSE_REGISTER_BYTES;
+const ENCODING_DENSE = 0;
+const ENCODING_SPARSE = 1;
+const SPARSE_VAL_MAX_VALUE = 32;
+const SPARSE_VAL_MAX_LEN = 4;
+const SPARSE_ZERO_MAX_LEN = 64;
+const ALPHA_INF = 0.721347520444481703680;
+const DEFAULT_SPARSE_MAX_BYTES = 3000;
+const ANCHOR_SHIFT = 8;
+const ANCHOR_BLOCKS = REGISTERS >> ANCHOR_SHIFT;
+
+/** The number of registers (2^14) every Redis-compatible HyperLogLog has. */
+export const HLL_REGISTERS: number = REGISTERS;
+
+/** The relative standard error of a 16 384-register HyperLogLog: 1.04 / √16384 ≈ 0.81%. */
+export const HLL_STANDARD_ERROR: number = 1.04 / Math.sqrt(REGISTERS);
+
+/** Options for a {@linkcode HyperLogLog}. */
+export interface HyperLogLogOptions {
+  /**
+   * The largest sparse string, header included, before the sketch switches
+   * to the dense encoding, like Redis's `hll-sparse-max-bytes`. Keep it equal
+   * to the server's setting when bytes must match `PFADD`'s exactly.
+   *
+   * @default {3000}
+   */
+  readonly sparseMaxBytes?: number;
+}
+
+/** Options for {@linkcode HyperLogLog.toBytes}. */
+export interface HyperLogLogBytesOptions {
+  /**
+   * Write the current cardinality into the header's cache, as `PFCOUNT` does,
+   * so a later `PFCOUNT` answers without recomputing. With `false` the cache
+   * is marked invalid (byte 15 = `0x80`), as `PFADD` leaves it.
+   *
+   * @default {true}
+   */
+  readonly cacheCardinality?: boolean;
+}
+
+/** Options for {@linkcode HyperLogLog.estimate}. */
+export interface HyperLogLogEstimateOptions {
+  /**
+   * The two-sided confidence of the `[lower, upper]` interval, in (0, 1).
+   *
+   * @default {0.95}
+   */
+  readonly confidence?: number;
+}
+
+/** An approximate distinct count with a confidence interval. */
+export interface CardinalityEstimate {
+  /** The point estimate, equal to `PFCOUNT`. */
+  readonly estimate: number;
+  /** Lower end of the interval (never below 1 once anything was added). */
+  readonly lower: number;
+  /** Upper end of the interval. */
+  readonly upper: number;
+  /** The confidence the interval was built for, e.g. `0.95`. */
+  readonly confidence: number;
+}
+
+/** The encoding a {@linkcode HyperLogLog} will be written in: Redis's sparse run-length form or its dense 6-bit form. */
+export type HyperLogLogEncoding = "sparse" | "dense";
+
+// An empty sparse stream: one XZERO opcode covering all 16384 registers.
+const EMPTY_SPARSE = Uint8Array.of(0x7f, 0xff);
+const histogram = new Float64Array(64);
+const splitScratch = new Uint8Array(5);
+
+function checkSparseMaxBytes(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `hll: sparseMaxBytes must be a non-negative integer, got ${value}; Redis's default is 3000`,
+    );
+  }
+  return value;
+}
+
+// Ertl's sigma and tau ("New cardinality estimation algorithms for HyperLogLog sketches"), as Redis computes them.
+function sigma(x: number): number {
+  if (x === 1) return Infinity;
+  let zPrime: number;
+  let y = 1;
+  let z = x;
+  do {
+    x *= x;
+    zPrime = z;
+    z += x * y;
+    y += y;
+  } while (zPrime !== z);
+  return z;
+}
+
+function tau(x: number): number {
+  if (x === 0 || x === 1) return 0;
+  let zPrime: number;
+  let y = 1;
+  let z = 1 - x;
+  do {
+    x = Math.sqrt(x);
+    zPrime = z;
+    y *= 0.5;
+    const d = 1 - x;
+    z -= d * d * y;
+  } while (zPrime !== z);
+  return z / 3;
+}
+
+function estimateFromRegisters(registers: Uint8Array): number {
+  const c = histogram;
+  c.fill(0);
+  for (let i = 0; i < REGISTERS; i++) c[registers[i]!]!++;
+  const m = REGISTERS;
+  let z = m * tau((m - c[Q + 1]!) / m);
+  for (let k = Q; k >= 1; k--) {
+    z += c[k]!;
+    z *= 0.5;
+  }
+  z += m * sigma(c[0]! / m);
+  return Math.round(ALPHA_INF * m * m / z);
+}
+
+// Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
+function normalQuantile(p: number): number {
+  const a = [
+    -39.69683028665376,
+    220.9460984245205,
+    -275.9285104469687,
+    138.357751867269,
+    -30.66479806614716,
+    2.506628277459239,
+  ] as const;
+  const b = [
+    -54.47609879822406,
+    161.5858368580409,
+    -155.6989798598866,
+    66.80131188771972,
+    -13.28068155288572,
+  ] as const;
+  const c = [
+    -0.007784894002430293,
+    -0.3223964580411365,
+    -2.400758277161838,
+    -2.549732539343734,
+    4.374664141464968,
+    2.938163982698783,
+  ] as const;
+  const d = [
+    0.007784695709041462,
+    0.3224671290700398,
+    2.445134137142996,
+    3.754408661907416,
+  ] as const;
+  const low = 0.02425;
+  if (p < low) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q +
+      c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - low) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
+    a[5]) * q /
+    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+function valOpcode(value: number, length: number): number {
+  return 0x80 | ((value - 1) << 2) | (length - 1);
+}
+
+/**
+ * A HyperLogLog with Redis / Valkey's exact parameters and byte format
+ * (spec: Valkey `src/hyperloglog.c`): 2^14 six-bit registers, elements hashed
+ * with MurmurHash64A (seed `0xadc83b19`), strings hashed as their UTF-8 bytes
+ * as Redis receives them.
+ *
+ * **Encodings.** Like Redis, a sketch starts sparse (run-length opcodes
+ * ZERO / XZERO / VAL) and turns dense (12 288 bytes of packed registers) for
+ * good once a register exceeds 32 or the sparse string would grow past
+ * {@linkcode HyperLogLogOptions.sparseMaxBytes} (3000). While sparse, updates
+ * follow Redis's own in-place edit rules, so a sketch fed the same elements
+ * in the same order as `PFADD` produces the same bytes.
+ *
+ * **Values.** Two sketches are equal ({@linkcode HyperLogLog.equals}) when
+ * their registers are; their bytes may still differ in encoding or in how a
+ * sparse run is split, exactly as two Redis keys with the same registers can.
+ *
+ * **Mutation.** {@linkcode HyperLogLog.add}, {@linkcode HyperLogLog.addAll}
+ * and {@linkcode HyperLogLog.mergeInPlace} change the sketch;
+ * {@linkcode HyperLogLog.merge} returns a new one and leaves both inputs alone.
+ *
+ * @example Union of two days, as PFMERGE would compute it
+ * ```ts
+ * import { HyperLogLog } from "@murmur/core/sketch/hll";
+ *
+ * const monday = new HyperLogLog();
+ * monday.addAll(["a", "b", "c"]);
+ * const tuesday = new HyperLogLog();
+ * tuesday.addAll(["c", "d"]);
+ *
+ * const both = monday.merge(tuesday);
+ * console.log(both.count(), monday.count()); // 4 3
+ * console.log(both.estimate().lower <= 4 && 4 <= both.estimate().upper); // true
+ * ```
+ */
+export class HyperLogLog {
+  #registers: Uint8Array;
+  #sparse: Uint8Array | null;
+  #sparseLength: number;
+  #sparseMaxBytes: number;
+  #cached = 0;
+  #anchorOffset = new Int32Array(ANCHOR_BLOCKS).fill(-1);
+  #anchorRegister = new Int32Array(ANCHOR_BLOCKS);
+  #anchorPrevious = new Int32Array(ANCHOR_BLOCKS);
+
+  /**
+   * Creates an empty sketch (sparse, like a fresh Redis key).
+   *
+   * @param options Encoding options; see {@linkcode HyperLogLogOptions}.
+   * @throws {RangeError} When `sparseMaxBytes` is not a non-negative integer.
+   */
+  constructor(options: HyperLogLogOptions = {}) {
+    this.#sparseMaxBytes = checkSparseMaxBytes(
+      options.sparseMaxBytes ?? DEFAULT_SPARSE_MAX_BYTES,
+    );
+    this.#registers = new Uint8Array(REGISTERS);
+    this.#sparse = new Uint8Array(64);
+    this.#sparse.set(EMPTY_SPARSE);
+    this.#sparseLength = EMPTY_SPARSE.length;
+  }
+
+  /**
+   * Decodes a Redis / Valkey `HYLL` string, sparse or dense, as `GET` returns
+   * it. Every sparse run is bounds-checked: the opcodes must cover exactly
+   * 16 384 registers, no more and no less, with nothing after them. The
+   * cardinality cached in the header is not trusted; it is recomputed.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   *
+   * const empty = Uint8Array.of(0x48, 0x59, 0x4c, 0x4c, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x7f, 0xff);
+   * const hll = HyperLogLog.fromBytes(empty);
+   * console.log(hll.count(), hll.encoding); // 0 "sparse"
+   * ```
+   *
+   * @param bytes The string's bytes.
+   * @param options Encoding options for later updates.
+   * @returns The decoded sketch.
+   * @throws {CodecError} When the bytes are not a well-formed `HYLL` string
+   * (short header, wrong magic, unknown encoding, dense size not 12 304
+   * bytes, a sparse run past the last register, a truncated opcode, or runs
+   * that do not add up to 16 384 registers).
+   */
+  static fromBytes(
+    bytes: Uint8Array,
+    options: HyperLogLogOptions = {},
+  ): HyperLogLog {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new CodecError("hyll: expected a Uint8Array of HYLL bytes");
+    }
+    if (bytes.length < HEADER_BYTES) {
+      throw new CodecError(
+        `hyll: truncated header (${bytes.length} of 16 bytes); this is not a Redis HyperLogLog`,
+      );
+    }
+    if (
+      bytes[0] !== 0x48 || bytes[1] !== 0x59 || bytes[2] !== 0x4c ||
+      bytes[3] !== 0x4c
+    ) {
+      throw new CodecError(
+        `hyll: bad magic ${
+          Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"))
+            .join(" ")
+        }; a Redis HyperLogLog starts with "HYLL"`,
+      );
+    }
+    const hll = new HyperLogLog(options);
+    const registers = hll.#registers;
+    const encoding = bytes[4];
+    if (encoding === ENCODING_DENSE) {
+      if (bytes.length !== DENSE_BYTES) {
+        throw new CodecError(
+          `hyll: dense encoding must be exactly ${DENSE_BYTES} bytes, got ${bytes.length}`,
+        );
+      }
+      for (let i = 0, b = HEADER_BYTES; i < REGISTERS; i += 4, b += 3) {
+        const b0 = bytes[b]!;
+        const b1 = bytes[b + 1]!;
+        const b2 = bytes[b + 2]!;
+        registers[i] = b0 & 63;
+        registers[i + 1] = ((b0 >> 6) | (b1 << 2)) & 63;
+        registers[i + 2] = ((b1 >> 4) | (b2 << 4)) & 63;
+        registers[i + 3] = b2 >> 2;
+      }
+      hll.#sparse = null;
+      hll.#sparseLength = 0;
+    } else if (encoding === ENCODING_SPARSE) {
+      const streamLength = bytes.length - HEADER_BYTES;
+      let index = 0;
+      let p = HEADER_BYTES;
+      while (p < bytes.length) {
+        const op = bytes[p]!;
+        const offset = p - HEADER_BYTES;
+        let run: number;
+        if ((op & 0xc0) === 0) {
+          run = (op & 0x3f) + 1;
+          p++;
+        } else if ((op & 0x80) === 0) {
+          if (p + 1 >= bytes.length) {
+            throw new CodecError(
+              `hyll: sparse XZERO opcode at offset ${offset} is truncated (needs 2 bytes, 1 left)`,
+            );
+          }
+          run = (((op & 0x3f) << 8) | bytes[p + 1]!) + 1;
+          p += 2;
+        } else {
+          run = (op & 3) + 1;
+          const value = ((op >> 2) & 0x1f) + 1;
+          if (index + run <= REGISTERS) registers.fill(value, index, index + run);
+          p++;
+        }
+        if (index + run > REGISTERS) {
+          throw new CodecError(
+            `hyll: sparse run at offset ${offset} covers registers ${index}..${
+              index + run - 1
+            }, past the last register 16383`,
+          );
+        }
+        index += run;
+      }
+      if (index !== REGISTERS) {
+        throw new CodecError(
+          `hyll: sparse opcodes cover ${index} of 16384 registers; the string is truncated or corrupt`,
+        );
+      }
+      const sparse = new Uint8Array(Math.max(64, streamLength + 16));
+      sparse.set(bytes.subarray(HEADER_BYTES));
+      hll.#sparse = sparse;
+      hll.#sparseLength = streamLength;
+    } else {
+      throw new CodecError(
+        `hyll: unknown encoding byte ${encoding}; expected 0 (dense) or 1 (sparse)`,
+      );
+    }
+    hll.#cached = -1;
+    return hll;
+  }
+
+  /** The encoding {@linkcode HyperLogLog.toBytes} writes: `"sparse"` until Redis would switch to `"dense"`. */
+  get encoding(): HyperLogLogEncoding {
+    return this.#sparse === null ? "dense" : "sparse";
+  }
+
+  /** The sparse size limit in bytes, header included; see {@linkcode HyperLogLogOptions.sparseMaxBytes}. */
+  get sparseMaxBytes(): number {
+    return this.#sparseMaxBytes;
+  }
+
+  /**
+   * Adds one element: a string (hashed as its UTF-8 bytes, the bytes a Redis
+   * client sends) or raw bytes.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * console.log(hll.add("page-1"), hll.add("page-1")); // true false
+   * ```
+   *
+   * @param item The element.
+   * @returns `true` when a register changed (what `PFADD` reports as 1).
+   * @throws {TypeError} When `item` is neither a string nor a Uint8Array.
+   */
+  add(item: string | Uint8Array): boolean {
+    if (typeof item !== "string" && !(item instanceof Uint8Array)) {
+      throw new TypeError(
+        `hll.add() takes a string or a Uint8Array, got ${typeof item}`,
+      );
+    }
+    const lo = hashItem(item, REDIS_HLL_SEED);
+    const hi = hashHigh();
+    const index = lo & INDEX_MASK;
+    // Run length of the 50 bits above the index, with a sentinel at bit 50: 1..51.
+    const low = (lo >>> 14) | (hi << 18);
+    const count = low !== 0
+      ? 32 - Math.clz32(low & -low)
+      : 64 - Math.clz32(((hi >>> 14) | 0x40000) & -((hi >>> 14) | 0x40000));
+    const registers = this.#registers;
+    if (count <= registers[index]!) return false;
+    registers[index] = count;
+    this.#cached = -1;
+    if (this.#sparse !== null) this.#sparseSet(index, count);
+    return true;
+  }
+
+  /**
+   * Adds many elements.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * hll.addAll(["a", "b", new Uint8Array([1, 2])]);
+   * console.log(hll.count()); // 3
+   * ```
+   *
+   * @param items The elements.
+   * @returns `true` when any register changed.
+   * @throws {TypeError} When an element is neither a string nor a Uint8Array.
+   */
+  addAll(items: Iterable<string | Uint8Array>): boolean {
+    let changed = false;
+    for (const item of items) {
+      if (this.add(item)) changed = true;
+    }
+    return changed;
+  }
+
+  /**
+   * The estimated number of distinct elements, computed exactly as `PFCOUNT`
+   * does (Ertl's estimator over the register histogram, Redis ≥ 5), so it
+   * equals `PFCOUNT` on the same elements. Cached until the sketch changes.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * for (let i = 0; i < 1000; i++) hll.add(`user-${i}`);
+   * console.log(Math.abs(hll.count() - 1000) < 30); // true
+   * ```
+   *
+   * @returns The cardinality estimate.
+   */
+  count(): number {
+    if (this.#cached < 0) {
+      this.#cached = estimateFromRegisters(this.#registers);
+    }
+    return this.#cached;
+  }
+
+  /**
+   * The estimate with a normal-approximation interval of ± z·σ·estimate,
+   * σ = {@linkcode HLL_STANDARD_ERROR} (0.81%).
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * for (let i = 0; i < 10_000; i++) hll.add(String(i));
+   * const { estimate, lower, upper, confidence } = hll.estimate({ confidence: 0.99 });
+   * console.log(lower <= estimate && estimate <= upper, confidence); // true 0.99
+   * ```
+   *
+   * @param options The confidence level; see {@linkcode HyperLogLogEstimateOptions}.
+   * @returns Estimate, lower and upper bounds and the confidence used.
+   * @throws {RangeError} When `confidence` is not strictly between 0 and 1.
+   */
+  estimate(options: HyperLogLogEstimateOptions = {}): CardinalityEstimate {
+    const confidence = options.confidence ?? 0.95;
+    if (!(confidence > 0 && confidence < 1)) {
+      throw new RangeError(
+        `hll.estimate(): confidence must be between 0 and 1 (exclusive), got ${confidence}`,
+      );
+    }
+    const estimate = this.count();
+    const margin = normalQuantile((1 + confidence) / 2) * HLL_STANDARD_ERROR *
+      estimate;
+    const floor = this.isEmpty() ? 0 : 1;
+    return {
+      estimate,
+      lower: Math.max(floor, Math.floor(estimate - margin)),
+      upper: Math.max(floor, Math.ceil(estimate + margin)),
+      confidence,
+    };
+  }
+
+  /**
+   * Whether nothing was ever added (all registers are zero).
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * console.log(new HyperLogLog().isEmpty()); // true
+   * ```
+   *
+   * @returns `true` for an empty sketch.
+   */
+  isEmpty(): boolean {
+    if (this.#sparse !== null) {
+      return this.#sparseLength === 2 && this.#sparse[0] === 0x7f &&
+        this.#sparse[1] === 0xff;
+    }
+    const registers = this.#registers;
+    for (let i = 0; i < REGISTERS; i++) if (registers[i] !== 0) return false;
+    return true;
+  }
+
+  /**
+   * The union of two sketches as a new sketch, leaving both untouched
+   * (register-wise maximum, as `PFMERGE this other` computes). The result is
+   * dense when either input is, and keeps this sketch's options.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const a = new HyperLogLog();
+   * a.add("x");
+   * const b = new HyperLogLog();
+   * b.add("y");
+   * console.log(a.merge(b).count(), a.count()); // 2 1
+   * ```
+   *
+   * @param other The sketch to union with.
+   * @returns A new sketch.
+   */
+  merge(other: HyperLogLog): HyperLogLog {
+    return this.clone().mergeInPlace(other);
+  }
+
+  /**
+   * Unions `other` into this sketch (register-wise maximum) and returns this
+   * sketch; `other` is not changed. Follows `PFMERGE` with this sketch as
+   * the destination: dense if either side is dense, otherwise registers are
+   * written into the sparse form in index order.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const total = new HyperLogLog();
+   * for (const day of [["a", "b"], ["b", "c"]]) {
+   *   const hll = new HyperLogLog();
+   *   hll.addAll(day);
+   *   total.mergeInPlace(hll);
+   * }
+   * console.log(total.count()); // 3
+   * ```
+   *
+   * @param other The sketch to union in.
+   * @returns This sketch.
+   */
+  mergeInPlace(other: HyperLogLog): this {
+    if (other === this) return this;
+    const a = this.#registers;
+    const b = other.#registers;
+    if (other.#sparse === null && this.#sparse !== null) this.#promote();
+    let changed = false;
+    if (this.#sparse === null) {
+      for (let i = 0; i < REGISTERS; i++) {
+        const v = b[i]!;
+        if (v > a[i]!) {
+          a[i] = v;
+          changed = true;
+        }
+      }
+    } else {
+      for (let i = 0; i < REGISTERS; i++) {
+        const v = b[i]!;
+        if (v > a[i]!) {
+          a[i] = v;
+          changed = true;
+          if (this.#sparse !== null) this.#sparseSet(i, v);
+        }
+      }
+    }
+    if (changed) this.#cached = -1;
+    return this;
+  }
+
+  /**
+   * Whether both sketches hold the same registers (the same value, whatever
+   * their encodings).
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const a = new HyperLogLog();
+   * a.addAll(["x", "y"]);
+   * const b = new HyperLogLog();
+   * b.addAll(["y", "x", "x"]);
+   * console.log(a.equals(b)); // true
+   * ```
+   *
+   * @param other The sketch to compare with.
+   * @returns `true` when every register is equal.
+   */
+  equals(other: HyperLogLog): boolean {
+    const a = this.#registers;
+    const b = other.#registers;
+    for (let i = 0; i < REGISTERS; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  /**
+   * An independent copy with the same registers, encoding and options.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const a = new HyperLogLog();
+   * const b = a.clone();
+   * b.add("x");
+   * console.log(a.count(), b.count()); // 0 1
+   * ```
+   *
+   * @returns The copy.
+   */
+  clone(): HyperLogLog {
+    const copy = new HyperLogLog({ sparseMaxBytes: this.#sparseMaxBytes });
+    copy.#registers.set(this.#registers);
+    if (this.#sparse === null) {
+      copy.#sparse = null;
+      copy.#sparseLength = 0;
+    } else {
+      copy.#sparse = this.#sparse.slice();
+      copy.#sparseLength = this.#sparseLength;
+    }
+    copy.#cached = this.#cached;
+    return copy;
+  }
+
+  /**
+   * The register values, one byte per register (a copy), for inspection.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * hll.add("x");
+   * console.log(hll.registers().filter((r) => r > 0).length); // 1
+   * ```
+   *
+   * @returns 16 384 register values, each 0..51.
+   */
+  registers(): Uint8Array {
+    return this.#registers.slice();
+  }
+
+  /**
+   * The Redis `HYLL` string for this sketch: a 16-byte header (`HYLL`, the
+   * encoding byte, three zero bytes, the cached cardinality as a 64-bit
+   * little-endian integer) followed by the sparse opcodes or the 12 288 bytes
+   * of packed 6-bit registers. `SET` it into Valkey and `PFCOUNT`, `PFADD`
+   * and `PFMERGE` accept it.
+   *
+   * @example Usage
+   * ```ts
+   * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * const hll = new HyperLogLog();
+   * hll.add("a");
+   * const bytes = hll.toBytes();
+   * console.log(bytes[4], bytes[8]); // 1 1  (sparse, cached cardinality 1)
+   * console.log(hll.toBytes({ cacheCardinality: false })[15]); // 128
+   * ```
+   *
+   * @param options Whether to fill the cardinality cache; see {@linkcode HyperLogLogBytesOptions}.
+   * @returns A new byte array.
+   */
+  toBytes(options: HyperLogLogBytesOptions = {}): Uint8Array {
+    let out: Uint8Array;
+    if (this.#sparse !== null) {
+      out = new Uint8Array(HEADER_BYTES + this.#sparseLength);
+      out[4] = ENCODING_SPARSE;
+      out.set(this.#sparse.subarray(0, this.#sparseLength), HEADER_BYTES);
+    } else {
+      out = new Uint8Array(DENSE_BYTES);
+      out[4] = ENCODING_DENSE;
+      const r = this.#registers;
+      for (let i = 0, b = HEADER_BYTES; i < REGISTERS; i += 4, b += 3) {
+        const r1 = r[i + 1]!;
+        const r2 = r[i + 2]!;
+        out[b] = r[i]! | (r1 << 6);
+        out[b + 1] = (r1 >> 2) | (r2 << 4);
+        out[b + 2] = (r2 >> 4) | (r[i + 3]! << 2);
+      }
+    }
+    out[0] = 0x48;
+    out[1] = 0x59;
+    out[2] = 0x4c;
+    out[3] = 0x4c;
+    if (options.cacheCardinality ?? true) {
+      let card = this.count();
+      for (let i = 8; i < 16; i++) {
+        out[i] = card % 256;
+        card = Math.floor(card / 256);
+      }
+    } else {
+      out[15] = 0x80;
+    }
+    return out;
+  }
+
+  #promote(): void {
+    this.#sparse = null;
+    this.#sparseLength = 0;
+  }
+
+  // Redis's hllSparseSet(): edit the sparse opcodes in place for register
+  // `index` rising to `count`, promoting to dense exactly when Redis would.
+  // Redis scans from the first opcode; block anchors (the first opcode that
+  // starts in each 256-register block) let the scan start close to `index`
+  // and are shifted or dropped after each edit, so the bytes stay identical.
+  #sparseSet(index: number, count: number): void {
+    if (count > SPARSE_VAL_MAX_VALUE) {
+      this.#promote();
+      return;
+    }
+    let buf = this.#sparse!;
+    const endBefore = this.#sparseLength;
+    let end = endBefore;
+    if (buf.length < end + 3) {
+      const grown = new Uint8Array(Math.max(end * 2, end + 64));
+      grown.set(buf.subarray(0, end));
+      buf = this.#sparse = grown;
+    }
+    const anchorOff = this.#anchorOffset;
+    const anchorReg = this.#anchorRegister;
+    const anchorPrev = this.#anchorPrevious;
+
+    // Step 1: find the opcode covering `index`, starting from the nearest anchor.
+    let block = index >> ANCHOR_SHIFT;
+    while (
+      block >= 0 && (anchorOff[block]! < 0 || anchorReg[block]! > index)
+    ) block--;
+    let p = 0;
+    let first = 0;
+    let prev = -1;
+    let lastBlock = -1;
+    if (block >= 0) {
+      p = anchorOff[block]!;
+      first = anchorReg[block]!;
+      prev = anchorPrev[block]!;
+      lastBlock = block;
+    }
+    let span = 0;
+    while (p < end) {
+      const op = buf[p]!;
+      let opLength = 1;
+      if ((op & 0xc0) === 0) span = (op & 0x3f) + 1;
+      else if ((op & 0x80) !== 0) span = (op & 3) + 1;
+      else {
+        span = (((op & 0x3f) << 8) | buf[p + 1]!) + 1;
+        opLength = 2;
+      }
+      const opBlock = first >> ANCHOR_SHIFT;
+      if (opBlock !== lastBlock) {
+        if (anchorOff[opBlock]! < 0) {
+          anchorOff[opBlock] = p;
+          anchorReg[opBlock] = first;
+          anchorPrev[opBlock] = prev;
+        }
+        lastBlock = opBlock;
+      }
+      if (index <= first + span - 1) break;
+      prev = p;
+      p += opLength;
+      first += span;
+    }
+    if (span === 0 || p >= end) {
+      throw new Error(
+        `hll: internal sparse opcodes do not cover register ${index}`,
+      );
+    }
+    const op = buf[p]!;
+    const isXZero = (op & 0xc0) === 0x40;
+    const isZero = (op & 0xc0) === 0;
+    const next = isXZero ? p + 2 : p + 1;
+    let written: number;
+
+    // Step 2: a single-register ZERO or VAL opcode is rewritten in place.
+    if (!isXZero && span === 1) {
+      buf[p] = valOpcode(count, 1);
+      written = p + 1;
+    } else {
+      // General case: split the run into [left] VAL(count) [right].
+      const seq = splitScratch;
+      let n = 0;
+      const last = first + span - 1;
+      if (isZero || isXZero) {
+        if (index !== first) n = writeZeros(seq, n, index - first);
+        seq[n++] = valOpcode(count, 1);
+        if (index !== last) n = writeZeros(seq, n, last - index);
+      } else {
+        const current = ((op >> 2) & 0x1f) + 1;
+        if (index !== first) seq[n++] = valOpcode(current, index - first);
+        seq[n++] = valOpcode(count, 1);
+        if (index !== last) seq[n++] = valOpcode(current, last - index);
+      }
+      // Step 3: splice the new opcodes in, or go dense when the string would outgrow the limit.
+      const delta = n - (isXZero ? 2 : 1);
+      if (delta > 0 && HEADER_BYTES + end + delta > this.#sparseMaxBytes) {
+        this.#promote();
+        return;
+      }
+      if (delta !== 0 && next < end) buf.copyWithin(next + delta, next, end);
+      buf.set(seq.subarray(0, n), p);
+      end += delta;
+      written = p + n;
+    }
+
+    // Step 4: merge adjacent equal VAL opcodes, scanning up to five opcodes from the previous one.
+    const start = prev >= 0 ? prev : 0;
+    let q = start;
+    let visited = start;
+    let scan = 5;
+    while (q < end && scan-- > 0) {
+      visited = q;
+      const a = buf[q]!;
+      if ((a & 0xc0) === 0x40) {
+        q += 2;
+        continue;
+      }
+      if ((a & 0xc0) === 0) {
+        q++;
+        continue;
+      }
+      if (q + 1 < end) {
+        const b = buf[q + 1]!;
+        if ((b & 0x80) !== 0 && ((a >> 2) & 0x1f) === ((b >> 2) & 0x1f)) {
+          const length = (a & 3) + (b & 3) + 2;
+          if (length <= SPARSE_VAL_MAX_LEN) {
+            buf[q + 1] = valOpcode(((a >> 2) & 0x1f) + 1, length);
+            buf.copyWithin(q, q + 1, end);
+            end--;
+            continue;
+          }
+        }
+      }
+      q++;
+    }
+    this.#sparseLength = end;
+
+    // Anchors before the edit stand; those in the rewritten zone go; those after it shift.
+    let untouched = visited < end
+      ? visited + ((buf[visited]! & 0xc0) === 0x40 ? 2 : 1)
+      : end;
+    if (written > untouched) untouched = written;
+    const shift = end - endBefore;
+    for (let b = 0; b < ANCHOR_BLOCKS; b++) {
+      const offset = anchorOff[b]!;
+      if (offset < start) continue;
+      const previous = anchorPrev[b]!;
+      if (
+        offset < next || offset + shift < untouched || previous < next ||
+        previous + shift < untouched
+      ) {
+        anchorOff[b] = -1;
+      } else {
+        anchorOff[b] = offset + shift;
+        anchorPrev[b] = previous + shift;
+      }
+    }
+  }
+}
+
+// Writes a zero run as ZERO (1..64 registers) or XZERO (65..16384); returns the new length.
+function writeZeros(seq: Uint8Array, n: number, run: number): number {
+  if (run > SPARSE_ZERO_MAX_LEN) {
+    seq[n] = 0x40 | ((run - 1) >> 8);
+    seq[n + 1] = (run - 1) & 0xff;
+    return n + 2;
+  }
+  seq[n] = run - 1;
+  return n + 1;
+}
+
+function hyllFromJSON(json: JsonValue, options: HyperLogLogOptions): HyperLogLog {
+  if (typeof json !== "string") {
+    throw new CodecError(
+      `hyll: JSON form must be a base64 string of HYLL bytes, got ${
+        json === null ? "null" : typeof json
+      }`,
+    );
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.fromBase64(json);
+  } catch (error) {
+    throw new CodecError("hyll: JSON form is not valid base64", {
+      cause: error,
+    });
+  }
+  return HyperLogLog.fromBytes(bytes, options);
+}
+
+/**
+ * The codec of {@linkcode HyperLogLog} values: bytes are the Redis `HYLL`
+ * string (format `"hyll"`, with the cardinality cache filled), JSON is that
+ * string in base64.
+ *
+ * @example Usage
+ * ```ts
+ * import { HyperLogLog, hyllCodec } from "@murmur/core/sketch/hll";
+ * const hll = new HyperLogLog();
+ * hll.add("x");
+ * const json = hyllCodec.toJSON(hll);
+ * console.log(typeof json, hyllCodec.fromJSON(json).count()); // "string" 1
+ * ```
+ */
+export const hyllCodec: Codec<HyperLogLog> = hyllCodecWith({});
+
+function hyllCodecWith(options: HyperLogLogOptions): Codec<HyperLogLog> {
+  return Object.freeze({
+    format: "hyll",
+    encode: (value: HyperLogLog): Uint8Array => value.toBytes(),
+    decode: (bytes: Uint8Array): HyperLogLog =>
+      HyperLogLog.fromBytes(bytes, options),
+    toJSON: (value: HyperLogLog): JsonValue => value.toBytes().toBase64(),
+    fromJSON: (json: JsonValue): HyperLogLog => hyllFromJSON(json, options),
+  });
+}
+
+/**
+ * The HyperLogLog monoid (kind `"hll"`): identity is an empty sketch,
+ * `combine` is the union (register-wise maximum) and returns a new sketch
+ * without touching its inputs; it is commutative and idempotent. Values are
+ * equal when {@linkcode HyperLogLog.equals} says so. Its codec writes Redis
+ * `HYLL` bytes, so a Valkey cache can apply it with `PFMERGE`.
+ *
+ * @example Usage
+ * ```ts
+ * import { hll, HyperLogLog } from "@murmur/core/sketch/hll";
+ *
+ * const distinct = hll();
+ * const lift = (id: string) => {
+ *   const sketch = distinct.identity();
+ *   sketch.add(id);
+ *   return sketch;
+ * };
+ * const total = distinct.combineAll(["a", "b", "a"].map(lift));
+ * console.log(total.count(), total instanceof HyperLogLog); // 2 true
+ * ```
+ *
+ * @param options Encoding options for the sketches it creates.
+ * @returns The monoid.
+ * @throws {RangeError} When `sparseMaxBytes` is not a non-negative integer.
+ */
+export function hll(options: HyperLogLogOptions = {}): Monoid<HyperLogLog> {
+  const settings: HyperLogLogOptions = {
+    sparseMaxBytes: checkSparseMaxBytes(
+      options.sparseMaxBytes ?? DEFAULT_SPARSE_MAX_BYTES,
+    ),
+  };
+  return Object.freeze({
+    kind: "hll",
+    name: "hll(p=14)",
+    additive: false,
+    commutative: true,
+    idempotent: true,
+    identity: (): HyperLogLog => new HyperLogLog(settings),
+    combine: (a: HyperLogLog, b: HyperLogLog): HyperLogLog => a.merge(b),
+    combineAll(values: Iterable<HyperLogLog>): HyperLogLog {
+      const out = new HyperLogLog(settings);
+      for (const value of values) out.mergeInPlace(value);
+      return out;
+    },
+    codec: hyllCodecWith(settings),
+  });
+}

@@ -1,0 +1,25 @@
+/**
+ * Sources: async iterables of record batches with acks. This module holds
+ * the contract ({@linkcode Source}, {@linkcode SourceRecord}) and the
+ * {@linkcode AckTracker} partitioned sources use to commit only contiguous
+ * runs of acked records.
+ *
+ * @example Usage
+ * ```ts
+ * import { AckTracker } from "@murmur/core/source";
+ * import assert from "node:assert/strict";
+ *
+ * const tracker = new AckTracker();
+ * tracker.delivered("p0", 1n);
+ * tracker.delivered("p0", 2n);
+ * tracker.ack("p0", 2n);
+ * assert.equal(tracker.committable("p0"), undefined); // 1 is still in flight
+ * tracker.ack("p0", 1n);
+ * assert.equal(tracker.committable("p0"), 2n);
+ * ```
+ *
+ * @module
+ */
+
+export type { Source, SourceRecord } from "./source.ts";
+export { AckTracker } from "./ack_tracker.ts";

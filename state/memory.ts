@@ -1,0 +1,305 @@
+// The in-process store: exact, fast, for tests, the demo and single-process runs.
+
+import {
+  DEFAULT_CLAIM_TTL_MS,
+  type Delta,
+  MarkConflictError,
+  type MergeOptions,
+  type MergeResult,
+  type Scope,
+  type StateKey,
+  type Store,
+} from "./store.ts";
+import { conflictDetail, decide, decideClaims, decideMarks } from "./_marks.ts";
+
+interface Entry {
+  value: unknown;
+  expiresAt: number | undefined;
+  marks: Map<string, bigint> | undefined;
+  claims: Map<string, number> | undefined;
+}
+
+/** Options for {@linkcode MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** The clock used for expiry, in epoch ms. Default: `Date.now`. */
+  readonly now?: () => number;
+  /** The store's {@linkcode Store.name}. Default: `"memory"`. */
+  readonly name?: string;
+}
+
+/** The entry key of a state key inside one namespace. */
+function entryKey(key: StateKey): string {
+  return key.bucket === null
+    ? `${key.entity}\u0000`
+    : `${key.entity}\u0000${key.bucket}`;
+}
+
+/**
+ * A {@linkcode Store} that keeps everything in process memory.
+ *
+ * Every merge is applied synchronously, so concurrent merges never lose an
+ * update; marks, claims and expiry behave as on a durable backend (expired
+ * entries read as absent). Values are folded with the scope's monoid and read
+ * back as fresh copies, so callers may not mutate the store's state through
+ * them.
+ *
+ * @example Usage
+ * ```ts
+ * import { MemoryStore } from "@murmur/core/state";
+ * import { sum } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const scope = { namespace: "clicks", monoid: sum() };
+ * const key = { entity: "post:1", bucket: null };
+ * await store.merge(scope, [{ key, value: 2 }, { key, value: 3 }]);
+ * assert.equal(await store.get(scope, key), 5);
+ * ```
+ */
+export class MemoryStore implements Store {
+  /** The store's description. */
+  readonly name: string;
+  #now: () => number;
+  #spaces = new Map<string, Map<string, Entry>>();
+  #closed = false;
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options The clock and name; see {@linkcode MemoryStoreOptions}.
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.name = options.name ?? "memory";
+  }
+
+  #space(namespace: string): Map<string, Entry> {
+    let space = this.#spaces.get(namespace);
+    if (space === undefined) {
+      space = new Map();
+      this.#spaces.set(namespace, space);
+    }
+    return space;
+  }
+
+  #live(space: Map<string, Entry> | undefined, k: string, now: number) {
+    const entry = space?.get(k);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
+      space!.delete(k);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #check(): void {
+    if (this.#closed) {
+      throw new Error(`store "${this.name}" is closed: create a new MemoryStore`);
+    }
+  }
+
+  /**
+   * Reads one value.
+   *
+   * @typeParam V The value type.
+   * @param scope The scope to read from.
+   * @param key The key to read.
+   * @returns A copy of the value, or `undefined` when absent or expired.
+   */
+  get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
+    this.#check();
+    const entry = this.#live(
+      this.#spaces.get(scope.namespace),
+      entryKey(key),
+      this.#now(),
+    );
+    return Promise.resolve(
+      entry === undefined
+        ? undefined
+        : scope.monoid.combine(scope.monoid.identity(), entry.value as V),
+    );
+  }
+
+  /**
+   * Reads many values in the order of `keys` (duplicates answered each time).
+   *
+   * @typeParam V The value type.
+   * @param scope The scope to read from.
+   * @param keys The keys to read.
+   * @returns One value or `undefined` per key.
+   */
+  getMany<V>(
+    scope: Scope<V>,
+    keys: readonly StateKey[],
+  ): Promise<(V | undefined)[]> {
+    this.#check();
+    const space = this.#spaces.get(scope.namespace);
+    const now = this.#now();
+    const { monoid } = scope;
+    return Promise.resolve(keys.map((key) => {
+      const entry = this.#live(space, entryKey(key), now);
+      return entry === undefined
+        ? undefined
+        : monoid.combine(monoid.identity(), entry.value as V);
+    }));
+  }
+
+  /**
+   * Folds deltas into stored values, in order, each atomically with its marks and claims.
+   *
+   * @typeParam V The value type.
+   * @param scope The scope to write to.
+   * @param deltas The changes to fold in.
+   * @param options Abort signal and claim retention.
+   * @returns How many deltas were applied and which were skipped as already applied.
+   * @throws {MarkConflictError} When a delta's marks or claims were partly applied already; deltas before it stay applied.
+   */
+  merge<V>(
+    scope: Scope<V>,
+    deltas: readonly Delta<V>[],
+    options: MergeOptions = {},
+  ): Promise<MergeResult> {
+    try {
+      this.#check();
+      options.signal?.throwIfAborted();
+      const space = this.#space(scope.namespace);
+      const { monoid } = scope;
+      const now = this.#now();
+      const claimTtl = options.claimTtl ?? DEFAULT_CLAIM_TTL_MS;
+      let applied = 0;
+      const skipped: number[] = [];
+      for (let i = 0; i < deltas.length; i++) {
+        const delta = deltas[i]!;
+        const k = entryKey(delta.key);
+        let entry = this.#live(space, k, now);
+        if (delta.marks !== undefined || delta.claims !== undefined) {
+          const marks = entry?.marks;
+          const claims = entry?.claims;
+          const remembered = (s: string) => marks?.get(s);
+          const held = (c: string) => {
+            const until = claims?.get(c);
+            return until !== undefined && until > now;
+          };
+          const decision = decide(
+            decideMarks(delta.marks, remembered),
+            decideClaims(delta.claims, held),
+          );
+          if (decision === "skip") {
+            skipped.push(i);
+            continue;
+          }
+          if (decision === "conflict") {
+            throw new MarkConflictError(
+              scope.namespace,
+              delta.key,
+              conflictDetail(delta.marks, remembered, delta.claims, held),
+            );
+          }
+        }
+        if (entry === undefined) {
+          entry = {
+            value: monoid.combine(monoid.identity(), delta.value),
+            expiresAt: delta.expiresAt,
+            marks: undefined,
+            claims: undefined,
+          };
+          space.set(k, entry);
+        } else {
+          entry.value = monoid.combine(entry.value as V, delta.value);
+          if (delta.expiresAt !== undefined) {
+            entry.expiresAt = entry.expiresAt === undefined
+              ? delta.expiresAt
+              : Math.max(entry.expiresAt, delta.expiresAt);
+          }
+        }
+        if (delta.marks !== undefined) {
+          entry.marks ??= new Map();
+          for (const mark of delta.marks) {
+            const at = entry.marks.get(mark.stream);
+            if (at === undefined || mark.to > at) {
+              entry.marks.set(mark.stream, mark.to);
+            }
+          }
+        }
+        if (delta.claims !== undefined && delta.claims.length > 0) {
+          entry.claims ??= new Map();
+          for (const [c, until] of entry.claims) {
+            if (until <= now) entry.claims.delete(c);
+          }
+          for (const c of delta.claims) entry.claims.set(c, now + claimTtl);
+        }
+        applied++;
+      }
+      return Promise.resolve({ applied, skipped });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Counts the live entries of a namespace (for tests and diagnostics).
+   *
+   * @param namespace The scope's namespace.
+   * @returns The number of entries not yet expired.
+   *
+   * @example Usage
+   * ```ts
+   * import { MemoryStore } from "@murmur/core/state";
+   * import { sum } from "@murmur/core/monoid";
+   * const store = new MemoryStore();
+   * await store.merge({ namespace: "n", monoid: sum() }, [{ key: { entity: "a", bucket: null }, value: 1 }]);
+   * console.log(store.size("n")); // 1
+   * ```
+   */
+  size(namespace: string): number {
+    const space = this.#spaces.get(namespace);
+    if (space === undefined) return 0;
+    const now = this.#now();
+    let n = 0;
+    for (const k of [...space.keys()]) if (this.#live(space, k, now)) n++;
+    return n;
+  }
+
+  /**
+   * Lists the live keys of a namespace, e.g. for a test driver or an admin view.
+   *
+   * @param namespace The scope's namespace.
+   * @returns The keys of entries not yet expired, in insertion order.
+   *
+   * @example Usage
+   * ```ts
+   * import { MemoryStore } from "@murmur/core/state";
+   * import { sum } from "@murmur/core/monoid";
+   * const store = new MemoryStore();
+   * await store.merge({ namespace: "n", monoid: sum() }, [{ key: { entity: "a", bucket: 60000 }, value: 1 }]);
+   * console.log(store.keys("n")); // [{ entity: "a", bucket: 60000 }]
+   * ```
+   */
+  keys(namespace: string): StateKey[] {
+    const space = this.#spaces.get(namespace);
+    if (space === undefined) return [];
+    const now = this.#now();
+    const out: StateKey[] = [];
+    for (const k of [...space.keys()]) {
+      if (this.#live(space, k, now) === undefined) continue;
+      const cut = k.lastIndexOf("\u0000");
+      const rest = k.slice(cut + 1);
+      out.push({
+        entity: k.slice(0, cut),
+        bucket: rest === "" ? null : Number(rest),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Drops everything; later calls throw.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#spaces.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,493 @@
+// DynamoDBStore against DynamoDB Local: the shared conformance suite, then the backend's own paths.
+
+import assert from "node:assert/strict";
+import {
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+} from "@aws-sdk/client-dynamodb";
+import { hll } from "../sketch/hll.ts";
+import {
+  count,
+  daily,
+  days,
+  max,
+  min,
+  monotonic,
+  sum,
+  sumBigInt,
+} from "../monoid/mod.ts";
+import {
+  DeltaRejectedError,
+  MarkConflictError,
+  type Scope,
+  type StateKey,
+} from "../state/mod.ts";
+import {
+  DynamoDBStore,
+  type DynamoDBStoreOptions,
+  DynamoDBUnavailableError,
+  ensureTable,
+} from "../state/dynamodb.ts";
+import { storeConformance } from "../testing/mod.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
+
+const endpoint = await service("dynamodb");
+const TABLE = "murmur_h5_tests";
+
+function client(): DynamoDBClient {
+  return new DynamoDBClient({ ...awsConfig(endpoint), maxAttempts: 1 });
+}
+
+const shared = client();
+await ensureTable(shared, TABLE);
+
+storeConformance(
+  "dynamodb",
+  () => Promise.resolve(new DynamoDBStore(shared, TABLE)),
+  { sanitize: false },
+);
+
+function scopeOf<V>(monoid: Scope<V>["monoid"]): Scope<V> {
+  return { namespace: uniqueName("h5"), monoid };
+}
+
+async function rawItem(scope: Scope<unknown>, key: StateKey) {
+  const out = await shared.send(
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: {
+        pk: { S: `${scope.namespace}#${key.entity}` },
+        sk: {
+          S: key.bucket === null ? "all" : String(key.bucket).padStart(16, "0"),
+        },
+      },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item;
+}
+
+/** A store whose client runs `hook` on every command, before DynamoDB sees it or after it answered. */
+function hooked(
+  hook: (command: string, run: () => Promise<unknown>) => Promise<unknown>,
+  options: DynamoDBStoreOptions = {},
+): { store: DynamoDBStore; client: DynamoDBClient } {
+  const c = client();
+  c.middlewareStack.add(
+    (next, context) => (args) =>
+      hook(context.commandName ?? "", () => next(args)) as ReturnType<
+        typeof next
+      >,
+    { step: "initialize", name: "h5TestHook" },
+  );
+  return { store: new DynamoDBStore(c, TABLE, options), client: c };
+}
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name: "ensureTable() creates the table with TTL on `ttl` and is idempotent",
+  ...opts,
+  fn: async () => {
+    const table = uniqueName("h5-ensure");
+    await ensureTable(shared, table);
+    await ensureTable(shared, table);
+    const ttl = await shared.send(
+      new DescribeTimeToLiveCommand({ TableName: table }),
+    );
+    assert.equal(ttl.TimeToLiveDescription?.AttributeName, "ttl");
+    assert.match(
+      ttl.TimeToLiveDescription?.TimeToLiveStatus ?? "",
+      /ENABL/,
+    );
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore writes the documented item layout",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const window = daily({ retention: days(90) });
+    const bucket = window.bucketOf(Date.UTC(2026, 0, 15, 13));
+    const scope = scopeOf(count());
+    await store.merge(scope, [{
+      key: { entity: "post:1", bucket },
+      value: 3,
+      expiresAt: window.expiresAt(bucket)!,
+      marks: [{ stream: "kafka:pv:2", from: 40n, to: 44n }],
+    }, { key: { entity: "post:1", bucket: null }, value: 1 }]);
+    const item = await rawItem(scope, { entity: "post:1", bucket });
+    assert.equal(item?.pk?.S, `${scope.namespace}#post:1`);
+    assert.equal(item?.sk?.S, String(bucket).padStart(16, "0"));
+    assert.equal(item?.v?.N, "3");
+    assert.equal(item?.["m:kafka:pv:2"]?.N, "44");
+    // TTL = bucket end + retention, in epoch seconds.
+    const expected = (bucket + days(1) + days(90)) / 1000;
+    assert.equal(item?.ttl?.N, String(expected));
+    const allTime = await rawItem(scope, { entity: "post:1", bucket: null });
+    assert.equal(allTime?.sk?.S, "all");
+    assert.equal(allTime?.ttl, undefined);
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore keeps bigints beyond 2^53 exact and refuses them for number monoids",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const big = scopeOf(sumBigInt());
+    const key = { entity: "e", bucket: null };
+    const huge = 2n ** 100n + 7n;
+    await store.merge(big, [{ key, value: huge }, { key, value: -(2n ** 60n) }]);
+    assert.equal(await store.get(big, key), huge - 2n ** 60n);
+    assert.deepEqual(await store.getMany(big, [key]), [huge - 2n ** 60n]);
+
+    const small = scopeOf(sum());
+    const max = Number.MAX_SAFE_INTEGER;
+    await store.merge(small, [{ key, value: max }, { key, value: max }]);
+    await assert.rejects(store.get(small, key), RangeError);
+    await assert.rejects(store.getMany(small, [key]), /sumBigInt/);
+    // 2^53 - 1 itself stays a number.
+    const edge = scopeOf(sum());
+    await store.merge(edge, [{ key, value: max }]);
+    assert.equal(await store.get(edge, key), max);
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore refuses deltas it cannot write before writing any",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const scope = scopeOf(sum());
+    const ok = { key: { entity: "fine", bucket: null }, value: 1 };
+    await assert.rejects(
+      store.merge(scope, [ok, { key: { entity: "x", bucket: null }, value: Infinity }]),
+      (error: unknown) =>
+        error instanceof DeltaRejectedError && error.index === 1,
+    );
+    const claims = Array.from({ length: 100 }, (_, i) => `ev-${i}`);
+    await assert.rejects(
+      store.merge(scope, [ok, { key: ok.key, value: 1, claims }]),
+      /99/,
+    );
+    assert.equal(await store.get(scope, ok.key), undefined);
+    await assert.rejects(
+      store.merge({ namespace: "a#b", monoid: sum() }, [ok]),
+      TypeError,
+    );
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore max, monotonic and min set only when the value wins, recording marks either way",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const key = { entity: "sensor", bucket: 0 };
+    const mark = (n: bigint) => [{ stream: "p", from: n, to: n }];
+    const peak = scopeOf(max());
+    await store.merge(peak, [{ key, value: 5, marks: mark(1n) }]);
+    await store.merge(peak, [{ key, value: 3, marks: mark(2n) }]);
+    assert.equal(await store.get(peak, key), 5);
+    assert.deepEqual(
+      (await store.merge(peak, [{ key, value: 3, marks: mark(2n) }])).skipped,
+      [0],
+    );
+    assert.equal((await rawItem(peak, key))?.["m:p"]?.N, "2");
+    await store.merge(peak, [{ key, value: null }, { key, value: -1.5 }]);
+    assert.equal(await store.get(peak, key), 5);
+
+    const low = scopeOf(min());
+    await store.merge(low, [{ key, value: 5 }, { key, value: -2 }, {
+      key,
+      value: 7,
+    }]);
+    assert.equal(await store.get(low, key), -2);
+
+    const followers = scopeOf(monotonic());
+    await store.merge(followers, [{ key, value: 120 }, { key, value: 135 }, {
+      key,
+      value: 130,
+    }]);
+    assert.equal(await store.get(followers, key), 135);
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
+  ...opts,
+  fn: async () => {
+    let calls = 0;
+    const { store, client: c } = hooked(async (command, run) => {
+      const out = await run() as {
+        output: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
+        };
+      };
+      if (command !== "BatchGetItemCommand") return out;
+      calls++;
+      // DynamoDB may answer part of a batch: hand back a third, defer the rest.
+      const items = out.output.Responses?.[TABLE] ?? [];
+      const keep = items.slice(0, Math.ceil(items.length / 3));
+      const rest = items.slice(keep.length).map((item) => ({
+        pk: item.pk,
+        sk: item.sk,
+      }));
+      out.output.Responses = { [TABLE]: keep };
+      if (rest.length > 0) {
+        out.output.UnprocessedKeys = { [TABLE]: { Keys: rest } };
+      }
+      return out;
+    }, { retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+    const scope = scopeOf(sum());
+    const keys = Array.from({ length: 250 }, (_, i) => ({
+      entity: `e${i}`,
+      bucket: null,
+    }));
+    await store.merge(scope, keys.map((key, i) => ({ key, value: i + 1 })));
+    const values = await store.getMany(scope, [...keys, keys[0]!]);
+    assert.deepEqual(values, [...keys.map((_, i) => i + 1), 1]);
+    assert.ok(calls > 3, `expected several BatchGetItem calls, got ${calls}`);
+    assert.ok(store.stats().unprocessedKeys > 0);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore.getMany() gives up on keys that stay unprocessed",
+  ...opts,
+  fn: async () => {
+    const { store, client: c } = hooked(async (command, run) => {
+      const out = await run() as {
+        output: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
+        };
+      };
+      if (command !== "BatchGetItemCommand") return out;
+      const items = out.output.Responses?.[TABLE] ?? [];
+      out.output.Responses = { [TABLE]: [] };
+      out.output.UnprocessedKeys = {
+        [TABLE]: { Keys: items.map((i) => ({ pk: i.pk, sk: i.sk })) },
+      };
+      return out;
+    }, { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const scope = scopeOf(sum());
+    const key = { entity: "e", bucket: null };
+    await store.merge(scope, [{ key, value: 1 }]);
+    await assert.rejects(
+      store.getMany(scope, [key]),
+      (error: unknown) =>
+        error instanceof DynamoDBUnavailableError &&
+        error.operation === "BatchGetItem",
+    );
+    c.destroy();
+  },
+});
+
+function throttle(): Error {
+  return new ProvisionedThroughputExceededException({
+    message: "The level of configured provisioned throughput for the table was exceeded",
+    $metadata: { httpStatusCode: 400 },
+  });
+}
+
+Deno.test({
+  name: "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
+  ...opts,
+  fn: async () => {
+    let attempts = 0;
+    const { store, client: c } = hooked((command, run) => {
+      if (command !== "UpdateItemCommand") return run();
+      attempts++;
+      return Promise.reject(throttle());
+    }, { retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 4 } });
+    const scope = scopeOf(sum());
+    const error = await store.merge(scope, [{
+      key: { entity: "e", bucket: null },
+      value: 1,
+    }]).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof DynamoDBUnavailableError, String(error));
+    assert.equal(error.attempts, 4);
+    assert.equal(error.operation, "UpdateItem");
+    assert.match(error.message, /ProvisionedThroughputExceeded/);
+    assert.equal(attempts, 4);
+    assert.equal(store.stats().transientRetries, 3);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore rides out brief throttling and 5xx answers",
+  ...opts,
+  fn: async () => {
+    let failures = 0;
+    const { store, client: c } = hooked((command, run) => {
+      if (command === "UpdateItemCommand" && failures < 3) {
+        failures++;
+        if (failures === 2) {
+          return Promise.reject(
+            Object.assign(new Error("Internal server error"), {
+              name: "InternalServerError",
+              $metadata: { httpStatusCode: 500 },
+            }),
+          );
+        }
+        return Promise.reject(throttle());
+      }
+      return run();
+    }, { retry: { baseDelayMs: 1, maxDelayMs: 4 } });
+    const scope = scopeOf(sum());
+    const key = { entity: "e", bucket: null };
+    assert.equal((await store.merge(scope, [{ key, value: 2 }])).applied, 1);
+    assert.equal(await store.get(scope, key), 2);
+    assert.equal(store.stats().transientRetries, 3);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore does not retry errors that are not transient",
+  ...opts,
+  fn: async () => {
+    let attempts = 0;
+    const { store, client: c } = hooked((command, run) => {
+      if (command !== "UpdateItemCommand") return run();
+      attempts++;
+      return Promise.reject(
+        Object.assign(new Error("One or more parameter values were invalid"), {
+          name: "ValidationException",
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    });
+    await assert.rejects(
+      store.merge(scopeOf(sum()), [{ key: { entity: "e", bucket: null }, value: 1 }]),
+      /parameter values were invalid/,
+    );
+    assert.equal(attempts, 1);
+    c.destroy();
+  },
+});
+
+/** Splits 0..n-1 into random consecutive runs, as differently timed batch windows would. */
+function runs(n: number, seed: number): [number, number][] {
+  let s = seed;
+  const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out: [number, number][] = [];
+  for (let from = 0; from < n;) {
+    const to = Math.min(n - 1, from + Math.floor(random() * 5));
+    out.push([from, to]);
+    from = to + 1;
+  }
+  return out;
+}
+
+Deno.test({
+  name: "DynamoDBStore applies each record once when replays race (marks)",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE, { concurrency: 8 });
+    const h = hll();
+    const counters = scopeOf(sum());
+    const visitors = scopeOf(h);
+    const keys: StateKey[] = [
+      { entity: "a", bucket: null },
+      { entity: "b", bucket: 0 },
+    ];
+    const n = 40;
+    // Record i of partition p adds i+1 to key i % 2 and visitor `v<i>` to its sketch.
+    const replay = async (seed: number) => {
+      for (const [from, to] of runs(n, seed)) {
+        const sums = new Map<number, number>();
+        const sketches = new Map<number, ReturnType<typeof h.identity>>();
+        for (let i = from; i <= to; i++) {
+          sums.set(i % 2, (sums.get(i % 2) ?? 0) + i + 1);
+          const sketch = sketches.get(i % 2) ?? h.identity();
+          sketch.add(`v${i}`);
+          sketches.set(i % 2, sketch);
+        }
+        const marks = [{ stream: "kafka:t:0", from: BigInt(from), to: BigInt(to) }];
+        for (;;) {
+          try {
+            await store.merge(
+              counters,
+              [...sums].map(([k, value]) => ({ key: keys[k]!, value, marks })),
+            );
+            await store.merge(
+              visitors,
+              [...sketches].map(([k, value]) => ({ key: keys[k]!, value, marks })),
+            );
+            break;
+          } catch (error) {
+            // Another replayer covered part of this run: split it per record, as the runtime does.
+            if (!(error instanceof MarkConflictError)) throw error;
+            for (let i = from; i <= to; i++) {
+              const one = [{ stream: "kafka:t:0", from: BigInt(i), to: BigInt(i) }];
+              const sketch = h.identity();
+              sketch.add(`v${i}`);
+              await store.merge(counters, [{ key: keys[i % 2]!, value: i + 1, marks: one }]);
+              await store.merge(visitors, [{ key: keys[i % 2]!, value: sketch, marks: one }]);
+            }
+            break;
+          }
+        }
+      }
+    };
+    await Promise.all([1, 2, 3, 4].map(replay));
+    const expected = [0, 1].map((k) => {
+      let total = 0;
+      for (let i = k; i < n; i += 2) total += i + 1;
+      return total;
+    });
+    assert.deepEqual(await store.getMany(counters, keys), expected);
+    const sketches = await store.getMany(visitors, keys);
+    assert.deepEqual(sketches.map((s) => s?.count()), [n / 2, n / 2]);
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore claims and marks together decide one delta",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const scope = scopeOf(hll());
+    const key = { entity: "page", bucket: null };
+    const sketch = scope.monoid.identity();
+    sketch.add("ann");
+    const delta = {
+      key,
+      value: sketch,
+      claims: ["ev-1"],
+      marks: [{ stream: "s", from: 1n, to: 1n }],
+    };
+    assert.equal((await store.merge(scope, [delta])).applied, 1);
+    assert.deepEqual((await store.merge(scope, [delta])).skipped, [0]);
+    await assert.rejects(
+      store.merge(scope, [{ ...delta, marks: [{ stream: "s", from: 2n, to: 2n }] }]),
+      MarkConflictError,
+    );
+    assert.equal((await store.get(scope, key))?.count(), 1);
+  },
+});
+
+Deno.test({
+  name: "DynamoDBStore.merge() stops between calls when aborted",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const controller = new AbortController();
+    controller.abort(new Error("shutting down"));
+    await assert.rejects(
+      store.merge(scopeOf(sum()), [{ key: { entity: "e", bucket: null }, value: 1 }], {
+        signal: controller.signal,
+      }),
+      /shutting down/,
+    );
+  },
+});
