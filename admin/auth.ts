@@ -16,8 +16,8 @@ import { cors as connectCors } from "@connectrpc/connect";
  * @example Usage
  * ```ts
  * import { BearerAuth } from "@murmur/core/admin";
- * const auth = new BearerAuth(["s3cret-new", "s3cret-old"]);
- * console.log(auth.check("Bearer s3cret-old")); // true
+ * const auth = new BearerAuth(["new-0123456789abcdef", "old-0123456789abcdef"]);
+ * console.log(auth.check("Bearer old-0123456789abcdef")); // true
  * console.log(auth.check("Bearer nope")); // false
  * console.log(auth.check(null)); // false
  * ```
@@ -175,7 +175,10 @@ export class Cors {
     if (allowed === undefined) {
       return new Response("cross-origin requests are not allowed here\n", {
         status: 403,
-        headers: { "Content-Type": "text/plain; charset=utf-8", Vary: "Origin" },
+        headers: {
+          "Content-Type": "text/plain; charset=utf-8",
+          Vary: "Origin",
+        },
       });
     }
     return new Response(null, {

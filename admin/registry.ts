@@ -311,9 +311,11 @@ export function fromSnapshot(
   snapshot: MetricsSnapshot,
   worker: string,
 ): MetricsMessage {
-  const latency = snapshot.mergeLatencyMs as MetricsSnapshot["mergeLatencyMs"] & {
-    max?: number;
-  };
+  const latency = snapshot.mergeLatencyMs as
+    & MetricsSnapshot["mergeLatencyMs"]
+    & {
+      max?: number;
+    };
   return create(MetricsSnapshotSchema, {
     pipeline: snapshot.pipeline,
     worker,
@@ -358,9 +360,9 @@ function combine(
   const lastEvents = parts.flatMap((m) =>
     m.lastEventAtMs === undefined ? [] : [m.lastEventAtMs]
   );
-  const newestError = [...parts].sort((a, b) =>
-    Number(b.atMs - a.atMs)
-  ).find((m) => m.lastError !== "");
+  const newestError = [...parts].sort((a, b) => Number(b.atMs - a.atMs)).find((
+    m,
+  ) => m.lastError !== "");
   return create(MetricsSnapshotSchema, {
     pipeline,
     worker: parts.map((m) => m.worker).sort().join(", "),
@@ -448,7 +450,11 @@ function stagesOf(
   cache: string,
 ): Stage[] {
   const chain: Omit<Stage, "next">[] = [
-    { id: "source", kind: "source", label: source === "" ? "external" : source },
+    {
+      id: "source",
+      kind: "source",
+      label: source === "" ? "external" : source,
+    },
     { id: "extract", kind: "extract", label: "key, value, time" },
   ];
   if (pipeline.window !== null) {
@@ -458,7 +464,11 @@ function stagesOf(
       label: pipeline.window.granularity,
     });
   }
-  chain.push({ id: "aggregate", kind: "aggregate", label: pipeline.monoid.name });
+  chain.push({
+    id: "aggregate",
+    kind: "aggregate",
+    label: pipeline.monoid.name,
+  });
   chain.push({ id: "store", kind: "store", label: store });
   if (cache !== "") chain.push({ id: "cache", kind: "cache", label: cache });
   return chain.map((stage, i) => ({
@@ -469,10 +479,12 @@ function stagesOf(
 
 const DETAILS: Record<string, string> = {
   source: "reads record batches; positions advance only over durable records",
-  extract: "key(s), value and event time per record; bad records are dead-lettered",
+  extract:
+    "key(s), value and event time per record; bad records are dead-lettered",
   debounce: "drops repeats of a key or value within a time window",
   window: "assigns each event to its time bucket",
-  aggregate: "folds deltas per (key, bucket) with the monoid over the batch window",
+  aggregate:
+    "folds deltas per (key, bucket) with the monoid over the batch window",
   store: "merges the folded deltas durably: the source of truth",
   cache: "write-through after the store; reads fill it under leases",
 };

@@ -39,3 +39,13 @@ export {
   type PipelineExtractors,
   type PipelineStage,
 } from "./pipeline.ts";
+export {
+  counter,
+  latest,
+  maximum,
+  topN,
+  type TopNOptions,
+  trending,
+  type TrendingOptions,
+  uniqueCount,
+} from "./presets.ts";

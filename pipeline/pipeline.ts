@@ -32,8 +32,8 @@ export interface PipelineExtractors<E, V> {
   readonly key: ((event: E) => string) | null;
   /** The keys of an event, when the pipeline was built with `.keyMany()`. */
   readonly keys: ((event: E) => readonly string[]) | null;
-  /** The value an event contributes. */
-  readonly value: (event: E) => V;
+  /** The value an event contributes; gets the event time (epoch ms) too. */
+  readonly value: (event: E, time: number) => V;
   /** The event time in epoch ms, or `null` to use the record's time. */
   readonly time: ((event: E, recordTime: number) => number) | null;
 }
@@ -183,7 +183,7 @@ interface Config<E> {
   readonly source: Source<E> | null;
   readonly key: ((event: E) => string) | null;
   readonly keys: ((event: E) => readonly string[]) | null;
-  readonly value: ((event: E) => unknown) | null;
+  readonly value: ((event: E, time: number) => unknown) | null;
   readonly time: ((event: E, recordTime: number) => number) | null;
   readonly monoid: Monoid<unknown> | null;
   readonly window: Window | null;
@@ -277,11 +277,12 @@ export class PipelineBuilder<E, V = unknown> {
    * Sets the value each event contributes.
    *
    * @typeParam W The value type.
-   * @param fn Returns the value, e.g. `() => 1`.
+   * @param fn Returns the value, e.g. `() => 1`; gets the event time as its
+   * second argument, for time-stamped values such as `last()` or `decayedSum()`.
    * @returns A new builder.
    */
   value<W extends V>(
-    fn: (event: E) => W,
+    fn: (event: E, time: number) => W,
   ): PipelineBuilder<E, unknown extends V ? W : V> {
     return this.#with({ value: fn });
   }
@@ -450,7 +451,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
     this.extract = Object.freeze({
       key: c.key,
       keys: c.keys,
-      value: c.value as (event: E) => V,
+      value: c.value as (event: E, time: number) => V,
       time: c.time,
     });
     this.debounce = c.debounce;

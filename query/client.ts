@@ -27,14 +27,17 @@ import {
   type Value,
 } from "../proto/gen/murmur/v1/query_pb.ts";
 import type { Coverage, ReadStats, TimeRange } from "./query.ts";
-import type {
-  BloomProbe,
-  CardinalityValue,
-  TopKEntry,
-} from "./typed.ts";
+import type { BloomProbe, CardinalityValue, TopKEntry } from "./typed.ts";
 import type { JsonValue } from "../monoid/monoid.ts";
 
-export type { BloomProbe, CardinalityValue, Coverage, ReadStats, TimeRange, TopKEntry };
+export type {
+  BloomProbe,
+  CardinalityValue,
+  Coverage,
+  ReadStats,
+  TimeRange,
+  TopKEntry,
+};
 
 /** Options for {@linkcode createQueryClient}. */
 export interface QueryClientOptions {
@@ -293,7 +296,10 @@ function makeTransport(
   };
   return options.protocol === "grpc-web"
     ? createGrpcWebTransport(common)
-    : createConnectTransport({ ...common, useHttpGet: options.httpGet ?? false });
+    : createConnectTransport({
+      ...common,
+      useHttpGet: options.httpGet ?? false,
+    });
 }
 
 function readerFor<T, O>(
@@ -452,7 +458,9 @@ function decodeCardinality(
 }
 
 function decodeTopK(value: Value | undefined, pipeline: string): TopKEntry[] {
-  if (value?.kind.case !== "topK") throw mismatch(pipeline, "top-K lists", value);
+  if (value?.kind.case !== "topK") {
+    throw mismatch(pipeline, "top-K lists", value);
+  }
   return value.kind.value.entries.map(({ key, count }) => ({ key, count }));
 }
 

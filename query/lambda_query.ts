@@ -129,7 +129,10 @@ class LambdaStore implements Store {
     });
   }
 
-  merge<V>(_scope: Scope<V>, _deltas: readonly Delta<V>[]): Promise<MergeResult> {
+  merge<V>(
+    _scope: Scope<V>,
+    _deltas: readonly Delta<V>[],
+  ): Promise<MergeResult> {
     return Promise.reject(
       new TypeError(
         `${this.name} is a read-only view: merge into the batch or the realtime store itself`,

@@ -285,7 +285,12 @@ export class Querier {
     options: ReadOptions = {},
   ): Promise<QueryAnswer<unknown>[]> {
     const target = this.#resolve(pipeline);
-    return this.#run(target, entities, this.#allTimePlan(target), options);
+    return await this.#run(
+      target,
+      entities,
+      this.#allTimePlan(target),
+      options,
+    );
   }
 
   /**
@@ -358,7 +363,7 @@ export class Querier {
   ): Promise<QueryAnswer<unknown>[]> {
     const target = this.#resolve(pipeline);
     const plan = this.#lastPlan(target, last, options.at);
-    return this.#run(target, entities, plan, options);
+    return await this.#run(target, entities, plan, options);
   }
 
   /**
@@ -432,7 +437,7 @@ export class Querier {
   ): Promise<QueryAnswer<unknown>[]> {
     const target = this.#resolve(pipeline);
     const plan = this.#rangePlan(target, range);
-    return this.#run(target, entities, plan, options);
+    return await this.#run(target, entities, plan, options);
   }
 
   #allTimePlan(target: AnyTarget): Plan {

@@ -247,7 +247,10 @@ Deno.test("querier answers NotFound and shape mismatches with named errors", asy
     WindowMismatchError,
   );
   await assert.rejects(() => q.get("views", "a"), WindowMismatchError);
-  assert.throws(() => q.add({ ...totals(), store: new MemoryStore() }), TypeError);
+  assert.throws(
+    () => q.add({ ...totals(), store: new MemoryStore() }),
+    TypeError,
+  );
 });
 
 Deno.test("querier coalesces identical concurrent reads and keeps each caller's order", async () => {

@@ -10,9 +10,13 @@ import {
   type Value,
   ValueSchema,
 } from "../proto/gen/murmur/v1/query_pb.ts";
-import type { QueryAnswer, Querier, ReadOptions } from "./query.ts";
+import type { Querier, QueryAnswer, ReadOptions } from "./query.ts";
 import type { QueryTarget } from "./target.ts";
-import { InvalidQueryError, PipelineNotFoundError, WindowMismatchError } from "./errors.ts";
+import {
+  InvalidQueryError,
+  PipelineNotFoundError,
+  WindowMismatchError,
+} from "./errors.ts";
 import { type TypedValue, typedValue } from "./typed.ts";
 
 /** Options for {@linkcode createQueryService}. */
@@ -237,7 +241,9 @@ export function toAnswerMessage<V>(
 function toValueMessage(typed: TypedValue): Value {
   switch (typed.type) {
     case "number":
-      return create(ValueSchema, { kind: { case: "number", value: typed.value } });
+      return create(ValueSchema, {
+        kind: { case: "number", value: typed.value },
+      });
     case "integer":
       return create(ValueSchema, {
         kind: { case: "integer", value: typed.value },
@@ -296,16 +302,40 @@ function toValueMessage(typed: TypedValue): Value {
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof PipelineNotFoundError) {
-    return new ConnectError(error.message, Code.NotFound, undefined, undefined, error);
+    return new ConnectError(
+      error.message,
+      Code.NotFound,
+      undefined,
+      undefined,
+      error,
+    );
   }
   if (error instanceof InvalidQueryError) {
-    return new ConnectError(error.message, Code.InvalidArgument, undefined, undefined, error);
+    return new ConnectError(
+      error.message,
+      Code.InvalidArgument,
+      undefined,
+      undefined,
+      error,
+    );
   }
   if (error instanceof WindowMismatchError) {
-    return new ConnectError(error.message, Code.FailedPrecondition, undefined, undefined, error);
+    return new ConnectError(
+      error.message,
+      Code.FailedPrecondition,
+      undefined,
+      undefined,
+      error,
+    );
   }
   if (error instanceof DOMException && error.name === "AbortError") {
-    return new ConnectError("the request was cancelled", Code.Canceled, undefined, undefined, error);
+    return new ConnectError(
+      "the request was cancelled",
+      Code.Canceled,
+      undefined,
+      undefined,
+      error,
+    );
   }
   const detail = error instanceof Error ? error.message : String(error);
   return new ConnectError(

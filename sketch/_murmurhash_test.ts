@@ -85,11 +85,24 @@ Deno.test("murmurHash64A() handles all-0xff blocks, where every carry propagates
 Deno.test("hashItem() hashes a string as its UTF-8 bytes", () => {
   const encoder = new TextEncoder();
   for (
-    const text of ["", "a", "hello world!", "héllo", "日本語テキスト", "🦕🦕", "a\u0000b", "x".repeat(1000)]
+    const text of [
+      "",
+      "a",
+      "hello world!",
+      "héllo",
+      "日本語テキスト",
+      "🦕🦕",
+      "a\u0000b",
+      "x".repeat(1000),
+    ]
   ) {
     const lo = hashItem(text, REDIS_HLL_SEED);
     const fromString = (BigInt(hashHigh()) << 32n) | BigInt(lo);
-    assert.equal(fromString, hash64(encoder.encode(text), REDIS_HLL_SEED), text);
+    assert.equal(
+      fromString,
+      hash64(encoder.encode(text), REDIS_HLL_SEED),
+      text,
+    );
   }
 });
 

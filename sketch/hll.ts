@@ -31,6 +31,15 @@ import {
   type JsonValue,
   type Monoid,
 } from "../monoid/mod.ts";
+
+export { CodecError } from "../monoid/mod.ts";
+export type {
+  Codec,
+  JsonValue,
+  Monoid,
+  MonoidKind,
+  Semigroup,
+} from "../monoid/mod.ts";
 import { hashHigh, hashItem, REDIS_HLL_SEED } from "./_murmurhash.ts";
 
 const REGISTERS = 16384;
@@ -203,7 +212,8 @@ function normalQuantile(p: number): number {
   const q = p - 0.5;
   const r = q * q;
   return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
-    a[5]) * q /
+    a[5]) *
+    q /
     (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
@@ -313,7 +323,10 @@ export class HyperLogLog {
     ) {
       throw new CodecError(
         `hyll: bad magic ${
-          Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"))
+          Array.from(
+            bytes.subarray(0, 4),
+            (b) => b.toString(16).padStart(2, "0"),
+          )
             .join(" ")
         }; a Redis HyperLogLog starts with "HYLL"`,
       );
@@ -360,7 +373,9 @@ export class HyperLogLog {
         } else {
           run = (op & 3) + 1;
           const value = ((op >> 2) & 0x1f) + 1;
-          if (index + run <= REGISTERS) registers.fill(value, index, index + run);
+          if (index + run <= REGISTERS) {
+            registers.fill(value, index, index + run);
+          }
           p++;
         }
         if (index + run > REGISTERS) {
@@ -907,7 +922,10 @@ function writeZeros(seq: Uint8Array, n: number, run: number): number {
   return n + 1;
 }
 
-function hyllFromJSON(json: JsonValue, options: HyperLogLogOptions): HyperLogLog {
+function hyllFromJSON(
+  json: JsonValue,
+  options: HyperLogLogOptions,
+): HyperLogLog {
   if (typeof json !== "string") {
     throw new CodecError(
       `hyll: JSON form must be a base64 string of HYLL bytes, got ${

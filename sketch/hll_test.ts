@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CodecError } from "../monoid/mod.ts";
 import { assertMonoidLaws } from "../monoid/laws.ts";
-import {
-  hll,
-  HLL_STANDARD_ERROR,
-  hyllCodec,
-  HyperLogLog,
-} from "./hll.ts";
+import { hll, HLL_STANDARD_ERROR, hyllCodec, HyperLogLog } from "./hll.ts";
 import { hashHigh, hashItem, REDIS_HLL_SEED } from "./_murmurhash.ts";
 
 function seeded(seed: number): () => number {
@@ -152,7 +147,10 @@ function sketchOf(items: Iterable<string>): HyperLogLog {
   return sketch;
 }
 
-function header(encoding: number, cache: number[] = [0, 0, 0, 0, 0, 0, 0, 0x80]): number[] {
+function header(
+  encoding: number,
+  cache: number[] = [0, 0, 0, 0, 0, 0, 0, 0x80],
+): number[] {
   return [0x48, 0x59, 0x4c, 0x4c, encoding, 0, 0, 0, ...cache];
 }
 
@@ -186,7 +184,12 @@ Deno.test("hll.add() reports register changes like PFADD and hashes strings as U
 });
 
 Deno.test("hll sparse edits match a naive port of Redis's hllSparseSet byte for byte", () => {
-  for (const [seed, max] of [[1, 3000], [2, 3000], [3, 400], [4, 0], [5, 12000], [6, 64]] as const) {
+  for (
+    const [seed, max] of [[1, 3000], [2, 3000], [3, 400], [4, 0], [5, 12000], [
+      6,
+      64,
+    ]] as const
+  ) {
     const random = seeded(seed);
     const ours = new HyperLogLog({ sparseMaxBytes: max });
     const oracle = new NaiveRedisHll(max);
@@ -196,7 +199,11 @@ Deno.test("hll sparse edits match a naive port of Redis's hllSparseSet byte for 
       const item = `e${Math.floor(random() * pool)}:${seed}`;
       ours.add(item);
       oracle.add(item);
-      assert.equal(ours.encoding, oracle.dense ? "dense" : "sparse", `seed ${seed} step ${step}`);
+      assert.equal(
+        ours.encoding,
+        oracle.dense ? "dense" : "sparse",
+        `seed ${seed} step ${step}`,
+      );
       if (!oracle.dense) {
         assert.deepEqual(
           ours.toBytes({ cacheCardinality: false }),
@@ -233,14 +240,41 @@ Deno.test("hll sparse edits keep matching the oracle through dense-packed neighb
     for (const item of items) {
       ours.add(item);
       oracle.add(item);
-      assert.deepEqual(ours.toBytes({ cacheCardinality: false }), oracle.bytes());
+      assert.deepEqual(
+        ours.toBytes({ cacheCardinality: false }),
+        oracle.bytes(),
+      );
     }
   }
 });
 
+Deno.test("hll.add() of an element with a run over 32 turns a sparse sketch dense, as Redis does", () => {
+  // Found by search: this 8-byte little-endian integer hashes to register 3655 with a run of 33.
+  const deep = new Uint8Array(8);
+  new DataView(deep.buffer).setBigUint64(0, 3130853818n, true);
+  const sketch = sketchOf(["a", "b"]);
+  assert.equal(sketch.encoding, "sparse");
+  assert.equal(sketch.add(deep), true);
+  assert.equal(sketch.encoding, "dense");
+  assert.equal(sketch.registers()[3655], 33);
+  assert.equal(sketch.count(), 3);
+  assert.ok(!sketch.isEmpty());
+  assert.ok(!sketch.equals(sketchOf(["a", "b"])));
+});
+
 Deno.test("hll.count() equals PFCOUNT values measured on redis-server 7.0.15", () => {
-  const items = (n: number) => Array.from({ length: n }, (_, i) => `item-${i}-${n}`);
-  const expected = new Map([[1, 1], [10, 10], [100, 100], [1000, 1002], [1500, 1499], [2000, 1979], [5000, 4972], [100_000, 98689]]);
+  const items = (n: number) =>
+    Array.from({ length: n }, (_, i) => `item-${i}-${n}`);
+  const expected = new Map([
+    [1, 1],
+    [10, 10],
+    [100, 100],
+    [1000, 1002],
+    [1500, 1499],
+    [2000, 1979],
+    [5000, 4972],
+    [100_000, 98689],
+  ]);
   for (const [n, pfcount] of expected) {
     const sketch = sketchOf(items(n));
     assert.equal(sketch.count(), pfcount, `n = ${n}`);
@@ -260,7 +294,12 @@ Deno.test("hll.count() stays within 3 standard errors from 100 to 200 000 distin
 
 Deno.test("hll.estimate() brackets the estimate and checks the confidence", () => {
   const empty = new HyperLogLog().estimate();
-  assert.deepEqual(empty, { estimate: 0, lower: 0, upper: 0, confidence: 0.95 });
+  assert.deepEqual(empty, {
+    estimate: 0,
+    lower: 0,
+    upper: 0,
+    confidence: 0.95,
+  });
   const sketch = sketchOf(Array.from({ length: 50_000 }, (_, i) => `v${i}`));
   const narrow = sketch.estimate({ confidence: 0.5 });
   const wide = sketch.estimate({ confidence: 0.999 });
@@ -268,7 +307,9 @@ Deno.test("hll.estimate() brackets the estimate and checks the confidence", () =
   assert.ok(wide.lower <= 50_000 && 50_000 <= wide.upper);
   // 95%: about ±1.96 standard errors.
   const { estimate, lower, upper } = sketch.estimate();
-  assert.ok(Math.abs((upper - estimate) / estimate - 1.96 * HLL_STANDARD_ERROR) < 1e-4);
+  assert.ok(
+    Math.abs((upper - estimate) / estimate - 1.96 * HLL_STANDARD_ERROR) < 1e-4,
+  );
   assert.ok(lower < estimate);
   assert.equal(sketchOf(["one"]).estimate().lower, 1);
   for (const confidence of [0, 1, -1, 2, Number.NaN]) {
@@ -286,7 +327,10 @@ Deno.test("hll.toBytes() and HyperLogLog.fromBytes() round trip sparse and dense
     assert.equal(decoded.count(), sketch.count());
     assert.deepEqual(decoded.toBytes(), bytes);
     assert.equal(bytes[4], sketch.encoding === "dense" ? 0 : 1);
-    assert.equal(bytes.length, sketch.encoding === "dense" ? 12304 : bytes.length);
+    assert.equal(
+      bytes.length,
+      sketch.encoding === "dense" ? 12304 : bytes.length,
+    );
     // The cached cardinality is little-endian in bytes 8..15.
     let cached = 0;
     for (let i = 15; i >= 8; i--) cached = cached * 256 + bytes[i]!;
@@ -302,28 +346,68 @@ Deno.test("HyperLogLog.fromBytes() keeps decoding after the header's cache is ma
 });
 
 Deno.test("HyperLogLog.fromBytes() rejects malformed strings with a CodecError", () => {
-  const dense = sketchOf(Array.from({ length: 3000 }, (_, i) => `d${i}`)).toBytes();
+  const dense = sketchOf(Array.from({ length: 3000 }, (_, i) => `d${i}`))
+    .toBytes();
   const cases: [string, number[] | Uint8Array, RegExp][] = [
     ["empty", [], /truncated header \(0 of 16 bytes\)/],
     ["short header", [0x48, 0x59, 0x4c], /truncated header/],
-    ["bad magic", [...header(1).slice(0, 3), 0x58, ...header(1).slice(4), 0x7f, 0xff], /bad magic/],
+    ["bad magic", [
+      ...header(1).slice(0, 3),
+      0x58,
+      ...header(1).slice(4),
+      0x7f,
+      0xff,
+    ], /bad magic/],
     ["raw encoding", [...header(255), 0x7f, 0xff], /unknown encoding byte 255/],
     ["encoding 2", [...header(2), 0x7f, 0xff], /unknown encoding byte 2/],
     ["sparse, no opcodes", header(1), /cover 0 of 16384/],
-    ["sparse, truncated XZERO", [...header(1), 0x7f], /XZERO opcode at offset 0 is truncated/],
-    ["sparse, short by one", [...header(1), 0x7f, 0xfe], /cover 16383 of 16384/],
-    ["sparse, VAL past the end", [...header(1), 0x7f, 0xff, 0x80], /offset 2 covers registers 16384\.\.16384/],
-    ["sparse, ZERO past the end", [...header(1), 0x7f, 0xfe, 0x01], /offset 2 covers registers 16383\.\.16384/],
-    ["sparse, XZERO past the end", [...header(1), 0x00, 0x7f, 0xff], /offset 1 covers registers 1\.\.16384/],
-    ["sparse, trailing opcode", [...header(1), 0x7f, 0xff, 0x00], /offset 2 covers/],
-    ["sparse, VAL run past the end", [...header(1), 0x7f, 0xfd, 0x83], /covers registers 16382\.\.16385/],
-    ["dense, one byte short", dense.subarray(0, 12303), /exactly 12304 bytes, got 12303/],
+    [
+      "sparse, truncated XZERO",
+      [...header(1), 0x7f],
+      /XZERO opcode at offset 0 is truncated/,
+    ],
+    [
+      "sparse, short by one",
+      [...header(1), 0x7f, 0xfe],
+      /cover 16383 of 16384/,
+    ],
+    [
+      "sparse, VAL past the end",
+      [...header(1), 0x7f, 0xff, 0x80],
+      /offset 2 covers registers 16384\.\.16384/,
+    ],
+    [
+      "sparse, ZERO past the end",
+      [...header(1), 0x7f, 0xfe, 0x01],
+      /offset 2 covers registers 16383\.\.16384/,
+    ],
+    [
+      "sparse, XZERO past the end",
+      [...header(1), 0x00, 0x7f, 0xff],
+      /offset 1 covers registers 1\.\.16384/,
+    ],
+    [
+      "sparse, trailing opcode",
+      [...header(1), 0x7f, 0xff, 0x00],
+      /offset 2 covers/,
+    ],
+    [
+      "sparse, VAL run past the end",
+      [...header(1), 0x7f, 0xfd, 0x83],
+      /covers registers 16382\.\.16385/,
+    ],
+    [
+      "dense, one byte short",
+      dense.subarray(0, 12303),
+      /exactly 12304 bytes, got 12303/,
+    ],
     ["dense, one byte long", [...dense, 0], /exactly 12304 bytes, got 12305/],
   ];
   for (const [name, bytes, message] of cases) {
     assert.throws(
       () => HyperLogLog.fromBytes(Uint8Array.from(bytes)),
-      (error: unknown) => error instanceof CodecError && message.test(error.message),
+      (error: unknown) =>
+        error instanceof CodecError && message.test(error.message),
       name,
     );
   }
@@ -341,11 +425,16 @@ Deno.test("HyperLogLog.fromBytes() never throws anything but CodecError on mutat
   fc.assert(
     fc.property(
       fc.constantFrom(...samples),
-      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       fc.nat(),
       (sample, edits, cut) => {
         const bytes = sample.slice(0, sample.length - (cut % 4));
-        for (const [at, value] of edits) bytes[16 + (at % (bytes.length - 16))] = value;
+        for (const [at, value] of edits) {
+          bytes[16 + (at % (bytes.length - 16))] = value;
+        }
         try {
           const decoded = HyperLogLog.fromBytes(bytes);
           // Accepted bytes are a complete sketch: adding to it and re-encoding works.
@@ -410,7 +499,10 @@ Deno.test("hll.mergeInPlace() of sparse sketches writes registers in index order
   for (const index of [...elementFor.keys()].sort((x, y) => x - y)) {
     oracle.add(elementFor.get(index)!);
   }
-  assert.deepEqual(canonical.toBytes({ cacheCardinality: false }), oracle.bytes());
+  assert.deepEqual(
+    canonical.toBytes({ cacheCardinality: false }),
+    oracle.bytes(),
+  );
 });
 
 Deno.test("hll.clone() is independent of the original", () => {
@@ -424,7 +516,10 @@ Deno.test("hll.clone() is independent of the original", () => {
   denseCopy.add("extra-1");
   denseCopy.add("extra-2");
   assert.equal(dense.encoding, "dense");
-  assert.deepEqual(HyperLogLog.fromBytes(dense.toBytes()).toBytes(), dense.toBytes());
+  assert.deepEqual(
+    HyperLogLog.fromBytes(dense.toBytes()).toBytes(),
+    dense.toBytes(),
+  );
 });
 
 Deno.test("hll: sparseMaxBytes is validated and decides when to go dense", () => {

@@ -1,8 +1,9 @@
 /**
  * Sources: async iterables of record batches with acks. This module holds
- * the contract ({@linkcode Source}, {@linkcode SourceRecord}) and the
+ * the contract ({@linkcode Source}, {@linkcode SourceRecord}), the
  * {@linkcode AckTracker} partitioned sources use to commit only contiguous
- * runs of acked records.
+ * runs of acked records, and the in-process sources: memory, JSON-Lines and
+ * a synthetic generator. Kafka lives in `@murmur/core/source/kafka`.
  *
  * @example Usage
  * ```ts
@@ -23,3 +24,12 @@
 
 export type { Source, SourceRecord } from "./source.ts";
 export { AckTracker } from "./ack_tracker.ts";
+export { MemorySource, type MemorySourceOptions } from "./memory.ts";
+export {
+  seededRandom,
+  type SyntheticDraw,
+  type SyntheticEvent,
+  type SyntheticOptions,
+  SyntheticSource,
+  Zipf,
+} from "./synthetic.ts";

@@ -154,6 +154,9 @@ function parseBigIntText(text: string): bigint | undefined {
  * @param text The N text.
  * @param bigint Whether the monoid's values are bigints.
  * @param what Where the number came from, for errors.
+ * @param additive Whether the value is a running total, whose integers must
+ * stay in the safe range (as `sum()` demands) even when a double could hold
+ * them exactly.
  * @throws {RangeError} When an integer leaves the safe range of a number
  * monoid, or a bigint monoid's value has a fraction.
  */
@@ -161,6 +164,7 @@ export function fromNumberText(
   text: string,
   bigint: boolean,
   what: string,
+  additive: boolean,
 ): number | bigint {
   if (bigint) {
     const value = parseBigIntText(text);
@@ -177,7 +181,7 @@ export function fromNumberText(
   }
   if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
     const exact = parseBigIntText(text);
-    if (exact === undefined || BigInt(value) !== exact) {
+    if (additive || exact === undefined || BigInt(value) !== exact) {
       throw new RangeError(
         `dynamodb: ${what} holds ${text}, beyond 2^53 where a JavaScript number stops being exact; fold it with a bigint monoid (e.g. sumBigInt())`,
       );

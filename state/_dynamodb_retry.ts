@@ -107,7 +107,9 @@ export async function forEachLimit<T>(
     }
   };
   const workers = [];
-  for (let i = 0; i < Math.min(limit, items.length); i++) workers.push(worker());
+  for (let i = 0; i < Math.min(limit, items.length); i++) {
+    workers.push(worker());
+  }
   await Promise.all(workers);
   if (failure !== undefined) throw failure.error;
 }

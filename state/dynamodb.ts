@@ -102,7 +102,7 @@ export interface DynamoDBStoreOptions {
   readonly concurrency?: number;
   /** Retries of transient failures; see {@linkcode DynamoDBRetryOptions}. */
   readonly retry?: DynamoDBRetryOptions;
-  /** Read-combine-write attempts per delta before {@linkcode DynamoDBContentionError}. Default: 10. */
+  /** Read-combine-write attempts per delta before {@linkcode DynamoDBContentionError}. Default: 30. */
   readonly maxCasAttempts?: number;
   /** Whether {@linkcode DynamoDBStore.close} destroys the client. Default: `false` (the caller owns it). */
   readonly closeClient?: boolean;
@@ -371,6 +371,7 @@ export class DynamoDBStore implements Store {
   #retry: RetryPolicy;
   #maxCasAttempts: number;
   #closeClient: boolean;
+  #queues = new Map<string, Promise<void>>();
   #stats = {
     readRequests: 0,
     writeRequests: 0,
@@ -400,7 +401,7 @@ export class DynamoDBStore implements Store {
       baseDelayMs: options.retry?.baseDelayMs ?? 50,
       maxDelayMs: options.retry?.maxDelayMs ?? 5000,
     };
-    this.#maxCasAttempts = Math.max(1, options.maxCasAttempts ?? 10);
+    this.#maxCasAttempts = Math.max(1, options.maxCasAttempts ?? 30);
     this.#closeClient = options.closeClient ?? false;
   }
 
@@ -461,6 +462,7 @@ export class DynamoDBStore implements Store {
       attribute.N,
       typeof scope.monoid.identity() === "bigint",
       what,
+      path === "add",
     ) as V;
   }
 
@@ -621,19 +623,24 @@ export class DynamoDBStore implements Store {
     let applied = 0;
     const skipped: number[] = [];
     await forEachLimit(
-      [...groups.values()],
+      [...groups],
       this.#concurrency,
-      async (group) => {
+      async ([id, group]) => {
         for (const plan of group) {
           signal?.throwIfAborted();
-          const outcome = await this.#apply(
-            scope,
-            path,
-            plan,
-            deltas[plan.index]!,
-            claimTtl,
-            signal,
-          );
+          const apply = () =>
+            this.#apply(
+              scope,
+              path,
+              plan,
+              deltas[plan.index]!,
+              claimTtl,
+              signal,
+            );
+          // Writers in this process queue per item rather than race on its condition.
+          const outcome = path === "add" && plan.claims.length === 0
+            ? await apply()
+            : await this.#exclusive(id, apply);
           if (outcome === "skip") skipped.push(plan.index);
           else applied++;
         }
@@ -642,6 +649,21 @@ export class DynamoDBStore implements Store {
     );
     skipped.sort((a, b) => a - b);
     return { applied, skipped };
+  }
+
+  /** Runs `task` after every earlier task queued on the same item. */
+  async #exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(id);
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    this.#queues.set(id, done);
+    try {
+      await previous;
+      return await task();
+    } finally {
+      release();
+      if (this.#queues.get(id) === done) this.#queues.delete(id);
+    }
   }
 
   #plan<V>(scope: Scope<V>, path: Path, delta: Delta<V>, index: number): Plan {
@@ -747,7 +769,7 @@ export class DynamoDBStore implements Store {
           );
         }
         this.#stats.conflictRetries++;
-        await sleep(backoff(this.#retry, attempt - 1), signal);
+        await sleep(this.#conflictBackoff(attempt), signal);
         item = path === "cas" ? null : item;
         continue;
       }
@@ -795,7 +817,20 @@ export class DynamoDBStore implements Store {
       }
       this.#stats.conflictRetries++;
       item = path === "cas" ? (old ?? null) : null;
+      // The returned item is fresh, so retry at once; after a few losses spread the racers out.
+      if (attempt > 2) {
+        await sleep(this.#conflictBackoff(attempt - 2), signal);
+      }
     }
+  }
+
+  /** Backoff between lost races (other processes): full jitter from a fifth of the base, at most 1 s. */
+  #conflictBackoff(attempt: number): number {
+    return backoff({
+      ...this.#retry,
+      baseDelayMs: this.#retry.baseDelayMs / 5,
+      maxDelayMs: Math.min(this.#retry.maxDelayMs, 1000),
+    }, attempt - 1);
   }
 
   #remembered(item: Item, stream: string): bigint | undefined {

@@ -6,14 +6,18 @@ import {
   CodecError,
   count,
   defineMonoid,
+  first,
   type JsonValue,
+  last,
   max,
   min,
   type Monoid,
+  set,
   sum,
   sumBigInt,
 } from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
+import { topK, type TopK } from "../sketch/topk.ts";
 import {
   type Delta,
   MarkConflictError,
@@ -105,6 +109,12 @@ function valueCases(): ValueCase[] {
     for (let i = 0; i < 300; i++) sketch.add(`visitor-${batch * 200 + i}`);
     return sketch;
   });
+  const t = topK({ k: 5 });
+  const tops = [["a", "b", "a"], ["c", "a"], ["b", "d", "e", "f"]].map((items) => {
+    const sketch = t.identity();
+    for (const item of items) sketch.add(item);
+    return sketch;
+  });
   return [
     of("sum of integers", sum(), [2, 3, 40]),
     of("sum with negatives and fractions", sum(), [2.5, -7, 0.25, -1]),
@@ -112,7 +122,19 @@ function valueCases(): ValueCase[] {
     of("count", count(), [1, 1, 5]),
     of("max", max(), [3, 11, -2, 7]),
     of("min", min(), [3, 11, -2, 7]),
+    of("set", set(), [new Set(["a", "b"]), new Set(["b", "c"]), new Set(["z"])]),
+    of("first", first(), [
+      { value: "late", time: 2_000 },
+      { value: "early", time: 1_000 },
+      { value: { page: "middle" }, time: 1_500 },
+    ]),
+    of("last", last(), [
+      { value: "middle", time: 1_500 },
+      { value: ["late", 1], time: 2_000 },
+      { value: "early", time: 1_000 },
+    ]),
     of("hll", h, sketches, (a: HyperLogLog, b: HyperLogLog) => a.equals(b)),
+    of("topk", t, tops, (a: TopK, b: TopK) => a.equals(b)),
     of("custom (read-combine-write)", union, [["b"], ["a"], ["c", "a"]]),
   ];
 }

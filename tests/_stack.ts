@@ -51,6 +51,8 @@ export class ServiceUnavailableError extends Error {
   /** The service that is not running. */
   readonly service: ServiceName;
   /**
+   * Builds the message that names the service and says how to start it.
+   *
    * @param service The service that is not running.
    * @param where The `host:port` that was tried.
    * @param why Extra detail.
@@ -206,7 +208,7 @@ export interface AwsLocalConfig {
   endpoint: string;
   /** A fixed region. */
   region: string;
-  /** Dummy credentials (local servers do not check them). */
+  /** Credentials: the MinIO ones from compose.yaml; the other local servers accept any. */
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** Path-style bucket addressing (needed for S3 on localhost). */
   forcePathStyle: boolean;
@@ -229,7 +231,7 @@ export function awsConfig(endpoint: Endpoint): AwsLocalConfig {
   return {
     endpoint: endpoint.url,
     region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    credentials: { accessKeyId: "murmur", secretAccessKey: "murmur-secret" },
     forcePathStyle: true,
     requestHandler: new NodeHttpHandler(),
   };

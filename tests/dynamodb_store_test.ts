@@ -134,14 +134,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DynamoDBStore keeps bigints beyond 2^53 exact and refuses them for number monoids",
+  name:
+    "DynamoDBStore keeps bigints beyond 2^53 exact and refuses them for number monoids",
   ...opts,
   fn: async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const big = scopeOf(sumBigInt());
     const key = { entity: "e", bucket: null };
     const huge = 2n ** 100n + 7n;
-    await store.merge(big, [{ key, value: huge }, { key, value: -(2n ** 60n) }]);
+    await store.merge(big, [{ key, value: huge }, {
+      key,
+      value: -(2n ** 60n),
+    }]);
     assert.equal(await store.get(big, key), huge - 2n ** 60n);
     assert.deepEqual(await store.getMany(big, [key]), [huge - 2n ** 60n]);
 
@@ -165,7 +169,10 @@ Deno.test({
     const scope = scopeOf(sum());
     const ok = { key: { entity: "fine", bucket: null }, value: 1 };
     await assert.rejects(
-      store.merge(scope, [ok, { key: { entity: "x", bucket: null }, value: Infinity }]),
+      store.merge(scope, [ok, {
+        key: { entity: "x", bucket: null },
+        value: Infinity,
+      }]),
       (error: unknown) =>
         error instanceof DeltaRejectedError && error.index === 1,
     );
@@ -183,7 +190,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DynamoDBStore max, monotonic and min set only when the value wins, recording marks either way",
+  name:
+    "DynamoDBStore max, monotonic and min set only when the value wins, recording marks either way",
   ...opts,
   fn: async () => {
     const store = new DynamoDBStore(shared, TABLE);
@@ -218,7 +226,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
+  name:
+    "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
   ...opts,
   fn: async () => {
     let calls = 0;
@@ -292,13 +301,15 @@ Deno.test({
 
 function throttle(): Error {
   return new ProvisionedThroughputExceededException({
-    message: "The level of configured provisioned throughput for the table was exceeded",
+    message:
+      "The level of configured provisioned throughput for the table was exceeded",
     $metadata: { httpStatusCode: 400 },
   });
 }
 
 Deno.test({
-  name: "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
+  name:
+    "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
   ...opts,
   fn: async () => {
     let attempts = 0;
@@ -367,7 +378,10 @@ Deno.test({
       );
     });
     await assert.rejects(
-      store.merge(scopeOf(sum()), [{ key: { entity: "e", bucket: null }, value: 1 }]),
+      store.merge(scopeOf(sum()), [{
+        key: { entity: "e", bucket: null },
+        value: 1,
+      }]),
       /parameter values were invalid/,
     );
     assert.equal(attempts, 1);
@@ -412,7 +426,11 @@ Deno.test({
           sketch.add(`v${i}`);
           sketches.set(i % 2, sketch);
         }
-        const marks = [{ stream: "kafka:t:0", from: BigInt(from), to: BigInt(to) }];
+        const marks = [{
+          stream: "kafka:t:0",
+          from: BigInt(from),
+          to: BigInt(to),
+        }];
         for (;;) {
           try {
             await store.merge(
@@ -421,18 +439,34 @@ Deno.test({
             );
             await store.merge(
               visitors,
-              [...sketches].map(([k, value]) => ({ key: keys[k]!, value, marks })),
+              [...sketches].map(([k, value]) => ({
+                key: keys[k]!,
+                value,
+                marks,
+              })),
             );
             break;
           } catch (error) {
             // Another replayer covered part of this run: split it per record, as the runtime does.
             if (!(error instanceof MarkConflictError)) throw error;
             for (let i = from; i <= to; i++) {
-              const one = [{ stream: "kafka:t:0", from: BigInt(i), to: BigInt(i) }];
+              const one = [{
+                stream: "kafka:t:0",
+                from: BigInt(i),
+                to: BigInt(i),
+              }];
               const sketch = h.identity();
               sketch.add(`v${i}`);
-              await store.merge(counters, [{ key: keys[i % 2]!, value: i + 1, marks: one }]);
-              await store.merge(visitors, [{ key: keys[i % 2]!, value: sketch, marks: one }]);
+              await store.merge(counters, [{
+                key: keys[i % 2]!,
+                value: i + 1,
+                marks: one,
+              }]);
+              await store.merge(visitors, [{
+                key: keys[i % 2]!,
+                value: sketch,
+                marks: one,
+              }]);
             }
             break;
           }
@@ -469,7 +503,10 @@ Deno.test({
     assert.equal((await store.merge(scope, [delta])).applied, 1);
     assert.deepEqual((await store.merge(scope, [delta])).skipped, [0]);
     await assert.rejects(
-      store.merge(scope, [{ ...delta, marks: [{ stream: "s", from: 2n, to: 2n }] }]),
+      store.merge(scope, [{
+        ...delta,
+        marks: [{ stream: "s", from: 2n, to: 2n }],
+      }]),
       MarkConflictError,
     );
     assert.equal((await store.get(scope, key))?.count(), 1);
@@ -484,7 +521,10 @@ Deno.test({
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));
     await assert.rejects(
-      store.merge(scopeOf(sum()), [{ key: { entity: "e", bucket: null }, value: 1 }], {
+      store.merge(scopeOf(sum()), [{
+        key: { entity: "e", bucket: null },
+        value: 1,
+      }], {
         signal: controller.signal,
       }),
       /shutting down/,

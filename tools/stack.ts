@@ -5,6 +5,7 @@
  * deno task stack:up [service...]     # install if needed, start, health-check
  * deno task stack:status              # what is running where
  * deno task stack:down [service...]   # stop what stack:up started
+ * deno run -A tools/stack.ts install  # only download into the cache
  * ```
  *
  * Services: `kafka` (Apache Kafka 4.x, KRaft, 9092), `dynamodb` (DynamoDB
@@ -1038,6 +1039,19 @@ export async function up(
   });
 }
 
+/**
+ * Downloads and prepares what the services need (Maven jars, the moto venv,
+ * redis-server) without starting anything: a warm cache makes `up` fast.
+ *
+ * @param services Services to install (all by default).
+ * @returns When everything is in the cache.
+ */
+export async function install(
+  services: readonly StackService[] = SERVICES,
+): Promise<void> {
+  await Promise.all(services.map((s) => DEFS[s].install()));
+}
+
 /** What `down` did for one service. */
 export interface DownResult {
   /** The service. */
@@ -1181,6 +1195,16 @@ async function main(args: string[]): Promise<number> {
     }
     return 0;
   }
+  if (command === "install") {
+    const t0 = Date.now();
+    await install(services);
+    console.log(
+      `installed ${services.join(", ")} in ${
+        ((Date.now() - t0) / 1000).toFixed(1)
+      }s (cache: ${CACHE})`,
+    );
+    return 0;
+  }
   if (command === "down") {
     const results = await down(services);
     if (json) console.log(JSON.stringify(results, null, 2));
@@ -1214,7 +1238,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   console.error(
-    `usage: deno run -A tools/stack.ts up|down|status [service...] [--json]\nservices: ${
+    `usage: deno run -A tools/stack.ts up|down|status|install [service...] [--json]\nservices: ${
       SERVICES.join(", ")
     } (aliases: redis, s3, kinesis)`,
   );

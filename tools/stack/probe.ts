@@ -259,9 +259,10 @@ export async function probeValkey(
       timeoutMs,
     );
     const line = decoder.decode(res).trim();
-    return line === "+PONG"
-      ? { ok: true, detail: "PONG" }
-      : { ok: false, detail: `PING answered ${JSON.stringify(line)}` };
+    return line === "+PONG" ? { ok: true, detail: "PONG" } : {
+      ok: false,
+      detail: `PING answered ${JSON.stringify(line.slice(0, 40))}`,
+    };
   } catch (error) {
     return failure(error);
   }

@@ -1,0 +1,511 @@
+// The one Deno.serve handler: Connect + gRPC-Web for the query and admin services, the UI, /healthz and /metrics.
+
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import {
+  createQuerier,
+  createQueryService,
+  type Querier,
+  type QueryLimits,
+  QueryService,
+} from "../query/mod.ts";
+import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
+import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
+import {
+  type AdminPipeline,
+  type MetricsSource,
+  Registry,
+} from "./registry.ts";
+import { createAdminService } from "./service.ts";
+import { renderPrometheus, RpcStats } from "./_prometheus.ts";
+import { staticAsset } from "./_assets.ts";
+
+/** Options for {@linkcode createHandler}. */
+export interface AdminHandlerOptions {
+  /** Pipelines of this process to serve and show. */
+  readonly pipelines?: Iterable<AdminPipeline>;
+  /** A querier to answer queries with (its pipelines are shown too). Default: one over `pipelines`. */
+  readonly querier?: Querier;
+  /** Live metrics of this process's pipelines, e.g. `InMemoryMetrics`. */
+  readonly metrics?: MetricsSource;
+  /**
+   * Bearer tokens; any one of them is accepted (several allow rotation).
+   * When given, every RPC but `Health`, and `/metrics`, need one. Default:
+   * none, so auth is off: {@linkcode serve} allows that only on loopback.
+   */
+  readonly tokens?: readonly string[];
+  /** Cross-origin access. Default: closed. */
+  readonly cors?: CorsOptions;
+  /** Query limits (entities, buckets, keys per request). */
+  readonly limits?: Partial<QueryLimits>;
+  /** Serve the web UI at `/`. Default: `true`. */
+  readonly ui?: boolean;
+  /** How often metrics are sampled for the UI's charts, in ms. Default: 1000. */
+  readonly sampleIntervalMs?: number;
+  /** Samples of history kept per pipeline. Default: 300. */
+  readonly historySize?: number;
+  /** How long a worker stays online after its last report, in ms. Default: 15 000. */
+  readonly workerLeaseMs?: number;
+  /** Largest request message accepted, in bytes. Default: 4 MiB. */
+  readonly maxRequestBytes?: number;
+  /** The clock, in epoch ms. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * The admin server's fetch handler, usable as `Deno.serve(handler)`, with
+ * what it serves attached.
+ */
+export interface AdminHandler {
+  /** Answers one request. */
+  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  /** The pipelines, workers and metrics history. */
+  readonly registry: Registry;
+  /** The querier behind both services. */
+  readonly querier: Querier;
+  /** Whether RPCs need a bearer token. */
+  readonly authRequired: boolean;
+  /**
+   * Registers both services on a Connect router, for other adapters (the
+   * gRPC server of {@linkcode serve} uses it with `@connectrpc/connect-node`).
+   */
+  readonly routes: (router: ConnectRouter) => void;
+  /** The router options the handler uses (auth gate, RPC metrics, limits). */
+  readonly routerOptions: ConnectRouterOptions;
+  /** Stops the metrics sampler. */
+  close(): Promise<void>;
+  /** Same as {@linkcode AdminHandler.close}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const JSON_HEADERS = { "Content-Type": "text/plain; charset=utf-8" };
+
+/**
+ * Creates the one fetch handler that serves everything: the Connect query
+ * service (`/murmur.v1.QueryService/*`) and admin service
+ * (`/murmur.admin.v1.AdminService/*`) over Connect (binary and JSON, with GET
+ * for side-effect-free reads) and gRPC-Web, the web UI at `/`, `/healthz`
+ * and a Prometheus `/metrics`.
+ *
+ * Native gRPC needs HTTP trailers, which a fetch `Response` cannot carry, so
+ * this handler refuses it; {@linkcode serve} can serve it on a second,
+ * HTTP/2 port.
+ *
+ * @param options Pipelines, metrics, tokens, CORS and limits.
+ * @returns The handler; call `close()` when done.
+ *
+ * @example Usage
+ * ```ts
+ * import { createHandler } from "@murmur/core/admin";
+ * import { sum } from "@murmur/core/monoid";
+ * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const likes = { name: "likes", monoid: sum(), window: null, store: new MemoryStore() };
+ * await using handler = createHandler({ pipelines: [likes] });
+ * const res = await handler(new Request("http://localhost/murmur.admin.v1.AdminService/ListPipelines", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json" },
+ *   body: "{}",
+ * }));
+ * const body = await res.json();
+ * assert.equal(body.pipelines[0].name, "likes");
+ * ```
+ */
+export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const tokens = (options.tokens ?? []).filter((token) => token !== "");
+  const auth = tokens.length === 0 ? undefined : new BearerAuth(tokens);
+  const cors = new Cors(options.cors);
+  const registry = new Registry({
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    now,
+    ...(options.workerLeaseMs === undefined
+      ? {}
+      : { workerLeaseMs: options.workerLeaseMs }),
+    ...(options.historySize === undefined
+      ? {}
+      : { historySize: options.historySize }),
+  });
+  const pipelines = [...(options.pipelines ?? [])];
+  const querier = options.querier ?? createQuerier(pipelines, {
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    now,
+  });
+  if (options.querier !== undefined) {
+    for (const pipeline of pipelines) querier.add(pipeline);
+  }
+  for (const pipeline of querier.pipelines) registry.addLocal(pipeline);
+
+  const rpcStats = new RpcStats();
+  const routes = (router: ConnectRouter) => {
+    router.service(QueryService, createQueryService(querier));
+    router.service(
+      AdminService,
+      createAdminService(registry, querier, {
+        authRequired: auth !== undefined,
+        now,
+      }),
+    );
+  };
+  const routerOptions: ConnectRouterOptions = {
+    readMaxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
+    // Explicit zeros and `false`s in JSON: "present": false reads better than silence.
+    jsonOptions: { alwaysEmitImplicit: true, ignoreUnknownFields: true },
+    interceptors: [rpcStats.interceptor],
+    requestGate: (context: HandlerContext) => {
+      if (auth === undefined || context.method.name === "Health") return;
+      if (!auth.check(context.requestHeader.get("Authorization"))) {
+        context.responseHeader.set(
+          "WWW-Authenticate",
+          'Bearer realm="murmur"',
+        );
+        throw new ConnectError(
+          "missing or invalid bearer token: send `Authorization: Bearer <token>`",
+          Code.Unauthenticated,
+        );
+      }
+    },
+  };
+  // The fetch bridge cannot send trailers, so native gRPC is refused here.
+  const router = createConnectRouter({ ...routerOptions, grpc: false });
+  routes(router);
+  const rpc = new Map(
+    router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
+  );
+
+  const sampler = setInterval(
+    () => registry.sample(),
+    options.sampleIntervalMs ?? 1000,
+  );
+  Deno.unrefTimer(sampler);
+  registry.sample();
+
+  const serveUi = options.ui ?? true;
+  const answer = async (
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> => {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const connect = rpc.get(path);
+    if (connect !== undefined) return await connect(detach(request, info));
+    if (path === "/healthz") {
+      return new Response("ok\n", { headers: JSON_HEADERS });
+    }
+    if (path === "/metrics") {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("use GET\n", {
+          status: 405,
+          headers: JSON_HEADERS,
+        });
+      }
+      if (
+        auth !== undefined && !auth.check(request.headers.get("Authorization"))
+      ) {
+        return new Response("missing or invalid bearer token\n", {
+          status: 401,
+          headers: {
+            ...JSON_HEADERS,
+            "WWW-Authenticate": 'Bearer realm="murmur"',
+          },
+        });
+      }
+      return new Response(
+        renderPrometheus({
+          pipelines: registry.list(),
+          snapshots: registry.latest(),
+          rpc: rpcStats,
+          uptimeMs: now() - started,
+        }),
+        {
+          headers: {
+            "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+          },
+        },
+      );
+    }
+    if (serveUi) {
+      const asset = staticAsset(path, request);
+      if (asset !== undefined) return asset;
+    }
+    return new Response(`not found: ${path}\n`, {
+      status: 404,
+      headers: JSON_HEADERS,
+    });
+  };
+
+  const handler = async (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Promise<Response> => {
+    if (
+      request.method === "OPTIONS" &&
+      request.headers.has("Access-Control-Request-Method")
+    ) {
+      return cors.preflight(request);
+    }
+    let response: Response;
+    try {
+      response = await answer(request, info);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      response = new Response(`internal error: ${detail}\n`, {
+        status: 500,
+        headers: JSON_HEADERS,
+      });
+    }
+    return cors.decorate(request, response);
+  };
+
+  let closed = false;
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      clearInterval(sampler);
+    }
+    return Promise.resolve();
+  };
+  return Object.assign(handler, {
+    registry,
+    querier,
+    authRequired: auth !== undefined,
+    routes,
+    routerOptions,
+    close,
+    [Symbol.asyncDispose]: close,
+  });
+}
+
+/**
+ * Gives a served request its own abort signal that fires once the response
+ * is delivered or the client goes away (`info.completed`), so handlers learn
+ * about disconnects without Deno's legacy `request.signal` semantics.
+ */
+function detach(
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+): Request {
+  const completed = (info as { completed?: Promise<unknown> } | undefined)
+    ?.completed;
+  if (completed === undefined) return request;
+  const controller = new AbortController();
+  completed.finally(() => controller.abort()).catch(() => {});
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: controller.signal,
+  });
+}
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions extends AdminHandlerOptions {
+  /** The port; `0` picks a free one. Default: 8080. */
+  readonly port?: number;
+  /** The address to bind. Default: `"127.0.0.1"`. */
+  readonly hostname?: string;
+  /**
+   * Also serve native gRPC (and Connect, gRPC-Web) over cleartext HTTP/2 on
+   * this port, with `node:http2` and `@connectrpc/connect-node`; `0` picks a
+   * free port. Default: no gRPC port.
+   */
+  readonly grpcPort?: number;
+  /**
+   * Serve without tokens on a non-loopback address (e.g. behind an
+   * authenticating proxy). Default: `false`: binding beyond loopback needs
+   * `tokens` (or the `MURMUR_ADMIN_TOKENS` environment variable, a comma
+   * list).
+   */
+  readonly allowUnauthenticated?: boolean;
+  /** Stops the server when aborted. */
+  readonly signal?: AbortSignal;
+  /** Called once listening. Default: prints the UI's URL. */
+  readonly onListen?: (server: { url: string; grpcUrl?: string }) => void;
+}
+
+/** A running admin server. */
+export interface AdminServer {
+  /** The base URL, e.g. `"http://127.0.0.1:8080"`. */
+  readonly url: string;
+  /** The port bound. */
+  readonly port: number;
+  /** The gRPC (HTTP/2 cleartext) base URL, when `grpcPort` was given. */
+  readonly grpcUrl?: string;
+  /** The handler serving it. */
+  readonly handler: AdminHandler;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops accepting requests, ends streams and closes the handler. */
+  shutdown(): Promise<void>;
+  /** Same as {@linkcode AdminServer.shutdown}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Thrown by {@linkcode serve} when asked to listen beyond loopback without
+ * bearer tokens.
+ *
+ * @example Usage
+ * ```ts
+ * import { AuthRequiredError } from "@murmur/core/admin";
+ * console.log(new AuthRequiredError("0.0.0.0").name); // "AuthRequiredError"
+ * ```
+ */
+export class AuthRequiredError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param hostname The address that was asked for.
+   */
+  constructor(hostname: string) {
+    super(
+      `refusing to serve the admin API on ${hostname} without auth: pass tokens (or set MURMUR_ADMIN_TOKENS), bind to 127.0.0.1, or set allowUnauthenticated behind an authenticating proxy`,
+    );
+    this.name = "AuthRequiredError";
+  }
+}
+
+/**
+ * Serves pipelines: the query and admin APIs and the web UI, with
+ * `Deno.serve`. Auth is off by default only on loopback.
+ *
+ * @param options Pipelines, metrics, address, tokens and the optional gRPC port.
+ * @returns The running server.
+ * @throws {AuthRequiredError} When binding beyond loopback without tokens.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { serve } from "@murmur/core/admin";
+ * import { InMemoryMetrics } from "@murmur/core/streaming";
+ *
+ * const metrics = new InMemoryMetrics();
+ * await using server = await serve({ pipelines: [pageViews], metrics, port: 8080 });
+ * console.log(`UI on ${server.url}`);
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const tokens = options.tokens ?? tokensFromEnv();
+  if (
+    tokens.length === 0 && !isLoopback(hostname) &&
+    options.allowUnauthenticated !== true
+  ) {
+    throw new AuthRequiredError(hostname);
+  }
+  const handler = createHandler({ ...options, tokens });
+  const controller = new AbortController();
+  options.signal?.addEventListener("abort", () => controller.abort(), {
+    once: true,
+  });
+  const { promise: listening, resolve: listened } = Promise.withResolvers<
+    Deno.NetAddr
+  >();
+  const server = Deno.serve({
+    port: options.port ?? 8080,
+    hostname,
+    signal: controller.signal,
+    onListen: (addr) => listened(addr as Deno.NetAddr),
+  }, handler);
+  const addr = await listening;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  const url = `http://${host}:${addr.port}`;
+
+  let grpcUrl: string | undefined;
+  let closeGrpc = () => Promise.resolve();
+  if (options.grpcPort !== undefined) {
+    const grpc = await listenGrpc(handler, hostname, options.grpcPort);
+    grpcUrl = `http://${host}:${grpc.port}`;
+    closeGrpc = grpc.close;
+  }
+  let stopped: Promise<void> | undefined;
+  const shutdown = () => {
+    stopped ??= (async () => {
+      controller.abort();
+      await Promise.all([server.finished, closeGrpc()]);
+      await handler.close();
+    })();
+    return stopped;
+  };
+  options.signal?.addEventListener("abort", () => void shutdown(), {
+    once: true,
+  });
+  (options.onListen ?? ((s) => {
+    console.log(
+      `murmur admin UI on ${s.url}/${
+        s.grpcUrl ? ` (gRPC on ${s.grpcUrl})` : ""
+      }`,
+    );
+  }))(grpcUrl === undefined ? { url } : { url, grpcUrl });
+  return {
+    url,
+    port: addr.port,
+    ...(grpcUrl === undefined ? {} : { grpcUrl }),
+    handler,
+    finished: server.finished.then(() => stopped).then(() => undefined),
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+function tokensFromEnv(): string[] {
+  const name = "MURMUR_ADMIN_TOKENS";
+  if (
+    Deno.permissions.querySync({ name: "env", variable: name }).state !==
+      "granted"
+  ) {
+    return [];
+  }
+  return (Deno.env.get(name) ?? "").split(",").map((t) => t.trim()).filter((
+    t,
+  ) => t !== "");
+}
+
+/** Serves every protocol, native gRPC included, over cleartext HTTP/2. */
+async function listenGrpc(
+  handler: AdminHandler,
+  hostname: string,
+  port: number,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const [{ createServer }, { connectNodeAdapter }] = await Promise.all([
+    import("node:http2"),
+    import("@connectrpc/connect-node"),
+  ]);
+  const server = createServer(
+    connectNodeAdapter({ ...handler.routerOptions, routes: handler.routes }),
+  );
+  const sessions = new Set<{ close(): void; destroy(): void }>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address !== null
+    ? address.port
+    : port;
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const session of sessions) session.destroy();
+      }),
+  };
+}

@@ -1,0 +1,347 @@
+// Store and cache write throughput against the stack: DynamoDB Local merge paths and Valkey write-through.
+//
+//   deno run -A bench/store.ts [--quick]
+//
+// Prints a markdown table and writes bench/results/store.json. Baselines,
+// measured in the same run: one UpdateItem ADD at a time (how the Go original
+// writes) and one un-pipelined INCRBY at a time.
+
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { Redis } from "iovalkey";
+import { type Monoid, sum } from "../monoid/mod.ts";
+import { hll, type HyperLogLog } from "../sketch/hll.ts";
+import type { Delta, Scope, StateKey } from "../state/mod.ts";
+import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { ValkeyCache } from "../state/valkey.ts";
+
+const quick = Deno.args.includes("--quick");
+const TABLE = "murmur_bench_store";
+
+async function endpoints(): Promise<{ dynamodb: string; valkey: string }> {
+  let recorded: Record<string, { url?: string }> = {};
+  try {
+    recorded = JSON.parse(
+      await Deno.readTextFile(
+        new URL("../.stack/endpoints.json", import.meta.url),
+      ),
+    );
+  } catch {
+    // No recorded stack: fall back to the conventional ports.
+  }
+  return {
+    dynamodb: Deno.env.get("MURMUR_DYNAMODB_ENDPOINT") ??
+      recorded.dynamodb?.url ?? "http://127.0.0.1:8000",
+    valkey: Deno.env.get("MURMUR_VALKEY_URL") ?? recorded.valkey?.url ??
+      "redis://127.0.0.1:6379",
+  };
+}
+
+interface Row {
+  readonly target: string;
+  readonly case: string;
+  readonly ops: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly requestsPerDelta?: number;
+  readonly vsBaseline: number;
+}
+
+const rows: Row[] = [];
+
+async function measure(
+  target: string,
+  label: string,
+  ops: number,
+  run: () => Promise<number | void>,
+  baseline?: string,
+): Promise<number> {
+  const started = performance.now();
+  const requests = await run();
+  const seconds = (performance.now() - started) / 1000;
+  const perSecond = ops / seconds;
+  const base = rows.find((r) => r.case === baseline)?.perSecond ?? perSecond;
+  rows.push({
+    target,
+    case: label,
+    ops,
+    seconds: Number(seconds.toFixed(3)),
+    perSecond: Math.round(perSecond),
+    ...(typeof requests === "number"
+      ? { requestsPerDelta: Number((requests / ops).toFixed(2)) }
+      : {}),
+    vsBaseline: Number((perSecond / base).toFixed(2)),
+  });
+  console.error(`${target} ${label}: ${Math.round(perSecond)} ops/s`);
+  return perSecond;
+}
+
+const keysOf = (n: number, salt: string): StateKey[] =>
+  Array.from({ length: n }, (_, i) => ({
+    entity: `${salt}:page:${i}`,
+    bucket: 1_700_000_000_000,
+  }));
+
+async function dynamodb(url: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint: url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  });
+  await ensureTable(client, TABLE);
+  const n = quick ? 400 : 3000;
+  const run = crypto.randomUUID().slice(0, 8);
+  const counter: Scope<number> = {
+    namespace: `bench-${run}-add`,
+    monoid: sum(),
+  };
+
+  const sequential = new DynamoDBStore(client, TABLE, { concurrency: 1 });
+  const seqKeys = keysOf(quick ? 150 : 500, "seq");
+  await measure(
+    "DynamoDB Local",
+    "ADD, one request at a time (baseline)",
+    seqKeys.length,
+    async () => {
+      for (const key of seqKeys) {
+        await sequential.merge(counter, [{
+          key,
+          value: 1,
+        }]);
+      }
+      return sequential.stats().writeRequests;
+    },
+  );
+  const baseline = "ADD, one request at a time (baseline)";
+
+  const store = () => new DynamoDBStore(client, TABLE, { concurrency: 32 });
+  const addStore = store();
+  const addDeltas = keysOf(n, "add").map((key) => ({ key, value: 1 }));
+  await measure("DynamoDB Local", "ADD, 32 in flight", n, async () => {
+    await addStore.merge(counter, addDeltas);
+    return addStore.stats().writeRequests;
+  }, baseline);
+
+  const marked = store();
+  let position = 0n;
+  const markDeltas: Delta<number>[] = keysOf(n, "marks").map((key) => ({
+    key,
+    value: 1,
+    marks: [{
+      stream: "kafka:page_views:0",
+      from: position,
+      to: (position += 5n) - 1n,
+    }],
+  }));
+  await measure(
+    "DynamoDB Local",
+    "ADD + marks (exactly-once), 32 in flight",
+    n,
+    async () => {
+      await marked.merge(counter, markDeltas);
+      return marked.stats().writeRequests;
+    },
+    baseline,
+  );
+
+  const claimed = store();
+  const claimDeltas = keysOf(quick ? 200 : 1000, "claims").map((key, i) => ({
+    key,
+    value: 1,
+    claims: [`ev-${i}-a`, `ev-${i}-b`],
+  }));
+  await measure(
+    "DynamoDB Local",
+    "ADD + 2 claims (transaction), 32 in flight",
+    claimDeltas.length,
+    async () => {
+      await claimed.merge(counter, claimDeltas);
+      return claimed.stats().writeRequests;
+    },
+    baseline,
+  );
+
+  const h: Monoid<HyperLogLog> = hll();
+  const sketches: Scope<HyperLogLog> = {
+    namespace: `bench-${run}-hll`,
+    monoid: h,
+  };
+  const casKeys = keysOf(quick ? 300 : 2000, "cas");
+  const casDeltas = casKeys.map((key, i) => {
+    const sketch = h.identity();
+    for (let j = 0; j < 20; j++) sketch.add(`visitor-${i * 7 + j}`);
+    return { key, value: sketch };
+  });
+  const casFresh = store();
+  await measure(
+    "DynamoDB Local",
+    "CAS (HLL read-combine-write), new items, 32 in flight",
+    casDeltas.length,
+    async () => {
+      await casFresh.merge(sketches, casDeltas);
+      return casFresh.stats().writeRequests + casFresh.stats().readRequests;
+    },
+    baseline,
+  );
+  const casExisting = store();
+  await measure(
+    "DynamoDB Local",
+    "CAS (HLL read-combine-write), existing items, 32 in flight",
+    casDeltas.length,
+    async () => {
+      await casExisting.merge(sketches, casDeltas);
+      return casExisting.stats().writeRequests +
+        casExisting.stats().readRequests;
+    },
+    baseline,
+  );
+  const hot = store();
+  const hotDeltas = casDeltas.slice(0, quick ? 48 : 200).map((d) => ({
+    ...d,
+    key: { entity: "hot", bucket: null },
+  }));
+  await measure(
+    "DynamoDB Local",
+    "CAS, one hot key, parallel merges from one process (queued per item)",
+    hotDeltas.length,
+    async () => {
+      await Promise.all(hotDeltas.map((d) => hot.merge(sketches, [d])));
+      return hot.stats().writeRequests + hot.stats().readRequests;
+    },
+    baseline,
+  );
+  const racers = Array.from({ length: 8 }, store);
+  const raceDeltas = hotDeltas.map((d) => ({
+    ...d,
+    key: { entity: "contended", bucket: null },
+  }));
+  await measure(
+    "DynamoDB Local",
+    "CAS, one hot key, 8 processes racing (optimistic retries)",
+    raceDeltas.length,
+    async () => {
+      await Promise.all(
+        raceDeltas.map((d, i) =>
+          racers[i % racers.length]!.merge(sketches, [d])
+        ),
+      );
+      return racers.reduce(
+        (n, r) => n + r.stats().writeRequests + r.stats().readRequests,
+        0,
+      );
+    },
+    baseline,
+  );
+  client.destroy();
+}
+
+async function valkey(url: string): Promise<void> {
+  const n = quick ? 20_000 : 100_000;
+  const raw = new Redis(url);
+  const prefix = `bench:${crypto.randomUUID().slice(0, 8)}:`;
+  const seqN = quick ? 3000 : 10_000;
+  const baseline = "INCRBY, one at a time (baseline)";
+  await measure("Valkey", baseline, seqN, async () => {
+    for (let i = 0; i < seqN; i++) {
+      await raw.incrby(`${prefix}seq:${i % 1000}`, 1);
+    }
+  });
+  await measure(
+    "Valkey",
+    "INCRBY, pipelined (raw client, no protocol)",
+    n,
+    async () => {
+      const pipeline = raw.pipeline();
+      for (let i = 0; i < n; i++) {
+        pipeline.incrby(
+          `${prefix}pipe:${i % 10_000}`,
+          1,
+        );
+      }
+      await pipeline.exec();
+    },
+    baseline,
+  );
+
+  const cache = new ValkeyCache({ url, keyPrefix: prefix });
+  const scope: Scope<number> = { namespace: "pv", monoid: sum() };
+  const keys = keysOf(quick ? 2000 : 10_000, "wt");
+  const leases = await cache.lease(scope, keys);
+  await cache.fill(scope, leases.map((lease) => ({ lease, value: 0 })));
+  const rounds = Math.ceil(n / keys.length);
+  await measure(
+    "Valkey",
+    "write-through INCRBY (intent + merge scripts), pipelined",
+    rounds * keys.length,
+    async () => {
+      for (let r = 0; r < rounds; r++) {
+        const intent = await cache.beginWrite(scope, keys);
+        await cache.merge(scope, keys.map((key) => ({ key, value: 1 })), {
+          intent,
+        });
+      }
+    },
+    baseline,
+  );
+  await measure(
+    "Valkey",
+    "cached reads (GET), pipelined",
+    rounds * keys.length,
+    async () => {
+      for (let r = 0; r < rounds; r++) await cache.getMany(scope, keys);
+    },
+    baseline,
+  );
+
+  const h = hll();
+  const sketches: Scope<HyperLogLog> = { namespace: "uv", monoid: h };
+  const hllKeys = keys.slice(0, quick ? 500 : 2000);
+  const hllLeases = await cache.lease(sketches, hllKeys);
+  await cache.fill(
+    sketches,
+    hllLeases.map((lease) => ({ lease, value: h.identity() })),
+  );
+  const deltas = hllKeys.map((key, i) => {
+    const sketch = h.identity();
+    for (let j = 0; j < 10; j++) sketch.add(`v${i * 10 + j}`);
+    return { key, value: sketch };
+  });
+  const hllRounds = quick ? 2 : 5;
+  await measure(
+    "Valkey",
+    "write-through PFMERGE of HYLL bytes, pipelined",
+    hllRounds * hllKeys.length,
+    async () => {
+      for (let r = 0; r < hllRounds; r++) {
+        const intent = await cache.beginWrite(sketches, hllKeys);
+        await cache.merge(sketches, deltas, { intent });
+      }
+    },
+    baseline,
+  );
+  await cache.close();
+  raw.disconnect();
+}
+
+const where = await endpoints();
+await dynamodb(where.dynamodb);
+await valkey(where.valkey);
+
+const table = [
+  "| target | case | ops | seconds | ops/s | requests per delta | vs baseline |",
+  "|---|---|---:|---:|---:|---:|---:|",
+  ...rows.map((r) =>
+    `| ${r.target} | ${r.case} | ${r.ops} | ${r.seconds} | ${r.perSecond} | ${
+      r.requestsPerDelta ?? ""
+    } | ${r.vsBaseline}× |`
+  ),
+].join("\n");
+console.log(table);
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+await Deno.writeTextFile(
+  new URL("./results/store.json", import.meta.url),
+  JSON.stringify(
+    { quick, measuredAt: new Date().toISOString(), rows },
+    null,
+    2,
+  ) + "\n",
+);
