@@ -85,7 +85,7 @@ export interface AdminHandler {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const JSON_HEADERS = { "Content-Type": "text/plain; charset=utf-8" };
+const TEXT_HEADERS = { "Content-Type": "text/plain; charset=utf-8" };
 
 /**
  * Creates the one fetch handler that serves everything: the Connect query
@@ -145,6 +145,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
   }
   for (const pipeline of querier.pipelines) registry.addLocal(pipeline);
 
+  const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
   const rpcStats = new RpcStats();
   const routes = (router: ConnectRouter) => {
     router.service(QueryService, createQueryService(querier));
@@ -157,7 +158,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     );
   };
   const routerOptions: ConnectRouterOptions = {
-    readMaxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
+    readMaxBytes: maxRequestBytes,
     // Explicit zeros and `false`s in JSON: "present": false reads better than silence.
     jsonOptions: { alwaysEmitImplicit: true, ignoreUnknownFields: true },
     interceptors: [rpcStats.interceptor],
@@ -179,7 +180,17 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
   const router = createConnectRouter({ ...routerOptions, grpc: false });
   routes(router);
   const rpc = new Map(
-    router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
+    router.handlers.map((h) => {
+      const fetchHandler = createFetchHandler(h);
+      if (h.method.methodKind !== "unary") return [h.requestPath, fetchHandler];
+      // A unary answer is one small message: sent whole, not as a stream, it
+      // goes out in one write instead of headers and body trickling apart.
+      const buffered = async (request: Request) => {
+        const response = await fetchHandler(request);
+        return new Response(await response.arrayBuffer(), response);
+      };
+      return [h.requestPath, buffered];
+    }),
   );
 
   const sampler = setInterval(
@@ -197,15 +208,20 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     const url = new URL(request.url);
     const path = url.pathname;
     const connect = rpc.get(path);
-    if (connect !== undefined) return await connect(detach(request, info));
+    if (connect !== undefined) {
+      const detached = await detach(request, info, maxRequestBytes);
+      return detached instanceof Response
+        ? detached
+        : await connect(detached);
+    }
     if (path === "/healthz") {
-      return new Response("ok\n", { headers: JSON_HEADERS });
+      return new Response("ok\n", { headers: TEXT_HEADERS });
     }
     if (path === "/metrics") {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return new Response("use GET\n", {
           status: 405,
-          headers: JSON_HEADERS,
+          headers: TEXT_HEADERS,
         });
       }
       if (
@@ -214,7 +230,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
         return new Response("missing or invalid bearer token\n", {
           status: 401,
           headers: {
-            ...JSON_HEADERS,
+            ...TEXT_HEADERS,
             "WWW-Authenticate": 'Bearer realm="murmur"',
           },
         });
@@ -239,7 +255,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     }
     return new Response(`not found: ${path}\n`, {
       status: 404,
-      headers: JSON_HEADERS,
+      headers: TEXT_HEADERS,
     });
   };
 
@@ -260,7 +276,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
       const detail = error instanceof Error ? error.message : String(error);
       response = new Response(`internal error: ${detail}\n`, {
         status: 500,
-        headers: JSON_HEADERS,
+        headers: TEXT_HEADERS,
       });
     }
     return cors.decorate(request, response);
@@ -290,21 +306,62 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
  * is delivered or the client goes away (`info.completed`), so handlers learn
  * about disconnects without Deno's legacy `request.signal` semantics.
  */
-function detach(
+async function detach(
   request: Request,
   info: Deno.ServeHandlerInfo | undefined,
-): Request {
+  limit: number,
+): Promise<Request | Response> {
   const completed = (info as { completed?: Promise<unknown> } | undefined)
     ?.completed;
   if (completed === undefined) return request;
   const controller = new AbortController();
   completed.finally(() => controller.abort()).catch(() => {});
+  let body: Uint8Array<ArrayBuffer> | null = null;
+  if (request.body !== null) {
+    const declared = Number(request.headers.get("Content-Length") ?? NaN);
+    body = declared <= limit + 5
+      ? new Uint8Array(await request.arrayBuffer())
+      : declared > limit + 5
+      ? null
+      : await readBounded(request.body, limit);
+    if (body === null) {
+      return new Response(
+        `request body over ${limit} bytes: send smaller requests\n`,
+        { status: 413, headers: TEXT_HEADERS },
+      );
+    }
+  }
   return new Request(request.url, {
     method: request.method,
     headers: request.headers,
-    body: request.body,
+    body,
     signal: controller.signal,
   });
+}
+
+/** Reads a body whole, or answers `null` (and stops reading) past `limit` bytes. */
+async function readBounded(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    // Room for the 5-byte envelope of streaming protocols on top of the message limit.
+    if (size > limit + 5) {
+      await body.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
 /** Options for {@linkcode serve}. */

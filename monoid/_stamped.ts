@@ -8,7 +8,12 @@ import {
   finiteFromJSON,
   isJsonObject,
 } from "./_codec.ts";
-import { type Codec, CodecError, type JsonValue, type Monoid } from "./monoid.ts";
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "./monoid.ts";
 
 /**
  * A value with the event time it was observed at.
@@ -36,10 +41,12 @@ export function stampedMonoid<T>(
   valueCodec: Codec<T>,
 ): Monoid<Stamped<T> | null> {
   const format = `murmur.stamped.v1(${valueCodec.format})`;
-  // +1 when `a` wins over `b` on a time tie: first keeps the smaller encoding, last the larger.
+  // Whether `a` wins over `b` on a time tie: first keeps the smaller encoding, last the larger.
   const keepLeftOnTie = kind === "first"
-    ? (a: T, b: T) => compareBytes(valueCodec.encode(a), valueCodec.encode(b)) <= 0
-    : (a: T, b: T) => compareBytes(valueCodec.encode(a), valueCodec.encode(b)) >= 0;
+    ? (a: T, b: T) =>
+      compareBytes(valueCodec.encode(a), valueCodec.encode(b)) <= 0
+    : (a: T, b: T) =>
+      compareBytes(valueCodec.encode(a), valueCodec.encode(b)) >= 0;
 
   function combine(
     a: Stamped<T> | null,
@@ -49,7 +56,10 @@ export function stampedMonoid<T>(
     if (b === null) return a;
     if (a.time < b.time) return kind === "first" ? a : b;
     if (b.time < a.time) return kind === "first" ? b : a;
-    if (a.time === b.time) return keepLeftOnTie(a.value, b.value) ? a : b;
+    if (a.time === b.time) {
+      // Identical values (a retry, a duplicate) need no encoding to break the tie.
+      return a.value === b.value || keepLeftOnTie(a.value, b.value) ? a : b;
+    }
     throw new TypeError(
       `${kind}: cannot order times ${describe(a.time)} and ${
         describe(b.time)

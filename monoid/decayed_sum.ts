@@ -7,7 +7,12 @@ import {
   finiteFromJSON,
   isJsonObject,
 } from "./_codec.ts";
-import { type Codec, CodecError, type JsonValue, type Monoid } from "./monoid.ts";
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "./monoid.ts";
 
 /** A decayed sum: its value as of `time`. */
 export interface Decayed {
@@ -163,14 +168,18 @@ export function decayedSum(options: DecayedSumOptions): DecayedSumMonoid {
     },
     fromJSON(json: JsonValue): Decayed {
       if (!isJsonObject(json) || Object.keys(json).length !== 2) {
-        throw new CodecError(`${format}: ${describe(json)} is not { value, time }`);
+        throw new CodecError(
+          `${format}: ${describe(json)} is not { value, time }`,
+        );
       }
       const value = finiteFromJSON(json.value ?? null, format);
       const time = json.time === null
         ? -Infinity
         : finiteFromJSON(json.time ?? null, format);
       if (!isValid(value, time)) {
-        throw new CodecError(`${format}: the identity (time null) must have value 0`);
+        throw new CodecError(
+          `${format}: the identity (time null) must have value 0`,
+        );
       }
       return { value, time };
     },

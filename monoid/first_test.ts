@@ -4,8 +4,8 @@ import { assertMonoidLaws } from "./laws.ts";
 import {
   CodecError,
   first,
-  type JsonValue,
   jsonCodec,
+  type JsonValue,
   last,
   type Stamped,
   stringCodec,
@@ -16,8 +16,13 @@ const time = fc.oneof(
   fc.integer({ min: -3, max: 3 }),
   fc.double({ min: -1e13, max: 1e13, noNaN: true }),
 );
-const json: fc.Arbitrary<JsonValue> = fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>;
-const stampedJson = fc.option(fc.record({ value: json, time }), { nil: null, freq: 5 });
+const json: fc.Arbitrary<JsonValue> = fc.jsonValue({
+  maxDepth: 2,
+}) as fc.Arbitrary<JsonValue>;
+const stampedJson = fc.option(fc.record({ value: json, time }), {
+  nil: null,
+  freq: 5,
+});
 const stampedString = fc.option(
   fc.record({ value: fc.string({ unit: "binary", maxLength: 8 }), time }),
   { nil: null, freq: 5 },
@@ -31,7 +36,9 @@ for (const make of [first, last]) {
   });
 
   Deno.test(`${name}({ codec: stringCodec }) obeys the laws`, () => {
-    assertMonoidLaws(make({ codec: stringCodec }), stampedString, { numRuns: 200 });
+    assertMonoidLaws(make({ codec: stringCodec }), stampedString, {
+      numRuns: 200,
+    });
   });
 
   Deno.test(`${name}() flags: commutative, idempotent, not additive`, () => {
@@ -46,20 +53,32 @@ for (const make of [first, last]) {
 
   Deno.test(`${name}.combine() refuses NaN times`, () => {
     const m = make();
-    throws(() => m.combine({ value: 1, time: NaN }, { value: 2, time: 1 }), TypeError);
+    throws(
+      () => m.combine({ value: 1, time: NaN }, { value: 2, time: 1 }),
+      TypeError,
+    );
   });
 
   Deno.test(`${name} codec is bounds-checked`, () => {
     const m = make({ codec: stringCodec });
     const { codec } = m;
     equal(codec.format, "murmur.stamped.v1(utf8)");
-    deepEqual(codec.decode(codec.encode({ value: "héllo", time: 5 })), { value: "héllo", time: 5 });
+    deepEqual(codec.decode(codec.encode({ value: "héllo", time: 5 })), {
+      value: "héllo",
+      time: 5,
+    });
     equal(codec.decode(Uint8Array.of(1, 0)), null);
     throws(() => codec.decode(Uint8Array.of(1, 0, 0)), /trailing/);
     throws(() => codec.decode(Uint8Array.of(1, 1, 0, 0)), /truncated/);
     throws(() => codec.decode(Uint8Array.of(1, 3)), /set flag/);
-    throws(() => codec.decode(Uint8Array.of(1, 1, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0)), /not finite/);
-    throws(() => codec.decode(Uint8Array.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff)), /UTF-8/);
+    throws(
+      () => codec.decode(Uint8Array.of(1, 1, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0)),
+      /not finite/,
+    );
+    throws(
+      () => codec.decode(Uint8Array.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff)),
+      /UTF-8/,
+    );
     throws(() => codec.encode({ value: "x", time: Infinity }), TypeError);
     throws(() => codec.fromJSON({ value: "x" }), CodecError);
     throws(() => codec.fromJSON({ value: "x", time: "1" }), CodecError);

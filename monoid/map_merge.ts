@@ -9,7 +9,12 @@ import {
   isJsonObject,
   utf8,
 } from "./_codec.ts";
-import { type Codec, CodecError, type JsonValue, type Monoid } from "./monoid.ts";
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "./monoid.ts";
 
 function sortedEntries<V>(
   value: ReadonlyMap<string, V>,
@@ -63,7 +68,9 @@ function sortedEntries<V>(
  */
 export function mapMerge<V>(inner: Monoid<V>): Monoid<ReadonlyMap<string, V>> {
   if (inner === undefined || typeof inner.combine !== "function") {
-    throw new TypeError("mapMerge: pass the monoid for values, e.g. mapMerge(sum())");
+    throw new TypeError(
+      "mapMerge: pass the monoid for values, e.g. mapMerge(sum())",
+    );
   }
   const format = `murmur.map.v1(${inner.codec.format})`;
   const name = `map(${inner.name})`;
@@ -131,7 +138,10 @@ export function mapMerge<V>(inner: Monoid<V>): Monoid<ReadonlyMap<string, V>> {
             } (keys must be sorted and unique)`,
           );
         }
-        out.set(key, inner.codec.decode(reader.chunk(`value of ${describe(key)}`)));
+        out.set(
+          key,
+          inner.codec.decode(reader.chunk(`value of ${describe(key)}`)),
+        );
         previous = key;
       }
       reader.end();

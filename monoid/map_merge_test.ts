@@ -3,20 +3,34 @@ import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
 import { CodecError, count, mapMerge, max, set, sumBigInt } from "./mod.ts";
 
-const keys = fc.constantFrom("a", "b", "c", "__proto__", "constructor", "é", "");
+const keys = fc.constantFrom(
+  "a",
+  "b",
+  "c",
+  "__proto__",
+  "constructor",
+  "é",
+  "",
+);
 const maps = <V>(values: fc.Arbitrary<V>) =>
   fc.array(fc.tuple(keys, values), { maxLength: 6 }).map((entries) =>
     new Map(entries) as ReadonlyMap<string, V>
   );
 
 Deno.test("mapMerge(count()) obeys the monoid laws, incl. awkward keys", () => {
-  assertMonoidLaws(mapMerge(count()), maps(fc.integer({ min: -1e6, max: 1e6 })));
+  assertMonoidLaws(
+    mapMerge(count()),
+    maps(fc.integer({ min: -1e6, max: 1e6 })),
+  );
 });
 
 Deno.test("mapMerge(max()) is idempotent and lawful", () => {
   const m = mapMerge(max());
   equal(m.idempotent, true);
-  assertMonoidLaws(m, maps(fc.option(fc.double({ noNaN: true }), { nil: null })));
+  assertMonoidLaws(
+    m,
+    maps(fc.option(fc.double({ noNaN: true }), { nil: null })),
+  );
 });
 
 Deno.test("mapMerge(sumBigInt()) keeps bigints beyond 2^64 exact in bytes and JSON", () => {
@@ -29,7 +43,11 @@ Deno.test("mapMerge(sumBigInt()) keeps bigints beyond 2^64 exact in bytes and JS
 Deno.test("mapMerge(set()) nests collections", () => {
   assertMonoidLaws(
     mapMerge(set()),
-    maps(fc.array(fc.string(), { maxLength: 3 }).map((xs) => new Set(xs) as ReadonlySet<string>)),
+    maps(
+      fc.array(fc.string(), { maxLength: 3 }).map((xs) =>
+        new Set(xs) as ReadonlySet<string>
+      ),
+    ),
     { numRuns: 60 },
   );
 });
@@ -50,7 +68,10 @@ Deno.test("mapMerge JSON keeps __proto__ as a plain key", () => {
   const json = m.codec.toJSON(new Map([["__proto__", 1]]));
   equal(Object.getPrototypeOf(json), Object.prototype);
   equal(JSON.stringify(json), '{"__proto__":1}');
-  deepEqual(m.codec.fromJSON(JSON.parse('{"__proto__":4}')), new Map([["__proto__", 4]]));
+  deepEqual(
+    m.codec.fromJSON(JSON.parse('{"__proto__":4}')),
+    new Map([["__proto__", 4]]),
+  );
   equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -61,8 +82,46 @@ Deno.test("mapMerge codec refuses malformed bytes", () => {
   equal(codec.format, "murmur.map.v1(decimal-integer)");
   throws(() => codec.decode(good.subarray(0, good.length - 1)), /truncated/);
   throws(() => codec.decode(Uint8Array.of(1, 0x10, 0, 0, 0)), /count/);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0, 1, 98, 0, 0, 0, 1, 49, 0, 0, 0, 1, 97, 0, 0, 0, 1, 49)), /sorted/);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 97, 0, 0, 0, 1, 120)), CodecError);
+  throws(
+    () =>
+      codec.decode(
+        Uint8Array.of(
+          1,
+          0,
+          0,
+          0,
+          2,
+          0,
+          0,
+          0,
+          1,
+          98,
+          0,
+          0,
+          0,
+          1,
+          49,
+          0,
+          0,
+          0,
+          1,
+          97,
+          0,
+          0,
+          0,
+          1,
+          49,
+        ),
+      ),
+    /sorted/,
+  );
+  throws(
+    () =>
+      codec.decode(
+        Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 97, 0, 0, 0, 1, 120),
+      ),
+    CodecError,
+  );
   throws(() => codec.fromJSON([1]), CodecError);
   throws(() => codec.fromJSON({ a: 1.5 }), CodecError);
 });

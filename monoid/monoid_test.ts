@@ -21,7 +21,10 @@ Deno.test("defineMonoid() builds a frozen custom monoid", () => {
   const longest = defineMonoid<string>({
     name: "longest",
     identity: () => "",
-    combine: (a, b) => (b.length > a.length || (b.length === a.length && b > a) ? b : a),
+    combine: (
+      a,
+      b,
+    ) => (b.length > a.length || (b.length === a.length && b > a) ? b : a),
     codec: stringCodec,
     commutative: true,
     idempotent: true,
@@ -44,11 +47,23 @@ Deno.test("defineMonoid() defaults flags to false and refuses incomplete definit
   equal(m.idempotent, false);
   throws(() => defineMonoid({ ...m, name: "" }), TypeError);
   throws(
-    () => defineMonoid({ name: "x", identity: () => "", combine: undefined as never, codec: stringCodec }),
+    () =>
+      defineMonoid({
+        name: "x",
+        identity: () => "",
+        combine: undefined as never,
+        codec: stringCodec,
+      }),
     TypeError,
   );
   throws(
-    () => defineMonoid({ name: "x", identity: () => "", combine: (a: string) => a, codec: undefined as never }),
+    () =>
+      defineMonoid({
+        name: "x",
+        identity: () => "",
+        combine: (a: string) => a,
+        codec: undefined as never,
+      }),
     TypeError,
   );
 });
@@ -64,8 +79,13 @@ Deno.test("isAdditive() is true only for sum and count", () => {
 
 Deno.test("jsonCodec encodes canonically and refuses non-JSON values", () => {
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  equal(text(jsonCodec.encode({ b: [1, { d: 1, c: 2 }], a: "x" })), '{"a":"x","b":[1,{"c":2,"d":1}]}');
-  deepEqual(jsonCodec.decode(new TextEncoder().encode(' { "a" : 1 } ')), { a: 1 });
+  equal(
+    text(jsonCodec.encode({ b: [1, { d: 1, c: 2 }], a: "x" })),
+    '{"a":"x","b":[1,{"c":2,"d":1}]}',
+  );
+  deepEqual(jsonCodec.decode(new TextEncoder().encode(' { "a" : 1 } ')), {
+    a: 1,
+  });
   throws(() => jsonCodec.encode({ a: NaN }), TypeError);
   throws(() => jsonCodec.encode({ a: undefined } as never), TypeError);
   throws(() => jsonCodec.encode(1n as never), TypeError);

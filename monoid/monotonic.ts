@@ -7,7 +7,12 @@ import {
   finiteFromJSON,
   parseDecimal,
 } from "./_codec.ts";
-import { type Codec, CodecError, type JsonValue, type Monoid } from "./monoid.ts";
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "./monoid.ts";
 
 function invalid(value: unknown): TypeError {
   return new TypeError(
@@ -41,7 +46,9 @@ function combineAll(values: Iterable<number>): number {
 
 function check(value: number): number {
   if (!(value >= 0)) {
-    throw new CodecError(`decimal: ${value} is negative; monotonic values are >= 0`);
+    throw new CodecError(
+      `decimal: ${value} is negative; monotonic values are >= 0`,
+    );
   }
   return value;
 }

@@ -8,7 +8,12 @@ import {
   fromUtf8,
   utf8,
 } from "./_codec.ts";
-import { type Codec, CodecError, type JsonValue, type Monoid } from "./monoid.ts";
+import {
+  type Codec,
+  CodecError,
+  type JsonValue,
+  type Monoid,
+} from "./monoid.ts";
 
 /** Options for {@linkcode set}. */
 export interface SetOptions {
@@ -104,7 +109,9 @@ export function set(options?: SetOptions): Monoid<ReadonlySet<string>> {
     return bound(out);
   }
 
-  function combineAll(values: Iterable<ReadonlySet<string>>): ReadonlySet<string> {
+  function combineAll(
+    values: Iterable<ReadonlySet<string>>,
+  ): ReadonlySet<string> {
     if (bounded) {
       let acc: ReadonlySet<string> = new Set();
       for (const value of values) acc = combine(acc, value);

@@ -5,7 +5,9 @@ import { CodecError, set } from "./mod.ts";
 
 const strings = fc.string({ unit: "binary", maxLength: 6 });
 const sets = (maxLength: number) =>
-  fc.array(strings, { maxLength }).map((xs) => new Set(xs) as ReadonlySet<string>);
+  fc.array(strings, { maxLength }).map((xs) =>
+    new Set(xs) as ReadonlySet<string>
+  );
 
 Deno.test("set() obeys the monoid laws", () => {
   assertMonoidLaws(set(), sets(12));
@@ -24,10 +26,17 @@ Deno.test("set({ maxSize }) stays a lawful monoid while truncating", () => {
 
 Deno.test("set({ maxSize }) keeps the smallest elements in code-unit order", () => {
   const m = set({ maxSize: 3 });
-  const out = m.combineAll([new Set(["e", "b"]), new Set(["a", "d"]), new Set(["c", "a"])]);
+  const out = m.combineAll([
+    new Set(["e", "b"]),
+    new Set(["a", "d"]),
+    new Set(["c", "a"]),
+  ]);
   deepEqual([...out].sort(), ["a", "b", "c"]);
   // Oversized inputs are cut to the bound even against the identity.
-  deepEqual([...m.combine(m.identity(), new Set(["z", "y", "x", "w"]))].sort(), ["w", "x", "y"]);
+  deepEqual(
+    [...m.combine(m.identity(), new Set(["z", "y", "x", "w"]))].sort(),
+    ["w", "x", "y"],
+  );
   equal(m.name, "set(maxSize=3)");
   throws(() => set({ maxSize: 0 }), RangeError);
   throws(() => set({ maxSize: 1.5 }), RangeError);
@@ -57,11 +66,29 @@ Deno.test("set codec is canonical and refuses malformed bytes", () => {
   const bytes = codec.encode(new Set(["b", "a"]));
   deepEqual([...bytes], [1, 0, 0, 0, 2, 0, 0, 0, 1, 97, 0, 0, 0, 1, 98]);
   deepEqual(codec.toJSON(new Set(["b", "a"])), ["a", "b"]);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0, 1, 98, 0, 0, 0, 1, 97)), /sorted/);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0, 1, 97, 0, 0, 0, 1, 97)), /unique/);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 9, 97)), /truncated/);
+  throws(
+    () =>
+      codec.decode(
+        Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0, 1, 98, 0, 0, 0, 1, 97),
+      ),
+    /sorted/,
+  );
+  throws(
+    () =>
+      codec.decode(
+        Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0, 1, 97, 0, 0, 0, 1, 97),
+      ),
+    /unique/,
+  );
+  throws(
+    () => codec.decode(Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 9, 97)),
+    /truncated/,
+  );
   throws(() => codec.decode(Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff)), /count/);
-  throws(() => codec.decode(Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 0xc0)), /UTF-8/);
+  throws(
+    () => codec.decode(Uint8Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 0xc0)),
+    /UTF-8/,
+  );
   throws(() => codec.decode(Uint8Array.of(1, 0, 0)), CodecError);
   throws(
     () => codec.decode(set().codec.encode(new Set(["a", "b", "c"]))),

@@ -49,23 +49,21 @@ function combineNumbers(a: number, b: number): number {
 }
 
 function sumAll(values: Iterable<number>): number {
+  const array: readonly number[] = Array.isArray(values)
+    ? values
+    : Array.from(values);
+  const n = array.length;
   let s = 0;
-  if (Array.isArray(values)) {
-    const array = values as readonly number[];
-    const n = array.length;
-    for (let i = 0; i < n; i++) {
-      const v = array[i]!;
-      const r = s + v;
-      if (typeof v === "number" && r <= MAX && r >= -MAX) s = r;
-      else s = outOfRange(s, v, r);
-    }
-    return s;
-  }
-  for (const v of values) {
+  let i = 0;
+  for (; i < n; i++) {
+    const v = array[i]!;
     const r = s + v;
     if (typeof v === "number" && r <= MAX && r >= -MAX) s = r;
-    else s = outOfRange(s, v, r);
+    else break;
   }
+  // Returning here, before the slow loop, keeps its boxed results out of the fast loop's `s`.
+  if (i === n) return s;
+  for (; i < n; i++) s = combineNumbers(s, array[i]!);
   return s;
 }
 

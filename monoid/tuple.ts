@@ -57,14 +57,18 @@ export function tuple<const Ms extends readonly Monoid<unknown>[]>(
   }
   const parts: readonly Monoid<unknown>[] = [...monoids];
   const arity = parts.length;
-  const format = `murmur.tuple.v1(${parts.map((m) => m.codec.format).join(",")})`;
+  const format = `murmur.tuple.v1(${
+    parts.map((m) => m.codec.format).join(",")
+  })`;
   const name = `tuple(${parts.map((m) => m.name).join(", ")})`;
   type T = TupleValue<Ms>;
 
   function checkArity(value: readonly unknown[], what: string): void {
     if (!Array.isArray(value) || value.length !== arity) {
       throw new TypeError(
-        `${name}: ${what} ${describe(value)} is not an array of ${arity} values`,
+        `${name}: ${what} ${
+          describe(value)
+        } is not an array of ${arity} values`,
       );
     }
   }

@@ -1,7 +1,15 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
-import { CodecError, count, first, max, type Monoid, sumBigInt, tuple } from "./mod.ts";
+import {
+  CodecError,
+  count,
+  first,
+  max,
+  type Monoid,
+  sumBigInt,
+  tuple,
+} from "./mod.ts";
 
 Deno.test("tuple(count(), max(), sumBigInt()) obeys the monoid laws", () => {
   assertMonoidLaws(
@@ -27,10 +35,16 @@ Deno.test("tuple() flags are the conjunction of its components'", () => {
 
 Deno.test("tuple() folds componentwise with typed values", () => {
   const m = tuple(count(), max());
-  const folded: readonly [number, number | null] = m.combineAll([[1, 5], [2, null], [3, 9]]);
+  const folded: readonly [number, number | null] = m.combineAll([[1, 5], [
+    2,
+    null,
+  ], [3, 9]]);
   deepEqual(folded, [6, 9]);
   deepEqual(m.combine([1, null], [1, 2]), [2, 2]);
-  throws(() => m.combine([1] as unknown as [number, number], [1, 2]), TypeError);
+  throws(
+    () => m.combine([1] as unknown as [number, number], [1, 2]),
+    TypeError,
+  );
   throws(() => tuple(), TypeError);
   const many = Array.from({ length: 256 }, () => count()) as Monoid<number>[];
   throws(() => tuple(...many), TypeError);
@@ -43,7 +57,11 @@ Deno.test("tuple codec checks arity and component bounds", () => {
   deepEqual(codec.decode(bytes), [3, 1.5]);
   throws(() => codec.decode(bytes.subarray(0, bytes.length - 2)), /truncated/);
   throws(() => codec.decode(Uint8Array.of(1, 3)), /arity/);
-  throws(() => codec.decode(Uint8Array.of(1, 2, 0, 0, 0, 1, 0x31, 0, 0, 0, 2, 1, 0, 9)), /trailing/);
+  throws(
+    () =>
+      codec.decode(Uint8Array.of(1, 2, 0, 0, 0, 1, 0x31, 0, 0, 0, 2, 1, 0, 9)),
+    /trailing/,
+  );
   deepEqual(codec.toJSON([3, -Infinity]), [3, "-Infinity"]);
   throws(() => codec.fromJSON([1]), CodecError);
   throws(() => codec.fromJSON({ 0: 1, 1: 2 }), CodecError);

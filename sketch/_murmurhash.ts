@@ -11,27 +11,22 @@ const M_LO_1 = M_LO >>> 16;
 
 // High 32 bits of the last result; read right after a call returns the low half.
 let resultHi = 0;
-// Scratch for the product of the last mul64 call, as signed 32-bit halves.
-let mulHi = 0;
-let mulLo = 0;
 
 /** Returns the high 32 bits (unsigned) of the hash whose low 32 bits the last call returned. */
 export function hashHigh(): number {
   return resultHi >>> 0;
 }
 
-// (hi, lo) * M mod 2^64, leaving the product in mulHi / mulLo.
-function mulM(hi: number, lo: number): void {
+// High 32 bits of (hi, lo) * M mod 2^64; the low 32 bits are Math.imul(lo, M_LO).
+function mulHigh(hi: number, lo: number): number {
   const a0 = lo & 0xffff;
   const a1 = lo >>> 16;
   // 32x32 -> 64 product of lo * M_LO from 16-bit limbs; every partial product is exact in a double.
-  const p00 = a0 * M_LO_0;
   const p01 = a0 * M_LO_1;
   const p10 = a1 * M_LO_0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const carryHi = a1 * M_LO_1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  mulLo = Math.imul(lo, M_LO);
-  mulHi = (carryHi + Math.imul(hi, M_LO) + Math.imul(lo, M_HI)) | 0;
+  const mid = ((a0 * M_LO_0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const carry = a1 * M_LO_1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  return (carry + Math.imul(hi, M_LO) + Math.imul(lo, M_HI)) | 0;
 }
 
 /**
@@ -45,9 +40,8 @@ export function murmurHash64A(
   seed: number,
 ): number {
   // h = seed ^ (len * m)
-  mulM(0, length);
-  let hHi = mulHi;
-  let hLo = mulLo ^ seed;
+  let hHi = mulHigh(0, length);
+  let hLo = Math.imul(length, M_LO) ^ seed;
   const blocks = length - (length & 7);
   let i = 0;
   while (i < blocks) {
@@ -55,15 +49,16 @@ export function murmurHash64A(
       (bytes[i + 3]! << 24);
     let kHi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) |
       (bytes[i + 7]! << 24);
-    mulM(kHi, kLo);
-    kHi = mulHi;
-    kLo = mulLo ^ (mulHi >>> 15);
-    mulM(kHi, kLo);
-    hHi ^= mulHi;
-    hLo ^= mulLo;
-    mulM(hHi, hLo);
-    hHi = mulHi;
-    hLo = mulLo;
+    // k *= m; k ^= k >> 47; k *= m
+    kHi = mulHigh(kHi, kLo);
+    kLo = Math.imul(kLo, M_LO) ^ (kHi >>> 15);
+    const kh = mulHigh(kHi, kLo);
+    kLo = Math.imul(kLo, M_LO);
+    // h ^= k; h *= m
+    hHi ^= kh;
+    hLo ^= kLo;
+    hHi = mulHigh(hHi, hLo);
+    hLo = Math.imul(hLo, M_LO);
     i += 8;
   }
   const tail = length & 7;
@@ -90,14 +85,13 @@ export function murmurHash64A(
       case 1:
         hLo ^= bytes[i]!;
     }
-    mulM(hHi, hLo);
-    hHi = mulHi;
-    hLo = mulLo;
+    hHi = mulHigh(hHi, hLo);
+    hLo = Math.imul(hLo, M_LO);
   }
+  // h ^= h >> 47; h *= m; h ^= h >> 47
   hLo ^= hHi >>> 15;
-  mulM(hHi, hLo);
-  hHi = mulHi;
-  hLo = mulLo ^ (mulHi >>> 15);
+  hHi = mulHigh(hHi, hLo);
+  hLo = Math.imul(hLo, M_LO) ^ (hHi >>> 15);
   resultHi = hHi;
   return hLo >>> 0;
 }

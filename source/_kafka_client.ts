@@ -164,17 +164,27 @@ const levelNames: Record<number, string> = {
   [KafkajsLogLevel.DEBUG]: "DEBUG",
 };
 
-function logLine(entry: LogEntry): void {
-  const { message, timestamp: _timestamp, logger: _logger, ...extra } =
-    entry.log;
-  const detail = Object.keys(extra).length > 0
-    ? ` ${JSON.stringify(extra)}`
-    : "";
-  console.error(
-    `[kafka ${
-      levelNames[entry.level] ?? entry.level
-    }] ${entry.namespace}: ${message}${detail}`,
-  );
+/** Rebalance notices the client logs as errors although every rebalance causes them. */
+const expected = /rebalanc|rejoin is needed/i;
+
+function logCreator(level: ClientLogLevel) {
+  const limit = kafkajsLevels[level];
+  return () => (entry: LogEntry) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...extra } =
+      entry.log;
+    const routine = entry.level <= KafkajsLogLevel.WARN &&
+      (expected.test(message) || expected.test(String(extra["error"] ?? "")));
+    const effective = routine ? KafkajsLogLevel.INFO : entry.level;
+    if (effective > limit) return;
+    const detail = Object.keys(extra).length > 0
+      ? ` ${JSON.stringify(extra)}`
+      : "";
+    console.error(
+      `[kafka ${
+        levelNames[effective] ?? effective
+      }] ${entry.namespace}: ${message}${detail}`,
+    );
+  };
 }
 
 function kafka(connection: ClientConnection): Kafka {
@@ -182,7 +192,7 @@ function kafka(connection: ClientConnection): Kafka {
     brokers: [...connection.brokers],
     clientId: connection.clientId,
     logLevel: kafkajsLevels[connection.logLevel],
-    logCreator: () => logLine,
+    logCreator: logCreator(connection.logLevel),
   };
   if (connection.ssl !== undefined) {
     config.ssl = typeof connection.ssl === "boolean" ? connection.ssl : {

@@ -27,12 +27,32 @@ function kafkaStream(
   };
 }
 
-function reasonOf(error: unknown): { name: string; reason: string } {
+/** What the runtime's `RecordError` adds to an error, read structurally. */
+interface Described {
+  readonly stage?: unknown;
+  readonly pipeline?: unknown;
+  readonly cause?: unknown;
+}
+
+function reasonOf(error: unknown): {
+  name: string;
+  reason: string;
+  stage: string | undefined;
+  pipeline: string | undefined;
+  cause: string | undefined;
+} {
   const name = error instanceof Error ? error.name : "Error";
   const text = error instanceof Error ? error.message : String(error);
+  const described =
+    (typeof error === "object" && error !== null ? error : {}) as Described;
   return {
     name,
     reason: text.length > maxReason ? `${text.slice(0, maxReason)}…` : text,
+    stage: typeof described.stage === "string" ? described.stage : undefined,
+    pipeline: typeof described.pipeline === "string"
+      ? described.pipeline
+      : undefined,
+    cause: described.cause instanceof Error ? described.cause.name : undefined,
   };
 }
 
@@ -52,14 +72,16 @@ export function deadLetterMessage(
   error: unknown,
   pipeline: string,
 ): ProducerMessage {
-  const { name, reason } = reasonOf(error);
+  const described = reasonOf(error);
   const headers: Record<string, string> = {
-    "murmur-reason": reason,
-    "murmur-error": name,
+    "murmur-reason": described.reason,
+    "murmur-error": described.name,
     "murmur-record-id": record.id,
     "murmur-event-time": String(record.time),
-    "murmur-pipeline": pipeline,
+    "murmur-pipeline": described.pipeline ?? pipeline,
   };
+  if (described.stage !== undefined) headers["murmur-stage"] = described.stage;
+  if (described.cause !== undefined) headers["murmur-cause"] = described.cause;
   const kafka = kafkaStream(record.stream);
   if (kafka !== undefined) {
     headers["murmur-source-topic"] = kafka.topic;

@@ -256,7 +256,7 @@ export function kafkaSource<T>(options: KafkaSourceOptions<T>): Source<T> {
 export interface KafkaDeadLetterOptions extends KafkaConnectionOptions {
   /** The dead-letter topic. Created on first write when the broker allows it. */
   readonly topic: string;
-  /** The pipeline name written in the `murmur-pipeline` header. Default `""`. */
+  /** The pipeline name written in the `murmur-pipeline` header when the error names none. Default `""`. */
   readonly pipeline?: string;
   /** How long to gather dead letters into one produce request, in ms. Default `5`. */
   readonly linger?: number;
@@ -290,7 +290,10 @@ export interface KafkaDeadLetter {
  * `murmur-reason` (the error message), `murmur-error` (the error's name),
  * `murmur-source-topic`, `murmur-source-partition`, `murmur-source-offset`
  * (for Kafka records; `murmur-stream`/`murmur-position` otherwise),
- * `murmur-record-id`, `murmur-event-time` and `murmur-pipeline`.
+ * `murmur-record-id`, `murmur-event-time` and `murmur-pipeline` (the
+ * error's pipeline when the runtime names one, else `options.pipeline`), plus
+ * `murmur-stage` (the step that refused the record) and `murmur-cause` (the
+ * underlying error's name) when the runtime's error carries them.
  *
  * @param options Brokers, topic and pipeline name.
  * @returns The callback.

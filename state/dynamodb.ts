@@ -28,14 +28,13 @@ import {
   type AttributeValue,
   BatchGetItemCommand,
   CreateTableCommand,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
-  type DynamoDBClient,
   GetItemCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
-  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import type { Monoid } from "../monoid/monoid.ts";
 import {
@@ -80,6 +79,20 @@ import {
   type Store,
   type StreamMark,
 } from "./store.ts";
+
+/**
+ * What the store needs of a DynamoDB client: the AWS SDK v3
+ * `DynamoDBClient` from `npm:@aws-sdk/client-dynamodb` fits.
+ */
+export interface DynamoDBClientLike {
+  /** Sends a command; the store passes commands of `@aws-sdk/client-dynamodb`. */
+  send(
+    command: unknown,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<unknown>;
+  /** Releases the client's sockets. */
+  destroy(): void;
+}
 
 /** The most claims one delta may carry: a transaction holds 100 writes, one is the state row. */
 export const MAX_CLAIMS_PER_DELTA = 99;
@@ -366,7 +379,7 @@ export class DynamoDBStore implements Store {
   readonly name: string;
   /** The table name. */
   readonly table: string;
-  #client: DynamoDBClient;
+  #client: DynamoDBClientLike;
   #concurrency: number;
   #retry: RetryPolicy;
   #maxCasAttempts: number;
@@ -383,12 +396,12 @@ export class DynamoDBStore implements Store {
   /**
    * Creates a store on an existing table.
    *
-   * @param client The DynamoDB client (region, endpoint, credentials are its business).
+   * @param client A `DynamoDBClient` (region, endpoint, credentials are its business).
    * @param table The table name.
    * @param options Concurrency, retries; see {@linkcode DynamoDBStoreOptions}.
    */
   constructor(
-    client: DynamoDBClient,
+    client: DynamoDBClientLike,
     table: string,
     options: DynamoDBStoreOptions = {},
   ) {
@@ -487,7 +500,7 @@ export class DynamoDBStore implements Store {
     });
     const out = await this.#send(
       "GetItem",
-      (o) => this.#client.send(command, o),
+      (o) => this.#client.send(command, o) as Promise<{ Item?: Item }>,
       undefined,
     );
     if (out.Item === undefined || expired(out.Item, Date.now())) {
@@ -560,7 +573,11 @@ export class DynamoDBStore implements Store {
       });
       const out = await this.#send(
         "BatchGetItem",
-        (o) => this.#client.send(command, o),
+        (o) =>
+          this.#client.send(command, o) as Promise<{
+            Responses?: Record<string, Item[]>;
+            UnprocessedKeys?: Record<string, { Keys?: Item[] }>;
+          }>,
         undefined,
       );
       const items = out.Responses?.[this.table] ?? [];
@@ -745,10 +762,6 @@ export class DynamoDBStore implements Store {
         if (decision === "skip" && plan.claims.length === 0) return "skip";
         if (decision === "conflict") throw this.#conflict(scope, plan, item);
       }
-      if (
-        marksOnly && plan.marks.length === 0 && plan.claims.length === 0 &&
-        plan.ttl === undefined && item !== null
-      ) return "apply";
       const expression = this.#expression(
         scope,
         path,
@@ -798,15 +811,6 @@ export class DynamoDBStore implements Store {
         );
       }
       // The marks and claims allow the delta: the value condition failed.
-      if (old !== undefined && (path === "max" || path === "min")) {
-        if (!this.#beats(path, plan, old)) {
-          // The stored value already wins; only the marks and expiry move.
-          marksOnly = true;
-          item = null;
-          continue;
-        }
-        marksOnly = false;
-      }
       if (attempt >= this.#maxCasAttempts) {
         throw new DynamoDBContentionError(
           this.table,
@@ -814,6 +818,19 @@ export class DynamoDBStore implements Store {
           plan.key,
           attempt,
         );
+      }
+      if (old !== undefined && (path === "max" || path === "min")) {
+        if (!this.#beats(path, plan, old)) {
+          // The stored value already wins; only the marks, claims and expiry move.
+          if (
+            plan.marks.length === 0 && plan.claims.length === 0 &&
+            plan.ttl === undefined
+          ) return "apply";
+          marksOnly = true;
+          item = null;
+          continue;
+        }
+        marksOnly = false;
       }
       this.#stats.conflictRetries++;
       item = path === "cas" ? (old ?? null) : null;
@@ -892,7 +909,7 @@ export class DynamoDBStore implements Store {
     });
     const out = await this.#send(
       "GetItem",
-      (o) => this.#client.send(command, o),
+      (o) => this.#client.send(command, o) as Promise<{ Item?: Item }>,
       signal,
     );
     return out.Item ?? {};
@@ -1139,7 +1156,7 @@ export interface EnsureTableOptions {
  * ```
  */
 export async function ensureTable(
-  client: DynamoDBClient,
+  client: DynamoDBClientLike,
   table: string,
   options: EnsureTableOptions = {},
 ): Promise<void> {
@@ -1161,14 +1178,25 @@ export async function ensureTable(
   } catch (error) {
     if (errorName(error) !== "ResourceInUseException") throw error;
   }
-  await waitUntilTableExists(
-    { client, maxWaitTime: options.maxWaitSeconds ?? 60, minDelay: 1 },
-    { TableName: table },
-  );
+  const deadline = Date.now() + (options.maxWaitSeconds ?? 60) * 1000;
+  for (;;) {
+    const described = await client.send(
+      new DescribeTableCommand({ TableName: table }),
+    ) as { Table?: { TableStatus?: string } };
+    if (described.Table?.TableStatus === "ACTIVE") break;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `dynamodb table "${table}" is still ${described.Table?.TableStatus} after ${
+          options.maxWaitSeconds ?? 60
+        } s; check it in the console and run again`,
+      );
+    }
+    await sleep(500);
+  }
   if (options.ttl === false) return;
   const described = await client.send(
     new DescribeTimeToLiveCommand({ TableName: table }),
-  );
+  ) as { TimeToLiveDescription?: { TimeToLiveStatus?: string } };
   const status = described.TimeToLiveDescription?.TimeToLiveStatus;
   if (status === "ENABLED" || status === "ENABLING") return;
   try {

@@ -66,10 +66,14 @@ export interface ValkeyCacheOptions {
    */
   readonly tls?: boolean | ConnectionOptions;
   /**
-   * A client to use instead of connecting: a `Redis` or, for cluster mode,
-   * a `Cluster` from iovalkey. The cache then leaves it open on close.
+   * Cluster mode: some of the cluster's nodes to start from (the rest are
+   * discovered). `url`, `host` and `port` are then ignored; auth, TLS and
+   * timeouts apply to every node.
    */
-  readonly client?: Redis | Cluster;
+  readonly cluster?: readonly {
+    readonly host: string;
+    readonly port: number;
+  }[];
   /** Prefix of every key; must not contain `{` or `}`. Default: `"murmur:"`. */
   readonly keyPrefix?: string;
   /** How long a command may take before it counts as an outage, in ms. Default: 1000. */
@@ -186,7 +190,6 @@ export class ValkeyCache implements Cache {
   readonly name: string;
   #client: Redis | Cluster;
   #scripts: Scripts;
-  #ownsClient: boolean;
   #prefix: string;
   #maxAge: number;
   #writeLease: number;
@@ -194,6 +197,9 @@ export class ValkeyCache implements Cache {
   #onError: ((error: unknown, operation: string) => void) | undefined;
   #cooldown: number;
   #downUntil = 0;
+  #batch: number;
+  #cluster: boolean;
+  #metaTtl: string;
   #stats = {
     hits: 0,
     misses: 0,
@@ -205,7 +211,7 @@ export class ValkeyCache implements Cache {
   };
 
   /**
-   * Connects (or adopts `options.client`).
+   * Creates the client; it connects on first use.
    *
    * @param options Connection, auth, TLS, key prefix and lifetimes; see {@linkcode ValkeyCacheOptions}.
    * @throws {TypeError} When the key prefix holds `{` or `}`.
@@ -238,44 +244,61 @@ export class ValkeyCache implements Cache {
     }
     this.#onError = options.onError;
     this.#cooldown = options.outageCooldownMs ?? 2000;
-    if (options.client !== undefined) {
-      this.#client = options.client;
-      this.#ownsClient = false;
+    const node = {
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+      ...(options.tls === undefined || options.tls === false
+        ? {}
+        : { tls: options.tls === true ? {} : options.tls }),
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      maxRetriesPerRequest: 1,
+    };
+    if (options.cluster !== undefined) {
+      this.#client = new Cluster(
+        options.cluster.map(({ host, port }) => ({ host, port })),
+        {
+          lazyConnect: true,
+          enableAutoPipelining: true,
+          clusterRetryStrategy: (times: number) => Math.min(times * 100, 2000),
+          redisOptions: node,
+        },
+      );
     } else {
       const settings = {
+        ...node,
         ...(options.host === undefined ? {} : { host: options.host }),
         ...(options.port === undefined ? {} : { port: options.port }),
-        ...(options.username === undefined
-          ? {}
-          : { username: options.username }),
-        ...(options.password === undefined
-          ? {}
-          : { password: options.password }),
         ...(options.db === undefined ? {} : { db: options.db }),
-        ...(options.tls === undefined || options.tls === false
-          ? {}
-          : { tls: options.tls === true ? {} : options.tls }),
-        commandTimeout: options.commandTimeoutMs ?? 1000,
         lazyConnect: true,
-        maxRetriesPerRequest: 1,
         enableAutoPipelining: true,
         retryStrategy: (times: number) => Math.min(times * 100, 2000),
       };
       this.#client = options.url === undefined
         ? new Redis(settings)
         : new Redis(options.url, settings);
-      this.#ownsClient = true;
     }
     // Connection errors surface on the commands that fail; the event only needs a listener.
     this.#client.on("error", () => {});
-    this.#client.defineCommand("murmurLease", { numberOfKeys: 1, lua: LEASE });
-    this.#client.defineCommand("murmurFill", { numberOfKeys: 2, lua: FILL });
-    this.#client.defineCommand("murmurBegin", { numberOfKeys: 2, lua: BEGIN });
-    this.#client.defineCommand("murmurMerge", { numberOfKeys: 3, lua: MERGE });
-    this.#client.defineCommand("murmurInvalidate", {
-      numberOfKeys: 2,
-      lua: INVALIDATE,
-    });
+    // A cluster call must stay in one slot, so there every key goes alone and
+    // the scripts declare their key count (iovalkey routes by those keys);
+    // standalone, a call carries a batch and passes its key count first.
+    this.#cluster = this.#client instanceof Cluster;
+    this.#batch = this.#cluster ? 1 : 128;
+    for (
+      const [name, lua, keysPerItem] of [
+        ["murmurLease", LEASE, 1],
+        ["murmurFill", FILL, 2],
+        ["murmurBegin", BEGIN, 2],
+        ["murmurMerge", MERGE, 3],
+        ["murmurInvalidate", INVALIDATE, 2],
+      ] as const
+    ) {
+      this.#client.defineCommand(
+        name,
+        this.#cluster ? { lua, numberOfKeys: keysPerItem } : { lua },
+      );
+    }
+    this.#metaTtl = String(this.#maxAge + this.#writeLease + this.#fillLease);
     this.#scripts = this.#client as unknown as Scripts;
     this.name = this.#client instanceof Cluster
       ? "valkey:cluster"
@@ -303,6 +326,26 @@ export class ValkeyCache implements Cache {
     return `${this.#prefix}{${escape(namespace)}|${escape(key.entity)}}|${
       key.bucket === null ? "all" : String(key.bucket)
     }`;
+  }
+
+  /** Runs one of the scripts on a batch of keys. */
+  #run(
+    script: keyof Scripts,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown> {
+    return this.#cluster
+      ? this.#scripts[script](...keys, ...args)
+      : this.#scripts[script](String(keys.length), ...keys, ...args);
+  }
+
+  /** Splits work into script batches. */
+  #chunks<T>(items: readonly T[]): T[][] {
+    const out: T[][] = [];
+    for (let i = 0; i < items.length; i += this.#batch) {
+      out.push(items.slice(i, i + this.#batch));
+    }
+    return out;
   }
 
   #failed(error: unknown, operation: string): void {
@@ -382,11 +425,10 @@ export class ValkeyCache implements Cache {
     let replies: (Uint8Array | null)[];
     try {
       this.#available();
-      replies = await Promise.all(
-        keys.map((key) =>
-          this.#client.getBuffer(this.keyOf(scope.namespace, key))
-        ),
-      );
+      const names = keys.map((key) => this.keyOf(scope.namespace, key));
+      replies = (await Promise.all(
+        this.#chunks(names).map((chunk) => this.#client.mgetBuffer(...chunk)),
+      )).flat();
     } catch (error) {
       this.#failed(error, "getMany");
       this.#stats.misses += keys.length;
@@ -431,14 +473,22 @@ export class ValkeyCache implements Cache {
   ): Promise<FillLease[]> {
     try {
       this.#available();
+      const chunks = this.#chunks(keys);
       const replies = await Promise.all(
-        keys.map((key) =>
-          this.#scripts.murmurLease(`${this.keyOf(scope.namespace, key)}|meta`)
+        chunks.map((chunk) =>
+          this.#run(
+            "murmurLease",
+            chunk.map((key) => `${this.keyOf(scope.namespace, key)}|meta`),
+            [],
+          ) as Promise<string[]>
         ),
       );
-      return replies.map((reply, i) => {
-        const [generation, now] = reply as [string, string];
-        return { key: keys[i]!, token: `${now}@${generation}` };
+      return chunks.flatMap((chunk, c) => {
+        const [now, ...generations] = replies[c]!;
+        return chunk.map((key, i) => ({
+          key,
+          token: `${now}@${generations[i]}`,
+        }));
       });
     } catch (error) {
       this.#failed(error, "lease");
@@ -462,24 +512,40 @@ export class ValkeyCache implements Cache {
     let stored: boolean[];
     try {
       this.#available();
-      stored = await Promise.all(fills.map(async (fill) => {
-        const at = fill.lease.token.indexOf("@");
-        if (at < 0) return false;
-        const key = this.keyOf(scope.namespace, fill.lease.key);
-        const reply = await this.#scripts.murmurFill(
-          key,
-          `${key}|meta`,
-          fill.lease.token.slice(at + 1),
-          fill.lease.token.slice(0, at),
-          String(this.#fillLease),
-          arg(this.#encode(scope, path, fill.value)),
-          fill.expiresAt === undefined
-            ? ""
-            : String(Math.floor(fill.expiresAt)),
-          String(this.#maxAge),
+      // A lease taken during an outage has no token and can never fill.
+      const usable = fills.filter((fill) => fill.lease.token.includes("@"));
+      const answers = await Promise.all(
+        this.#chunks(usable).map((chunk) => {
+          const keys: string[] = [];
+          const args: (string | Buffer)[] = [
+            String(this.#fillLease),
+            String(this.#maxAge),
+            this.#metaTtl,
+          ];
+          for (const fill of chunk) {
+            const key = this.keyOf(scope.namespace, fill.lease.key);
+            const at = fill.lease.token.indexOf("@");
+            keys.push(key, `${key}|meta`);
+            args.push(
+              fill.lease.token.slice(at + 1),
+              fill.lease.token.slice(0, at),
+              arg(this.#encode(scope, path, fill.value)),
+              fill.expiresAt === undefined
+                ? ""
+                : String(Math.floor(fill.expiresAt)),
+            );
+          }
+          return this.#run("murmurFill", keys, args) as Promise<number[]>;
+        }),
+      );
+      const byFill = new Map<CacheFill<V>, boolean>();
+      usable.forEach((fill, i) => {
+        byFill.set(
+          fill,
+          answers[Math.floor(i / this.#batch)]![i % this.#batch] === 1,
         );
-        return reply === 1;
-      }));
+      });
+      stored = fills.map((fill) => byFill.get(fill) ?? false);
     } catch (error) {
       this.#failed(error, "fill");
       stored = fills.map(() => false);
@@ -510,13 +576,11 @@ export class ValkeyCache implements Cache {
     try {
       this.#available();
       await Promise.all(
-        [...unique.keys()].map((key) =>
-          this.#scripts.murmurBegin(
-            key,
-            `${key}|meta`,
-            id,
-            String(this.#writeLease),
-            String(this.#fillLease),
+        this.#chunks([...unique.keys()]).map((chunk) =>
+          this.#run(
+            "murmurBegin",
+            chunk.flatMap((key) => [key, `${key}|meta`]),
+            [id, String(this.#writeLease), this.#metaTtl],
           )
         ),
       );
@@ -528,8 +592,9 @@ export class ValkeyCache implements Cache {
   }
 
   /**
-   * Write-through: folds the deltas into present values (one script call
-   * per key) and closes the intent for all its keys.
+   * Write-through: folds the deltas into present values (each key
+   * atomically, keys batched into script calls) and closes the intent for
+   * all its keys.
    *
    * @typeParam V The value type.
    * @param scope The scope of the deltas.
@@ -572,21 +637,23 @@ export class ValkeyCache implements Cache {
     let codes: number[];
     try {
       this.#available();
-      codes = await Promise.all(
-        [...groups].map(async ([key, g]) => {
-          const [op, operand] = this.#operation(scope, path, g.values);
-          return await this.#scripts.murmurMerge(
-            key,
-            `${key}|meta`,
-            `${key}|tmp`,
-            id,
-            op,
-            arg(operand),
-            g.expiresAt === undefined ? "" : String(Math.floor(g.expiresAt)),
-            String(this.#fillLease),
-          ) as number;
+      const replies = await Promise.all(
+        this.#chunks([...groups]).map((chunk) => {
+          const keys: string[] = [];
+          const args: (string | Buffer)[] = [id, this.#metaTtl];
+          for (const [key, g] of chunk) {
+            const [op, operand] = this.#operation(scope, path, g.values);
+            keys.push(key, `${key}|meta`, `${key}|tmp`);
+            args.push(
+              op,
+              arg(operand),
+              g.expiresAt === undefined ? "" : String(Math.floor(g.expiresAt)),
+            );
+          }
+          return this.#run("murmurMerge", keys, args) as Promise<number[]>;
         }),
       );
+      codes = replies.flat();
     } catch (error) {
       this.#failed(error, "merge");
       throw new CacheUnavailableError(this.name, "merge", error);
@@ -664,17 +731,15 @@ export class ValkeyCache implements Cache {
     try {
       this.#available();
       const dropped = await Promise.all(
-        [...unique].map((key) =>
-          this.#scripts.murmurInvalidate(
-            key,
-            `${key}|meta`,
-            token,
-            options.intent?.id ?? "",
-            String(this.#fillLease),
-          )
+        this.#chunks([...unique]).map((chunk) =>
+          this.#run(
+            "murmurInvalidate",
+            chunk.flatMap((key) => [key, `${key}|meta`]),
+            [token, options.intent?.id ?? "", this.#metaTtl],
+          ) as Promise<number>
         ),
       );
-      for (const n of dropped) if (n === 1) this.#stats.invalidations++;
+      for (const n of dropped) this.#stats.invalidations += n;
     } catch (error) {
       this.#failed(error, "invalidate");
       throw new CacheUnavailableError(this.name, "invalidate", error);
@@ -691,12 +756,11 @@ export class ValkeyCache implements Cache {
   }
 
   /**
-   * Closes the connection when the cache opened it.
+   * Closes the connection.
    *
    * @returns A promise that resolves when closed.
    */
   async close(): Promise<void> {
-    if (!this.#ownsClient) return;
     if (this.#client.status === "wait") {
       // Never connected (connections are lazy): nothing to say goodbye to.
       this.#client.disconnect();

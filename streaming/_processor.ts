@@ -441,6 +441,7 @@ export class Processor<E, V> {
   ): void {
     try {
       this.#monoid.combine(this.#monoid.identity(), value);
+      if (!this.#monoid.additive) this.#monoid.codec.encode(value);
     } catch (error) {
       out.dead.push({ record, error: new RecordError("fold", this.#name, record.id, error) });
       return;
@@ -528,6 +529,8 @@ export class Processor<E, V> {
       const value = values[i]!;
       let slot = slots.get(entity);
       try {
+        // combine() with an identity operand may skip type checks; encoding a value checks it fully.
+        if (!additive) monoid.codec.encode(value);
         if (slot === undefined) {
           slot = {
             entity,
@@ -542,8 +545,7 @@ export class Processor<E, V> {
         } else if (additive) {
           slot.value = monoid.combine(slot.value, value);
         } else {
-          // Check the value alone, then fold it later in bulk: combineAll avoids one copy per record.
-          monoid.combine(monoid.identity(), value);
+          // Fold later in bulk: combineAll avoids one copy of the accumulator per record.
           (slot.pending ??= []).push(value);
           if (slot.pending.length >= 256) this.#settle(slot);
         }
@@ -592,6 +594,7 @@ export class Processor<E, V> {
     const value = p.values[from]!;
     let lifted: V;
     try {
+      if (!monoid.additive) monoid.codec.encode(value);
       lifted = monoid.combine(monoid.identity(), value);
     } catch (error) {
       const record = p.records[p.owners[from]!]!;

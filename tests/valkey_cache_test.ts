@@ -642,3 +642,99 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ValkeyCache works in cluster mode, each key's scripts on its slot",
+  ...opts,
+  fn: async () => {
+    const dirs = await Promise.all(
+      [0, 1, 2].map(() => Deno.makeTempDir({ prefix: "murmur-cluster-" })),
+    );
+    try {
+      await using a = await startRedis(
+        "--cluster-enabled",
+        "yes",
+        "--dir",
+        dirs[0]!,
+      );
+      await using b = await startRedis(
+        "--cluster-enabled",
+        "yes",
+        "--dir",
+        dirs[1]!,
+      );
+      await using c = await startRedis(
+        "--cluster-enabled",
+        "yes",
+        "--dir",
+        dirs[2]!,
+      );
+      const create = await new Deno.Command("redis-cli", {
+        args: [
+          "--cluster",
+          "create",
+          ...[a, b, c].map((s) => `127.0.0.1:${s.port}`),
+          "--cluster-replicas",
+          "0",
+          "--cluster-yes",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(create.success, new TextDecoder().decode(create.stderr));
+      // Every node must agree the cluster is up before clients use it.
+      for (const node of [a, b, c]) {
+        const probe = new Redis(node.port, "127.0.0.1");
+        for (
+          let i = 0;
+          !(await probe.cluster("INFO")).includes("cluster_state:ok");
+          i++
+        ) {
+          assert.ok(i < 100, "the cluster never became ready");
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        probe.disconnect();
+      }
+
+      const cache = new ValkeyCache({
+        cluster: [{ host: "127.0.0.1", port: a.port }],
+      });
+      const scope = scopeOf(sum());
+      const keys = Array.from({ length: 40 }, (_, i) => ({
+        entity: `post:${i}`,
+        bucket: i % 2 === 0 ? null : 0,
+      }));
+      const leases = await cache.lease(scope, keys);
+      const filled = await cache.fill(
+        scope,
+        leases.map((lease, i) => ({ lease, value: i })),
+      );
+      assert.ok(filled.every((ok) => ok), JSON.stringify(cache.stats()));
+      const intent = await cache.beginWrite(scope, keys);
+      const result = await cache.merge(
+        scope,
+        keys.map((key) => ({ key, value: 100 })),
+        { intent },
+      );
+      assert.equal(result.applied, keys.length);
+      assert.deepEqual(
+        await cache.getMany(scope, keys),
+        keys.map((_, i) => i + 100),
+      );
+
+      const h = hll();
+      const sketches = scopeOf(h);
+      const sketch = h.identity();
+      sketch.addAll(["a", "b", "c"]);
+      assert.equal(await fillOne(cache, sketches, key, sketch), true);
+      const more = h.identity();
+      more.addAll(["c", "d"]);
+      await writeThrough(cache, sketches, [{ key, value: more }]);
+      assert.equal((await cache.get(sketches, key))?.count(), 4);
+      assert.equal(cache.stats().errors, 0);
+      await cache.close();
+    } finally {
+      for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -253,6 +253,7 @@ async function* stream(method, body, signal) {
 // ---------------------------------------------------------------- auth
 
 const tokenDialog = document.getElementById("token-dialog");
+const tokenButton = document.getElementById("token-button");
 const tokenInput = document.getElementById("token-input");
 const tokenError = document.getElementById("token-error");
 let tokenWaiters = [];
@@ -271,6 +272,7 @@ document.getElementById("token-form").addEventListener("submit", () => {
   } catch {
     // Private mode without storage: the token lasts for this page only.
   }
+  tokenButton.textContent = "Change token";
   const waiters = tokenWaiters;
   tokenWaiters = [];
   for (const resolve of waiters) resolve();
@@ -286,10 +288,7 @@ document.getElementById("token-forget").addEventListener("click", () => {
   tokenInput.value = "";
 });
 
-document.getElementById("token-button").addEventListener(
-  "click",
-  () => askToken(),
-);
+tokenButton.addEventListener("click", () => askToken());
 
 /** Runs an API call, asking for a token and retrying when the server wants one. */
 async function authed(fn) {
@@ -314,7 +313,6 @@ async function authed(fn) {
 // ---------------------------------------------------------------- server status
 
 const serverStatus = document.getElementById("server-status");
-const tokenButton = document.getElementById("token-button");
 
 async function pollHealth() {
   try {
@@ -421,11 +419,24 @@ function niceMax(value) {
  * Draws a time-series line chart into an <svg>.
  * series: [{ name, color, values: [[timeMs, value]], area }]
  */
-function drawChart(svg, series, { spanMs = 120_000, format = fmtRate } = {}) {
+function drawChart(
+  svg,
+  series,
+  { maxSpanMs = 120_000, format = fmtRate } = {},
+) {
   const width = Math.max(320, svg.clientWidth || 640);
   const height = Math.max(160, svg.clientHeight || 220);
   const pad = { left: 52, right: 14, top: 12, bottom: 26 };
   const now = Date.now();
+  // Show what there is: at least 30 s, at most `maxSpanMs`.
+  const oldest = Math.min(
+    now,
+    ...series.flatMap((line) => line.values.map(([t]) => t)),
+  );
+  const spanMs = Math.min(
+    maxSpanMs,
+    Math.max(30_000, Math.ceil((now - oldest) / 10_000) * 10_000),
+  );
   const x0 = now - spanMs;
   const all = series.flatMap((line) => line.values.filter(([t]) => t >= x0));
   const yMax = niceMax(Math.max(0, ...all.map(([, v]) => v)) * 1.1);
@@ -453,22 +464,23 @@ function drawChart(svg, series, { spanMs = 120_000, format = fmtRate } = {}) {
         x: pad.left - 8,
         y: y + 4,
         "text-anchor": "end",
-      }, format(v)),
+      }, format === fmtRate ? format(v) : tickLabel(v, yMax / 4)),
     );
   }
-  for (let i = 0; i <= 4; i++) {
-    const t = x0 + (spanMs / 4) * i;
-    const label = i === 4 ? "now" : `-${Math.round((now - t) / 1000)}s`;
+  const stepMs = [5_000, 10_000, 15_000, 20_000, 30_000, 60_000]
+    .find((step) => spanMs / step <= 6) ?? 60_000;
+  for (let ago = 0; ago <= spanMs; ago += stepMs) {
+    const edge = ago === 0 ? "end" : ago + stepMs > spanMs ? "start" : "middle";
     children.push(
       s(
         "text",
         {
           class: "axis",
-          x: px(t),
+          x: px(now - ago),
           y: height - 6,
-          "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle",
+          "text-anchor": ago === spanMs ? "start" : edge,
         },
-        label,
+        ago === 0 ? "now" : `-${ago / 1000}s`,
       ),
     );
   }
@@ -536,6 +548,12 @@ function drawChart(svg, series, { spanMs = 120_000, format = fmtRate } = {}) {
   svg.replaceChildren(...children);
   svg.dataset.points = String(points);
   svg.dataset.updated = String(now);
+}
+
+/** A tick label with just enough decimals for the step between ticks. */
+function tickLabel(value, step) {
+  const decimals = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)) + 1);
+  return Number(value.toFixed(decimals)).toString();
 }
 
 function sparkline(values) {
@@ -1100,7 +1118,7 @@ async function pipelinePage(name) {
       tile(
         "Merge p99",
         fmtMs(m?.mergeLatencyMs?.p99),
-        `p50 ${fmtMs(m?.mergeLatencyMs?.p50)} · p95 ${
+        `p50 ${fmtMs(m?.mergeLatencyMs?.p50).replace(" ms", "")} · p95 ${
           fmtMs(m?.mergeLatencyMs?.p95)
         }`,
       ),

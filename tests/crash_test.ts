@@ -1,0 +1,223 @@
+// Crash test: a worker killed with SIGKILL at several points of a batch window, restarted, must end with exact totals.
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { sum } from "../monoid/mod.ts";
+import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { createTopic, produce, waitForCommits } from "./_kafka.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+const kafka = await service("kafka");
+const dynamo = await service("dynamodb");
+const TABLE = "murmur_h6_crash";
+const client = new DynamoDBClient(awsConfig(dynamo));
+await ensureTable(client, TABLE);
+const store = new DynamoDBStore(client, TABLE);
+const WORKER = fileURLToPath(new URL("./_crash_worker.ts", import.meta.url));
+
+interface Step {
+  step: string;
+  [field: string]: unknown;
+}
+
+/** One worker process and the steps it printed. */
+class Worker {
+  readonly steps: Step[] = [];
+  readonly #child: Deno.ChildProcess;
+  readonly #reading: Promise<void>;
+  #waiters: { test: (step: Step) => boolean; resolve: () => void }[] = [];
+
+  constructor(args: readonly string[]) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", WORKER, ...args],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#reading = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    const lines = this.#child.stdout
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(
+        new TransformStream<string, string>(
+          {
+            buffer: "",
+            transform(chunk, controller) {
+              this.buffer += chunk;
+              const parts = this.buffer.split("\n");
+              this.buffer = parts.pop()!;
+              for (const line of parts) controller.enqueue(line);
+            },
+          } as Transformer<string, string> & { buffer: string },
+        ),
+      );
+    for await (const line of lines) {
+      if (!line.startsWith("{")) continue;
+      const step = JSON.parse(line) as Step;
+      this.steps.push(step);
+      this.#waiters = this.#waiters.filter((waiter) => {
+        if (!waiter.test(step)) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+  }
+
+  /** Resolves when the worker prints a step passing `test` (counting steps already printed). */
+  until(test: (step: Step) => boolean, timeoutMs = 60_000): Promise<void> {
+    if (this.steps.some(test)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`worker never reached the awaited step`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        test,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  count(step: string): number {
+    return this.steps.filter((s) => s.step === step).length;
+  }
+
+  total(step: string, field: string): number {
+    return this.steps.filter((s) => s.step === step).reduce(
+      (n, s) => n + Number(s[field] ?? 0),
+      0,
+    );
+  }
+
+  async kill(): Promise<void> {
+    this.#child.kill("SIGKILL");
+    await this.#child.status;
+    await this.#reading.catch(() => {});
+  }
+
+  async stop(): Promise<Deno.CommandStatus> {
+    this.#child.kill("SIGTERM");
+    const status = await this.#child.status;
+    await this.#reading.catch(() => {});
+    return status;
+  }
+}
+
+/** A Zipf-like spread of page views so flushes hold thousands of keys, some of them hot. */
+function pageViews(count: number, pages: number, seed: number): string[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+  return Array.from(
+    { length: count },
+    () => `/p${Math.floor(pages ** random()) - 1}`,
+  );
+}
+
+type KillPoint = (worker: Worker, round: number) => Promise<void>;
+
+/** Runs workers on a fresh topic, killing each round's worker at `kills[round]`, and checks the totals. */
+async function crashAndCheck(
+  kills: readonly KillPoint[],
+  seed: number,
+): Promise<Worker[]> {
+  const topic = uniqueName("crash");
+  const groupId = uniqueName("crash-group");
+  const name = uniqueName("crash_views");
+  await createTopic(kafka.brokers, topic, 4);
+  const pages = pageViews(12_000, 3_000, seed);
+  await produce(
+    kafka.brokers,
+    topic,
+    pages.map((page, i) => ({
+      key: `u${i % 97}`,
+      value: JSON.stringify({ page }),
+    })),
+    2_000,
+  );
+  const workers: Worker[] = [];
+  for (const [round, kill] of kills.entries()) {
+    const worker = new Worker([topic, groupId, TABLE, name]);
+    workers.push(worker);
+    await kill(worker, round);
+    await worker.kill();
+  }
+  const last = new Worker([topic, groupId, TABLE, name]);
+  workers.push(last);
+  await waitForCommits(kafka.brokers, groupId, topic, 90_000);
+  const status = await last.stop();
+  assert.equal(status.code, 0, "the last worker stops cleanly on SIGTERM");
+
+  const expected = new Map<string, number>();
+  for (const page of pages) expected.set(page, (expected.get(page) ?? 0) + 1);
+  const scope = { namespace: name, monoid: sum() };
+  const stored = await store.getMany(
+    scope,
+    [...expected.keys()].map((entity) => ({ entity, bucket: null })),
+  );
+  const wrong = [...expected].filter(([, count], i) => stored[i] !== count)
+    .map(([page, count], i) => `${page}: ${stored[i]} instead of ${count}`);
+  assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} keys are off`);
+  return workers;
+}
+
+const afterFirstRead: KillPoint = async (worker) => {
+  await worker.until((s) => s.step === "read");
+  await new Promise((resolve) => setTimeout(resolve, 150));
+};
+
+const afterFirstMerge: KillPoint = (worker) =>
+  worker.until((s) => s.step === "merged");
+
+const afterSecondCommit: KillPoint = async (worker) => {
+  await worker.until(() => worker.count("committed") >= 2);
+  await new Promise((resolve) => setTimeout(resolve, 120));
+};
+
+Deno.test({
+  name:
+    "crash: SIGKILL while the batch window is still folding loses and doubles nothing",
+  ...integration,
+  async fn() {
+    await crashAndCheck([afterFirstRead], 11);
+  },
+});
+
+Deno.test({
+  name: "crash: SIGKILL in the middle of a flush loses and doubles nothing",
+  ...integration,
+  async fn() {
+    const [, restarted] = await crashAndCheck([afterFirstMerge], 12);
+    assert.ok(
+      restarted!.total("skipped", "count") > 0,
+      "the restart found deltas of the killed flush already applied and skipped them",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "crash: SIGKILL after a few committed flushes loses and doubles nothing",
+  ...integration,
+  async fn() {
+    await crashAndCheck([afterSecondCommit], 13);
+  },
+});
+
+Deno.test({
+  name:
+    "crash: SIGKILL twice, the second time while replaying the first crash, loses and doubles nothing",
+  ...integration,
+  async fn() {
+    await crashAndCheck([afterFirstMerge, afterFirstMerge], 14);
+  },
+});

@@ -1,0 +1,428 @@
+// End to end on the stack: Kafka → run() → DynamoDB (and Valkey), exact totals, sketches, windows, two workers, dead letters.
+
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { Redis } from "iovalkey";
+import { daily, days, sum } from "../monoid/mod.ts";
+import { pipeline, uniqueCount } from "../pipeline/mod.ts";
+import { HyperLogLog } from "../sketch/hll.ts";
+import { kafkaDeadLetter, kafkaSource } from "../source/kafka.ts";
+import { CachedStore, type StateKey } from "../state/mod.ts";
+import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { ValkeyCache } from "../state/valkey.ts";
+import { run, type RunSummary } from "../streaming/mod.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
+import {
+  createTopic,
+  produce,
+  readTopic,
+  type TestMessage,
+  waitForCommits,
+} from "./_kafka.ts";
+
+// kafkajs and the AWS SDK keep sockets and timers alive briefly after close.
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+const kafka = await service("kafka");
+const dynamo = await service("dynamodb");
+const TABLE = "murmur_h6_e2e";
+const client = new DynamoDBClient(awsConfig(dynamo));
+await ensureTable(client, TABLE);
+
+interface View {
+  page: string;
+  user: string;
+}
+
+/** A small deterministic generator, so expected totals are known. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function views(
+  count: number,
+  pages: number,
+  users: number,
+  seed: number,
+): View[] {
+  const random = seeded(seed);
+  return Array.from({ length: count }, () => ({
+    page: `/p${Math.floor(random() * random() * pages)}`,
+    user: `u${Math.floor(random() * users)}`,
+  }));
+}
+
+function messagesOf(events: readonly View[], time?: (i: number) => number) {
+  return events.map((event, i): TestMessage => ({
+    key: event.user,
+    value: JSON.stringify(event),
+    ...(time === undefined ? {} : { timestamp: time(i) }),
+  }));
+}
+
+function totals(events: readonly View[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const event of events) {
+    out.set(event.page, (out.get(event.page) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** Runs a pipeline over a fresh Kafka source until the group committed the whole topic. */
+async function runUntilCommitted(
+  build: (source: ReturnType<typeof kafkaSource<View>>) => Promise<RunSummary>,
+  topic: string,
+  groupId: string,
+  stop: AbortController,
+): Promise<RunSummary> {
+  const source = kafkaSource<View>({
+    brokers: kafka.brokers,
+    topic,
+    groupId,
+    heartbeatInterval: 300,
+    commitInterval: 100,
+    maxWaitTime: 200,
+  });
+  const running = build(source);
+  const committed = waitForCommits(kafka.brokers, groupId, topic);
+  await Promise.race([committed, running]);
+  stop.abort();
+  const summary = await running;
+  await committed;
+  return summary;
+}
+
+Deno.test({
+  name: "kafka → sum → DynamoDB ends with exact totals per page",
+  ...integration,
+  async fn() {
+    const topic = uniqueName("e2e-sum");
+    await createTopic(kafka.brokers, topic, 4);
+    const events = views(6_000, 60, 500, 1);
+    await produce(kafka.brokers, topic, messagesOf(events), 1_000);
+
+    const store = new DynamoDBStore(client, TABLE);
+    const counts = pipeline<View>(uniqueName("page_views"))
+      .key((e) => e.page)
+      .value(() => 1)
+      .aggregate(sum())
+      .storeIn(store)
+      .build();
+    const stop = new AbortController();
+    const summary = await runUntilCommitted(
+      (source) =>
+        run(counts, {
+          source,
+          batchWindow: { time: 200 },
+          dedup: true,
+          signal: stop.signal,
+        }),
+      topic,
+      uniqueName("e2e-sum-group"),
+      stop,
+    );
+    assert.equal(summary.events, 6_000);
+    assert.equal(summary.unacked, 0);
+
+    const expected = totals(events);
+    const keys: StateKey[] = [...expected.keys()].map((page) => ({
+      entity: page,
+      bucket: null,
+    }));
+    const stored = await store.getMany(counts.scope, keys);
+    assert.deepEqual(stored, [...expected.values()]);
+    assert.ok(
+      summary.merges < events.length / 5,
+      `the batch window folds: ${summary.merges} merges for ${events.length} events`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "kafka → HLL → DynamoDB, and the Valkey copy of the same sketch gives the same PFCOUNT",
+  ...integration,
+  async fn() {
+    const valkey = await service("valkey");
+    const prefix = `${uniqueName("e2e-hll")}:`;
+    const cache = new ValkeyCache({ url: valkey.url, keyPrefix: prefix });
+    const redis = new Redis(valkey.url);
+    const store = new DynamoDBStore(client, TABLE);
+    const topic = uniqueName("e2e-hll");
+    const groupId = uniqueName("e2e-hll-group");
+    await createTopic(kafka.brokers, topic, 4);
+    const name = uniqueName("visitors");
+    const visitors = uniqueCount<View>(name, (e) => e.user)
+      .key((e) => e.page)
+      .storeIn(store)
+      .cache(cache)
+      .build();
+    const first = views(3_000, 8, 2_000, 2);
+    const second = views(3_000, 8, 4_000, 3);
+    const pages = [...new Set([...first, ...second].map((e) => e.page))];
+    const keys = pages.map((page) => ({ entity: page, bucket: null }));
+    try {
+      for (const [i, events] of [first, second].entries()) {
+        await produce(kafka.brokers, topic, messagesOf(events), 1_000);
+        const stop = new AbortController();
+        await runUntilCommitted(
+          (source) =>
+            run(visitors, {
+              source,
+              batchWindow: { time: 200 },
+              dedup: true,
+              signal: stop.signal,
+            }),
+          topic,
+          groupId,
+          stop,
+        );
+        // Reading through the cache after the first run fills it, so the second run writes through with PFMERGE.
+        if (i === 0) {
+          await new CachedStore(store, cache).getMany(visitors.scope, keys);
+        }
+      }
+      const truth = await store.getMany(visitors.scope, keys);
+      for (const [i, page] of pages.entries()) {
+        const sketch = truth[i]!;
+        assert.ok(sketch instanceof HyperLogLog);
+        const exact = new Set(
+          [...first, ...second].filter((e) => e.page === page).map((e) =>
+            e.user
+          ),
+        ).size;
+        const scratch = `${prefix}scratch:${i}`;
+        await redis.set(scratch, Buffer.from(sketch.toBytes()));
+        const fromDynamo = await redis.pfcount(scratch);
+        const cacheKey = `${prefix}{${name}|${page}}|all`;
+        const fromValkey = await redis.pfcount(cacheKey);
+        assert.equal(
+          fromDynamo,
+          sketch.count(),
+          `${page}: PFCOUNT of the DynamoDB bytes`,
+        );
+        assert.equal(
+          fromValkey,
+          fromDynamo,
+          `${page}: the cached sketch agrees`,
+        );
+        assert.ok(
+          Math.abs(fromDynamo - exact) <= Math.max(3, exact * 0.05),
+          `${page}: estimate ${fromDynamo} near ${exact}`,
+        );
+      }
+    } finally {
+      redis.disconnect();
+      await cache.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "kafka → daily windowed counters → DynamoDB over events spread across days",
+  ...integration,
+  async fn() {
+    const topic = uniqueName("e2e-daily");
+    await createTopic(kafka.brokers, topic, 3);
+    const window = daily({ retention: days(30) });
+    const now = Date.now();
+    const events = views(4_000, 10, 100, 4);
+    // Six days back to now, in steps that cross midnight many times.
+    const timeOf = (i: number) =>
+      now - days(6) + Math.floor((i * days(6)) / events.length);
+    await produce(kafka.brokers, topic, messagesOf(events, timeOf), 1_000);
+
+    const store = new DynamoDBStore(client, TABLE);
+    const daily_views = pipeline<View>(uniqueName("daily_views"))
+      .key((e) => e.page)
+      .value(() => 1)
+      .aggregate(sum())
+      .window(window)
+      .storeIn(store)
+      .build();
+    const stop = new AbortController();
+    await runUntilCommitted(
+      (source) =>
+        run(daily_views, {
+          source,
+          batchWindow: { time: 200 },
+          dedup: true,
+          signal: stop.signal,
+        }),
+      topic,
+      uniqueName("e2e-daily-group"),
+      stop,
+    );
+    const expected = new Map<string, { key: StateKey; count: number }>();
+    events.forEach((event, i) => {
+      const bucket = window.bucketOf(timeOf(i));
+      const id = `${event.page}@${bucket}`;
+      const entry = expected.get(id) ?? {
+        key: { entity: event.page, bucket },
+        count: 0,
+      };
+      entry.count++;
+      expected.set(id, entry);
+    });
+    const buckets = new Set([...expected.values()].map((e) => e.key.bucket));
+    assert.ok(buckets.size >= 6, `events span ${buckets.size} days`);
+    const stored = await store.getMany(
+      daily_views.scope,
+      [...expected.values()].map((e) => e.key),
+    );
+    assert.deepEqual(stored, [...expected.values()].map((e) => e.count));
+  },
+});
+
+Deno.test({
+  name:
+    "two workers in one consumer group end with exact totals, one leaving midway",
+  ...integration,
+  async fn() {
+    const topic = uniqueName("e2e-pair");
+    const groupId = uniqueName("e2e-pair-group");
+    await createTopic(kafka.brokers, topic, 4);
+    const store = new DynamoDBStore(client, TABLE);
+    const counts = pipeline<View>(uniqueName("pair_views"))
+      .key((e) => e.page)
+      .value(() => 1)
+      .aggregate(sum())
+      .storeIn(store)
+      .build();
+    const worker = () => {
+      const stop = new AbortController();
+      const source = kafkaSource<View>({
+        brokers: kafka.brokers,
+        topic,
+        groupId,
+        heartbeatInterval: 300,
+        commitInterval: 100,
+        maxWaitTime: 200,
+      });
+      const done = run(counts, {
+        source,
+        batchWindow: { time: 150 },
+        dedup: true,
+        signal: stop.signal,
+      });
+      return { stop, done };
+    };
+    const batches = [
+      views(3_000, 40, 300, 5),
+      views(3_000, 40, 300, 6),
+      views(2_000, 40, 300, 7),
+    ];
+    await produce(kafka.brokers, topic, messagesOf(batches[0]!), 500);
+    const a = worker();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const b = worker();
+    await produce(kafka.brokers, topic, messagesOf(batches[1]!), 500);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    a.stop.abort();
+    const first = await a.done;
+    await produce(kafka.brokers, topic, messagesOf(batches[2]!), 500);
+    await waitForCommits(kafka.brokers, groupId, topic);
+    b.stop.abort();
+    const second = await b.done;
+
+    assert.ok(first.events > 0 && second.events > 0, "both workers read");
+    assert.equal(first.unacked + second.unacked, 0);
+    const expected = totals(batches.flat());
+    const stored = await store.getMany(
+      counts.scope,
+      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
+    );
+    assert.deepEqual(stored, [...expected.values()]);
+  },
+});
+
+Deno.test({
+  name:
+    "poison records go to the dead-letter topic with headers and the worker goes on",
+  ...integration,
+  async fn() {
+    const topic = uniqueName("e2e-poison");
+    const dlq = `${topic}.dlq`;
+    await createTopic(kafka.brokers, topic, 2);
+    await createTopic(kafka.brokers, dlq, 1);
+    const good = views(500, 5, 50, 8);
+    const messages: TestMessage[] = [
+      ...messagesOf(good.slice(0, 250)),
+      { value: "{definitely not json", partition: 0 },
+      { value: JSON.stringify({ user: "u1" }), partition: 1 }, // no page: the key extractor throws
+      ...messagesOf(good.slice(250)),
+    ];
+    await produce(kafka.brokers, topic, messages, 100);
+    const store = new DynamoDBStore(client, TABLE);
+    const name = uniqueName("poison_views");
+    const counts = pipeline<View>(name)
+      .key((e) => {
+        if (typeof e.page !== "string") {
+          throw new TypeError("event has no page");
+        }
+        return e.page;
+      })
+      .value(() => 1)
+      .aggregate(sum())
+      .storeIn(store)
+      .build();
+    const deadLetter = kafkaDeadLetter({ brokers: kafka.brokers, topic: dlq });
+    const stop = new AbortController();
+    const summary = await runUntilCommitted(
+      (source) =>
+        run(counts, {
+          source,
+          batchWindow: { time: 200 },
+          dedup: true,
+          deadLetter,
+          signal: stop.signal,
+        }),
+      topic,
+      uniqueName("e2e-poison-group"),
+      stop,
+    );
+    await deadLetter.close();
+    assert.equal(summary.deadLetters, 2);
+
+    const expected = totals(good);
+    const stored = await store.getMany(
+      counts.scope,
+      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
+    );
+    assert.deepEqual(stored, [...expected.values()]);
+
+    const letters = await readTopic(kafka.brokers, dlq, 2);
+    assert.equal(letters.length, 2);
+    const byStage = new Map(letters.map((l) => [l.headers["murmur-stage"], l]));
+    const decode = byStage.get("decode")!;
+    assert.equal(
+      new TextDecoder().decode(decode.value!),
+      "{definitely not json",
+    );
+    assert.equal(decode.headers["murmur-source-topic"], topic);
+    assert.equal(decode.headers["murmur-source-partition"], "0");
+    assert.equal(
+      decode.headers["murmur-record-id"],
+      `${topic}/0/${decode.headers["murmur-source-offset"]}`,
+    );
+    assert.equal(decode.headers["murmur-pipeline"], name);
+    assert.match(decode.headers["murmur-reason"]!, /could not decode/);
+    const key = byStage.get("key")!;
+    assert.equal(key.headers["murmur-source-partition"], "1");
+    assert.match(key.headers["murmur-reason"]!, /event has no page/);
+    assert.equal(key.headers["murmur-cause"], "TypeError");
+    assert.equal(
+      key.headers["murmur-record-id"],
+      `${topic}/1/${key.headers["murmur-source-offset"]}`,
+    );
+  },
+});
