@@ -210,9 +210,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     const connect = rpc.get(path);
     if (connect !== undefined) {
       const detached = await detach(request, info, maxRequestBytes);
-      return detached instanceof Response
-        ? detached
-        : await connect(detached);
+      return detached instanceof Response ? detached : await connect(detached);
     }
     if (path === "/healthz") {
       return new Response("ok\n", { headers: TEXT_HEADERS });

@@ -27,6 +27,20 @@ Deno.test("decayedSum() obeys the laws within a 1e-9 relative tolerance", () => 
   });
 });
 
+Deno.test("decayedSum() obeys the laws for huge non-negative values", () => {
+  assertMonoidLaws(
+    decayedSum({ halfLife: minutes(1) }),
+    fc.record({
+      value: fc.oneof(
+        fc.double({ min: 0, max: 1e300, noNaN: true }),
+        fc.constantFrom(0, 1e300, Number.MIN_VALUE),
+      ),
+      time: fc.integer({ min: 0, max: hours(2) }),
+    }),
+    { equals: closeTo({ relative: 1e-9 }) },
+  );
+});
+
 Deno.test("decayedSum() is exactly commutative and has an exact identity", () => {
   const m = decayedSum({ halfLife: minutes(7) });
   fc.assert(

@@ -1,7 +1,7 @@
 import { equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
-import { CodecError, max, min } from "./mod.ts";
+import { CodecError, max } from "./mod.ts";
 
 const values = fc.option(
   fc.oneof(
@@ -12,7 +12,8 @@ const values = fc.option(
   { nil: null, freq: 4 },
 );
 
-for (const m of [max(), min()]) {
+{
+  const m = max();
   Deno.test(`${m.name}() obeys the monoid laws, incl. null and infinities`, () => {
     assertMonoidLaws(m, values);
   });
@@ -58,7 +59,7 @@ for (const m of [max(), min()]) {
 
 Deno.test("max() keeps negative maxima (no fake zero)", () => {
   equal(max().combineAll([-5, -2, -9]), -2);
-  equal(min().combineAll([5, 2, 9]), 2);
+  equal(max().combineAll([null, -1, null]), -1);
 });
 
 Deno.test("max.combineAll() folds a million numbers like a loop", () => {
@@ -66,5 +67,5 @@ Deno.test("max.combineAll() folds a million numbers like a loop", () => {
   let best = -Infinity;
   for (const x of xs) if (x > best) best = x;
   equal(max().combineAll(xs), best);
-  equal(min().combineAll(xs), -max().combineAll(xs.map((x) => -x))!);
+  equal(max().combineAll(new Set(xs)), best);
 });

@@ -9,6 +9,27 @@
  * everything else a read-combine-write. Every built-in passes the laws in
  * `@murmur/core/laws`.
  *
+ * | factory | kind | value | identity | flags |
+ * |---|---|---|---|---|
+ * | `sum()` / `sumBigInt()` | `sum` | `number` / `bigint` | `0` / `0n` | additive, commutative |
+ * | `count()` | `count` | safe integer | `0` | additive, commutative |
+ * | `min()` / `max()` | `min` / `max` | `number \| null` | `null` | commutative, idempotent |
+ * | `first()` / `last()` | `first` / `last` | `{ value, time } \| null` | `null` | commutative, idempotent |
+ * | `set({ maxSize? })` | `set` | `ReadonlySet<string>` | empty set | commutative, idempotent |
+ * | `monotonic()` | `monotonic` | `number >= 0` | `0` | commutative, idempotent |
+ * | `decayedSum({ halfLife })` | `decayed` | `{ value, time }` | `{ value: 0, time: -Infinity }` | commutative |
+ * | `mapMerge(inner)` | `map` | `ReadonlyMap<string, V>` | empty map | as `inner` |
+ * | `tuple(...monoids)` | `tuple` | readonly tuple | tuple of identities | all components' |
+ * | `defineMonoid({...})` | `custom` | yours | yours | yours |
+ *
+ * **Codecs.** Plain numbers are decimal text (`"decimal"`, `"decimal-integer"`:
+ * what Valkey `INCRBY`/`INCRBYFLOAT` and DynamoDB numbers read natively, and
+ * exact for bigints of any size); in JSON a bigint is a decimal string.
+ * Structured values use versioned binary formats named `murmur.<name>.v1`
+ * (one leading version byte; numbers inside are big-endian float64, lengths
+ * big-endian u32). Decoding is bounds-checked and throws `CodecError`, never
+ * returning a truncated value.
+ *
  * Windows key values by the start of their UTC bucket in epoch ms, expire
  * them at the bucket's end plus retention, and say exactly which interval a
  * "last 7 days" answer covers.

@@ -185,8 +185,14 @@ export interface BloomReader extends PipelineReader<BloomValue, BloomOptions> {
 export interface QueryClient {
   /** The generated Connect client, for full wire-level answers. */
   readonly raw: Client<typeof QueryService>;
-  /** Reads a numeric pipeline (sum, count, min, max, …) as `number`. */
+  /**
+   * Reads a numeric pipeline (sum, count, min, max, …) as `number`. A sum or
+   * count with no data reads as `0`; a min or max with no data has no number
+   * at all and throws a `TypeError`: read those with `optionalNumber`.
+   */
   number(pipeline: string): PipelineReader<number>;
+  /** Reads a numeric pipeline as `number`, or `null` where a min, max, first or last has no value. */
+  optionalNumber(pipeline: string): PipelineReader<number | null>;
   /** Reads a HyperLogLog pipeline as `{ estimate, lower, upper, confidence }`. */
   cardinality(pipeline: string): PipelineReader<CardinalityValue>;
   /** Reads a top-K pipeline as `[{ key, count }]`, heaviest first. */
@@ -253,6 +259,7 @@ export function createQueryClient(options: QueryClientOptions): QueryClient {
   return {
     raw,
     number: (pipeline) => reader(pipeline, decodeNumber),
+    optionalNumber: (pipeline) => reader(pipeline, decodeOptionalNumber),
     cardinality: (pipeline) => reader(pipeline, decodeCardinality),
     topK: (pipeline) => reader(pipeline, decodeTopK),
     json: (pipeline) => reader(pipeline, decodeJson),
@@ -441,8 +448,24 @@ function mismatch(pipeline: string, wanted: string, value: Value | undefined) {
 }
 
 function decodeNumber(value: Value | undefined, pipeline: string): number {
+  const number = decodeOptionalNumber(value, pipeline);
+  if (number === null) {
+    throw new TypeError(
+      `pipeline ${
+        JSON.stringify(pipeline)
+      } has no value here (its monoid's identity is "not set", e.g. a max with no data): read it with optionalNumber() to get null instead`,
+    );
+  }
+  return number;
+}
+
+function decodeOptionalNumber(
+  value: Value | undefined,
+  pipeline: string,
+): number | null {
   if (value?.kind.case === "number") return value.kind.value;
   if (value?.kind.case === "integer") return Number(value.kind.value);
+  if (value?.kind.case === undefined) return null;
   throw mismatch(pipeline, "numbers", value);
 }
 
@@ -482,6 +505,8 @@ function decodeBloom(value: Value | undefined, pipeline: string): BloomValue {
 
 function decodeJson(value: Value | undefined, pipeline: string): JsonValue {
   switch (value?.kind.case) {
+    case undefined:
+      return null;
     case "json":
       return JSON.parse(value.kind.value) as JsonValue;
     case "number":
@@ -496,7 +521,5 @@ function decodeJson(value: Value | undefined, pipeline: string): JsonValue {
       const bloom = decodeBloom(value, pipeline);
       return { ...bloom, probes: bloom.probes.map((probe) => ({ ...probe })) };
     }
-    default:
-      throw mismatch(pipeline, "JSON", value);
   }
 }

@@ -240,6 +240,8 @@ export function toAnswerMessage<V>(
 
 function toValueMessage(typed: TypedValue): Value {
   switch (typed.type) {
+    case "none":
+      return create(ValueSchema);
     case "number":
       return create(ValueSchema, {
         kind: { case: "number", value: typed.value },

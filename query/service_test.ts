@@ -19,7 +19,12 @@ async function fixture() {
   const window = daily({ retention: days(30) });
   const views = { name: "views", monoid: sum(), window, store };
   const visitors = { name: "visitors", monoid: hll(), window, store };
-  const products = { name: "products", monoid: topK({ k: 3 }), window: null, store };
+  const products = {
+    name: "products",
+    monoid: topK({ k: 3 }),
+    window: null,
+    store,
+  };
   const devices = { name: "devices", monoid: bloom(), window: null, store };
   await store.merge({ namespace: "views", monoid: sum() }, [
     { key: { entity: "p", bucket: T0 - DAY }, value: 4 },
@@ -154,7 +159,9 @@ Deno.test("QueryService maps bad input to NotFound, InvalidArgument and FailedPr
     Code.InvalidArgument,
   );
   assert.equal(
-    await codeOf(client.getWindow({ pipeline: "products", entity: "a", last: 2 })),
+    await codeOf(
+      client.getWindow({ pipeline: "products", entity: "a", last: 2 }),
+    ),
     Code.FailedPrecondition,
   );
   assert.equal(

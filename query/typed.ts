@@ -34,12 +34,15 @@ export interface BloomProbe {
 /**
  * A merged value in typed form, by the monoid's kind.
  *
- * `number` for numeric monoids (sum, count, min, max, monotonic, decayed),
+ * `none` for the "not set" identity of min, max, first and last (no value at
+ * all, not even a zero), `number` for numeric monoids (sum, count, min, max,
+ * monotonic, decayed),
  * `integer` when they hold `bigint`, `cardinality` for HyperLogLog, `topk`
  * for top-K sketches, `bloom` for Bloom filters and `json` (the codec's JSON
  * form) for anything else.
  */
 export type TypedValue =
+  | { readonly type: "none" }
   | { readonly type: "number"; readonly value: number }
   | { readonly type: "integer"; readonly value: bigint }
   | ({ readonly type: "cardinality" } & CardinalityValue)
@@ -93,6 +96,7 @@ export function typedValue<V>(
   value: V,
   options: TypedValueOptions = {},
 ): TypedValue {
+  if (value === null || value === undefined) return { type: "none" };
   if (typeof value === "number") return { type: "number", value };
   if (typeof value === "bigint") return { type: "integer", value };
   if (value instanceof HyperLogLog) {

@@ -33,3 +33,4 @@ export {
   SyntheticSource,
   Zipf,
 } from "./synthetic.ts";
+export { type JsonLinesOptions, JsonLinesSource, LineTooLongError } from "./jsonl.ts";

@@ -126,20 +126,22 @@ interface Planned {
  *
  * Write paths, picked per delta from the monoid:
  * - **Atomic sum** for additive monoids (sum, count) whose delta is an
- *   integer, with no marks or claims: one `sum` mutation on a
- *   `Deno.KvU64`, no read. Integers are stored in two's complement, so
- *   negative deltas work; totals must stay within ±2^63. The bucket's expiry
- *   rides along as a `max` on a sidecar key.
- * - **Compare-and-set** for everything else (fractions, bigints beyond 64
- *   bits, sketches, min/max, marks and claims): read the entry's envelope
- *   (value bytes, expiry, exactly-once marks) with its versionstamp,
- *   combine, and commit with a versionstamp check, retried on conflict.
- *   Claims are keys of their own, checked and written in the same commit.
+ *   integer, with no expiry, marks or claims: one `sum` mutation on a
+ *   `Deno.KvU64`, no read. `KvU64` is unsigned, so integers are stored in
+ *   two's complement: negative deltas work and totals must stay within
+ *   ±2^63. (KV's `sum` cannot carry an expiry, hence no `expiresAt`.)
+ * - **Compare-and-set** for everything else (windowed deltas with an expiry,
+ *   fractions, bigints beyond 64 bits, sketches, min/max, marks and claims):
+ *   read the entry's envelope (value bytes, expiry, exactly-once marks) with
+ *   its versionstamp, combine, and commit with a versionstamp check, retried
+ *   with jitter on conflict. Claims are keys of their own, checked and
+ *   written in the same commit as the state.
  *
- * An entry's value is the combination of both parts. Deltas are grouped into
- * as few atomic commits as KV's limits allow. Expired entries read as absent
- * (KV deletes them later through `expireIn`). A key written both with and
- * without `expiresAt` keeps the integer part written without it.
+ * An entry's value combines both parts. Deltas are grouped into as few
+ * atomic commits as KV's limits allow (100 checks, 1000 mutations, 800 KiB),
+ * and every commit of a call is planned before the first is sent, so a
+ * rejected delta leaves the call unapplied. Expired entries read as absent
+ * (KV deletes them later through `expireIn`).
  *
  * @example Usage
  * ```ts
@@ -233,12 +235,12 @@ export class KvStore implements Store {
     const { monoid } = scope;
     const additive = monoid.additive;
     const type = additive ? typeof monoid.identity() : "";
-    const perKey = additive ? 3 : 1;
+    const perKey = additive ? 2 : 1;
     const kvKeys: Deno.KvKey[] = [];
     for (const key of keys) {
       const base = this.#base(scope.namespace, key);
       kvKeys.push([...base, "e"]);
-      if (additive) kvKeys.push([...base, "n"], [...base, "x"]);
+      if (additive) kvKeys.push([...base, "n"]);
     }
     const entries: Deno.KvEntryMaybe<unknown>[] = new Array(kvKeys.length);
     const chunks: number[] = [];
@@ -257,8 +259,7 @@ export class KvStore implements Store {
       }
       if (additive) {
         const n = entries[i * perKey + 1]!.value;
-        const x = entries[i * perKey + 2]!.value;
-        if (n instanceof Deno.KvU64 && !(x instanceof Deno.KvU64 && Number(x.value) <= now)) {
+        if (n instanceof Deno.KvU64) {
           const signed = BigInt.asIntN(64, n.value);
           const part = (type === "bigint" ? signed : Number(signed)) as V;
           value = value === undefined ? part : monoid.combine(value, part);
@@ -292,7 +293,7 @@ export class KvStore implements Store {
     const now = this.#now();
     const claimTtl = options.claimTtl ?? DEFAULT_CLAIM_TTL_MS;
     const type = monoid.additive ? typeof monoid.identity() : "";
-    const fast = new Map<string, { base: Deno.KvKey; sum: bigint; expiresAt: number | undefined }>();
+    const fast = new Map<string, { base: Deno.KvKey; sum: bigint }>();
     const slow = new Map<string, SlowKey>();
     let applied = 0;
     for (let i = 0; i < deltas.length; i++) {
@@ -308,16 +309,12 @@ export class KvStore implements Store {
       }
       const id = JSON.stringify([delta.key.entity, delta.key.bucket]);
       const exact = (delta.marks?.length ?? 0) > 0 || (delta.claims?.length ?? 0) > 0;
-      const u64 = type === "" || exact ? undefined : asU64(delta.value, type);
+      // Atomic sums cannot carry an expiry, so only deltas that never expire take that path.
+      const u64 = type === "" || exact || delta.expiresAt !== undefined ? undefined : asU64(delta.value, type);
       if (u64 !== undefined && !slow.has(id)) {
         const slot = fast.get(id);
-        if (slot === undefined) fast.set(id, { base, sum: u64, expiresAt: delta.expiresAt });
-        else {
-          slot.sum = (slot.sum + u64) % U64;
-          if (delta.expiresAt !== undefined) {
-            slot.expiresAt = Math.max(slot.expiresAt ?? delta.expiresAt, delta.expiresAt);
-          }
-        }
+        if (slot === undefined) fast.set(id, { base, sum: u64 });
+        else slot.sum = (slot.sum + u64) % U64;
         applied++;
         continue;
       }
@@ -368,23 +365,7 @@ export class KvStore implements Store {
       await pool(batches, this.#parallel, async (batch) => {
         options.signal?.throwIfAborted();
         const op = this.kv.atomic();
-        for (const slot of batch) {
-          const expireIn = slot.expiresAt === undefined ? undefined : Math.max(1, slot.expiresAt - now);
-          op.mutate({
-            type: "sum",
-            key: [...slot.base, "n"],
-            value: new Deno.KvU64(slot.sum),
-            ...(expireIn === undefined ? {} : { expireIn }),
-          });
-          if (slot.expiresAt !== undefined) {
-            op.mutate({
-              type: "max",
-              key: [...slot.base, "x"],
-              value: new Deno.KvU64(BigInt(Math.ceil(slot.expiresAt))),
-              expireIn: expireIn!,
-            });
-          }
-        }
+        for (const slot of batch) op.sum([...slot.base, "n"], slot.sum);
         await op.commit();
       });
     }

@@ -7,6 +7,14 @@ import { sum } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { kafkaSource } from "../source/kafka.ts";
 import { DynamoDBStore } from "../state/dynamodb.ts";
+import type {
+  Delta,
+  MergeOptions,
+  MergeResult,
+  Scope,
+  StateKey,
+  Store,
+} from "../state/mod.ts";
 import { type MetricsRecorder, run } from "../streaming/mod.ts";
 import { awsConfig, service } from "./_stack.ts";
 
@@ -21,9 +29,57 @@ if (!topic || !groupId || !table || !name) {
 const say = (line: Record<string, unknown>) =>
   console.log(JSON.stringify(line));
 
+/**
+ * Writes each merge in small sequential chunks and reports every chunk, so the
+ * test can kill the process between two chunks of one flush: a merge that is
+ * partly applied, as a crash in the middle of a real store call leaves it.
+ */
+class ChunkedStore implements Store {
+  readonly name: string;
+  constructor(readonly inner: Store, readonly chunk: number) {
+    this.name = inner.name;
+  }
+  get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
+    return this.inner.get(scope, key);
+  }
+  getMany<V>(
+    scope: Scope<V>,
+    keys: readonly StateKey[],
+  ): Promise<(V | undefined)[]> {
+    return this.inner.getMany(scope, keys);
+  }
+  async merge<V>(
+    scope: Scope<V>,
+    deltas: readonly Delta<V>[],
+    options?: MergeOptions,
+  ): Promise<MergeResult> {
+    let applied = 0;
+    const skipped: number[] = [];
+    for (let at = 0; at < deltas.length; at += this.chunk) {
+      const part = deltas.slice(at, at + this.chunk);
+      const result = await this.inner.merge(scope, part, options);
+      applied += result.applied;
+      for (const index of result.skipped) skipped.push(at + index);
+      say({
+        step: "chunk",
+        namespace: scope.namespace,
+        written: at + part.length,
+        of: deltas.length,
+      });
+    }
+    return { applied, skipped };
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 const kafka = await service("kafka");
 const dynamo = await service("dynamodb");
-const store = new DynamoDBStore(new DynamoDBClient(awsConfig(dynamo)), table);
+const store = new ChunkedStore(
+  new DynamoDBStore(new DynamoDBClient(awsConfig(dynamo)), table),
+  100,
+);
 const counts = pipeline<{ page: string }>(name)
   .key((e) => e.page)
   .value(() => 1)

@@ -8,7 +8,7 @@ import {
 } from "@connectrpc/connect-web";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sum } from "../monoid/mod.ts";
-import { MemoryStore } from "../state/mod.ts";
+import { KvStore } from "../state/kv.ts";
 import { InMemoryMetrics } from "../streaming/mod.ts";
 import { QueryService } from "../query/mod.ts";
 import {
@@ -25,7 +25,7 @@ const BUF = "npm:@bufbuild/buf@1.74.0";
 const PROTO_DIR = new URL("../proto/", import.meta.url).pathname;
 
 async function fixture(options: Partial<ServeOptions> = {}) {
-  const store = new MemoryStore();
+  const store = await KvStore.open(":memory:");
   const likes = {
     name: "likes",
     monoid: sum(),
@@ -51,7 +51,10 @@ async function fixture(options: Partial<ServeOptions> = {}) {
     server,
     metrics,
     store,
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await store.close();
+    },
   };
 }
 
@@ -74,7 +77,12 @@ async function run(
   };
 }
 
-function bufCurl(protocol: string, url: string, data: unknown, extra: string[] = []) {
+function bufCurl(
+  protocol: string,
+  url: string,
+  data: unknown,
+  extra: string[] = [],
+) {
   return run(Deno.execPath(), [
     "run",
     "-A",
@@ -102,7 +110,10 @@ Deno.test("admin server answers the generated Connect client over binary, JSON, 
   };
   for (const [name, transport] of Object.entries(transports)) {
     const client = createClient(QueryService, transport);
-    const { answer } = await client.get({ pipeline: "likes", entity: "post:1" });
+    const { answer } = await client.get({
+      pipeline: "likes",
+      entity: "post:1",
+    });
     assert.deepEqual(answer?.value?.kind, { case: "number", value: 41 }, name);
     const admin = createClient(AdminService, transport);
     const { pipelines } = await admin.listPipelines({});
@@ -367,19 +378,31 @@ Deno.test("/healthz, /metrics in Prometheus format, and the static UI", async ()
   await createClient(QueryService, createConnectTransport({ baseUrl: base }))
     .get({ pipeline: "likes", entity: "post:1" });
   const res = await fetch(`${base}/metrics`);
-  assert.match(res.headers.get("Content-Type") ?? "", /^text\/plain; version=0\.0\.4/);
+  assert.match(
+    res.headers.get("Content-Type") ?? "",
+    /^text\/plain; version=0\.0\.4/,
+  );
   const text = await res.text();
   assert.match(text, /^# TYPE murmur_events_total counter$/m);
   assert.match(text, /^murmur_events_total\{pipeline="likes"\} 41$/m);
-  assert.match(text, /^murmur_merge_latency_ms\{pipeline="likes",quantile="0\.99"\} 2\.5$/m);
+  assert.match(
+    text,
+    /^murmur_merge_latency_ms\{pipeline="likes",quantile="0\.99"\} 2\.5$/m,
+  );
   assert.match(
     text,
     /^murmur_rpc_requests_total\{procedure="\/murmur\.v1\.QueryService\/Get",code="ok"\} 1$/m,
   );
-  assert.match(text, /^murmur_pipeline_info\{pipeline="likes",monoid="sum",.*\} 1$/m);
+  assert.match(
+    text,
+    /^murmur_pipeline_info\{pipeline="likes",monoid="sum",.*\} 1$/m,
+  );
   const html = await fetch(`${base}/`);
   assert.match(html.headers.get("Content-Type") ?? "", /text\/html/);
-  assert.match(html.headers.get("Content-Security-Policy") ?? "", /default-src 'self'/);
+  assert.match(
+    html.headers.get("Content-Security-Policy") ?? "",
+    /default-src 'self'/,
+  );
   const page = await html.text();
   assert.match(page, /<script type="module" src="\/app\.js"><\/script>/);
   assert.doesNotMatch(page, /https?:\/\/(?!www\.w3\.org)/);
@@ -399,7 +422,7 @@ Deno.test("/healthz, /metrics in Prometheus format, and the static UI", async ()
 
 Deno.test("a worker in another server registers, pushes metrics, answers forwarded queries and leaves", async () => {
   await using admin = await fixture({ tokens: [TOKEN_A], workerLeaseMs: 5000 });
-  const workerStore = new MemoryStore();
+  const workerStore = await KvStore.open(":memory:");
   const clicks = {
     name: "clicks",
     monoid: sum(),
@@ -456,7 +479,10 @@ Deno.test("a worker in another server registers, pushes metrics, answers forward
   assert.equal(metrics.pipelines[0]?.latest?.eventsIn, 12);
   assert.equal(metrics.pipelines[0]?.latest?.worker, "worker-1");
   const forwarded = await client.query({ pipeline: "clicks", entity: "ad:7" });
-  assert.deepEqual(forwarded.answer?.value?.kind, { case: "number", value: 12 });
+  assert.deepEqual(forwarded.answer?.value?.kind, {
+    case: "number",
+    value: 12,
+  });
   const local = await client.query({ pipeline: "likes", entity: "post:1" });
   assert.deepEqual(local.answer?.value?.kind, { case: "number", value: 41 });
 
@@ -475,4 +501,6 @@ Deno.test("a worker in another server registers, pushes metrics, answers forward
   assert.deepEqual(errors, []);
   const after = await client.listPipelines({});
   assert.deepEqual(after.pipelines.map((p) => p.name), ["likes"]);
+  await worker.shutdown();
+  await workerStore.close();
 });

@@ -153,6 +153,7 @@ async function crashAndCheck(
   }
   const last = new Worker([topic, groupId, TABLE, name]);
   workers.push(last);
+  await last.until((s) => s.step === "assigned");
   await waitForCommits(kafka.brokers, groupId, topic, 90_000);
   const status = await last.stop();
   assert.equal(status.code, 0, "the last worker stops cleanly on SIGTERM");
@@ -170,17 +171,28 @@ async function crashAndCheck(
   return workers;
 }
 
-const afterFirstRead: KillPoint = async (worker) => {
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Data chunks written by the worker (the pipeline's scope, not its progress intents). */
+const dataChunks = (worker: Worker) =>
+  worker.steps.filter((s) =>
+    s.step === "chunk" && !String(s.namespace).startsWith("__murmur")
+  ).length;
+
+/** While records are folded in the first batch window, before any write. */
+const midWindow: KillPoint = async (worker) => {
   await worker.until((s) => s.step === "read");
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  await pause(150);
 };
 
-const afterFirstMerge: KillPoint = (worker) =>
-  worker.until((s) => s.step === "merged");
+/** Between two chunks of the first flush's data write. */
+const midFlush: KillPoint = (worker) =>
+  worker.until(() => dataChunks(worker) >= 3);
 
-const afterSecondCommit: KillPoint = async (worker) => {
-  await worker.until(() => worker.count("committed") >= 2);
-  await new Promise((resolve) => setTimeout(resolve, 120));
+/** In the window after two flushes were written and acked. */
+const afterTwoFlushes: KillPoint = async (worker) => {
+  await worker.until(() => worker.count("flushed") >= 2);
+  await pause(100);
 };
 
 Deno.test({
@@ -188,7 +200,7 @@ Deno.test({
     "crash: SIGKILL while the batch window is still folding loses and doubles nothing",
   ...integration,
   async fn() {
-    await crashAndCheck([afterFirstRead], 11);
+    await crashAndCheck([midWindow], 11);
   },
 });
 
@@ -196,7 +208,7 @@ Deno.test({
   name: "crash: SIGKILL in the middle of a flush loses and doubles nothing",
   ...integration,
   async fn() {
-    const [, restarted] = await crashAndCheck([afterFirstMerge], 12);
+    const [, restarted] = await crashAndCheck([midFlush], 12);
     assert.ok(
       restarted!.total("skipped", "count") > 0,
       "the restart found deltas of the killed flush already applied and skipped them",
@@ -209,7 +221,7 @@ Deno.test({
     "crash: SIGKILL after a few committed flushes loses and doubles nothing",
   ...integration,
   async fn() {
-    await crashAndCheck([afterSecondCommit], 13);
+    await crashAndCheck([afterTwoFlushes], 13);
   },
 });
 
@@ -218,6 +230,11 @@ Deno.test({
     "crash: SIGKILL twice, the second time while replaying the first crash, loses and doubles nothing",
   ...integration,
   async fn() {
-    await crashAndCheck([afterFirstMerge, afterFirstMerge], 14);
+    const [, replaying, last] = await crashAndCheck([midFlush, midFlush], 14);
+    assert.ok(
+      replaying!.total("skipped", "count") + last!.total("skipped", "count") >
+        0,
+      "the replays skipped what the killed flushes had applied",
+    );
   },
 });

@@ -82,7 +82,8 @@ function single(user: string) {
 }
 
 Deno.test({
-  name: "query over DynamoDB + Valkey: a cold window fills the cache, a warm one hits it, freshRead reads the store",
+  name:
+    "query over DynamoDB + Valkey: a cold window fills the cache, a warm one hits it, freshRead reads the store",
   ...opts,
   fn: async () => {
     const { prefix, cache, views, store } = await setup();
@@ -144,7 +145,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "query over DynamoDB + Valkey: GetWindowMany answers permuted, coalesced requests in each caller's order",
+  name:
+    "query over DynamoDB + Valkey: GetWindowMany answers permuted, coalesced requests in each caller's order",
   ...opts,
   fn: async () => {
     const { prefix, cache, views } = await setup();
@@ -169,14 +171,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: "query over DynamoDB + Valkey: HLL windows merge sketches read from both tiers",
+  name:
+    "query over DynamoDB + Valkey: HLL windows merge sketches read from both tiers",
   ...opts,
   fn: async () => {
     const { prefix, cache, visitors } = await setup();
     try {
       const q = createQuerier([visitors]);
-      const cold = await q.getWindow(visitors, `${prefix}home`, 30, { at: NOW });
-      const warm = await q.getWindow(visitors, `${prefix}home`, 30, { at: NOW });
+      const cold = await q.getWindow(visitors, `${prefix}home`, 30, {
+        at: NOW,
+      });
+      const warm = await q.getWindow(visitors, `${prefix}home`, 30, {
+        at: NOW,
+      });
       assert.equal(warm.stats.cacheHits, 30);
       assert.equal(cold.value.count(), 7);
       assert.equal(warm.value.count(), 7);
@@ -195,7 +202,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lambdaQuery over two DynamoDB namespaces: batch view ⊕ realtime, cut over at a bucket boundary",
+  name:
+    "lambdaQuery over two DynamoDB namespaces: batch view ⊕ realtime, cut over at a bucket boundary",
   ...opts,
   fn: async () => {
     const prefix = uniqueName("lambda");
@@ -213,12 +221,21 @@ Deno.test({
     };
     const cut = daily().bucketOf(NOW);
     await store.merge(batch, [
-      { key: { entity: "global", bucket: cut - DAY }, value: sketch([["a", 10], ["b", 3]]) },
+      {
+        key: { entity: "global", bucket: cut - DAY },
+        value: sketch([["a", 10], ["b", 3]]),
+      },
     ]);
     await store.merge(realtime, [
       // Overlaps the batch view's last day: must not be counted twice.
-      { key: { entity: "global", bucket: cut - DAY }, value: sketch([["a", 10]]) },
-      { key: { entity: "global", bucket: cut }, value: sketch([["b", 9], ["c", 1]]) },
+      {
+        key: { entity: "global", bucket: cut - DAY },
+        value: sketch([["a", 10]]),
+      },
+      {
+        key: { entity: "global", bucket: cut },
+        value: sketch([["b", 9], ["c", 1]]),
+      },
     ]);
     const target = {
       name: "top",

@@ -5,7 +5,8 @@ import { chromium, type Page } from "playwright-core";
 import { daily, days, sum } from "../monoid/mod.ts";
 import { hll, topK } from "../sketch/mod.ts";
 import { MemorySource } from "../source/mod.ts";
-import { MemoryCache, MemoryStore } from "../state/mod.ts";
+import { MemoryCache } from "../state/mod.ts";
+import { KvStore } from "../state/kv.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { InMemoryMetrics, run } from "../streaming/mod.ts";
 import { serve } from "../admin/mod.ts";
@@ -29,7 +30,7 @@ interface View {
 
 /** Three pipelines fed continuously, served with auth on. */
 async function liveServer() {
-  const store = new MemoryStore({ name: "memory" });
+  const store = await KvStore.open(":memory:");
   const cache = new MemoryCache({ name: "memory-cache" });
   const metrics = new InMemoryMetrics();
   const controller = new AbortController();
@@ -133,6 +134,7 @@ async function liveServer() {
       for (const source of Object.values(sources)) source.end();
       await Promise.allSettled(runs);
       await server.shutdown();
+      await store.close();
     },
   };
 }

@@ -552,7 +552,9 @@ function drawChart(
 
 /** A tick label with just enough decimals for the step between ticks. */
 function tickLabel(value, step) {
-  const decimals = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)) + 1);
+  const decimals = step >= 1
+    ? 0
+    : Math.min(4, Math.ceil(-Math.log10(step)) + 1);
   return Number(value.toFixed(decimals)).toString();
 }
 
@@ -1544,6 +1546,19 @@ function renderAnswer(res) {
         "pre",
         { class: "mono", id: "answer-value" },
         JSON.stringify(JSON.parse(v.json), null, 2),
+      ),
+    );
+  } else {
+    body.push(
+      h(
+        "div",
+        { class: "big absent", id: "answer-value", "data-value": "" },
+        "—",
+      ),
+      h(
+        "div",
+        { class: "big-sub" },
+        `no value: a ${a.kind} with no data has nothing to show, not even a zero`,
       ),
     );
   }

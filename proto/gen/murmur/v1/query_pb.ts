@@ -631,7 +631,8 @@ export const ReadStatsSchema: GenMessage<ReadStats> = /*@__PURE__*/
  */
 export type Value = Message<"murmur.v1.Value"> & {
   /**
-   * The typed value.
+   * The typed value; unset when the value is the monoid's "not set" identity
+   * (min, max, first, last with no data), which has no number.
    *
    * @generated from oneof murmur.v1.Value.kind
    */

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { count, sum, sumBigInt } from "../monoid/mod.ts";
+import { storeConformance } from "../testing/store_conformance.ts";
+import { DeltaRejectedError } from "./store.ts";
+import { KvStore } from "./kv.ts";
+
+storeConformance("KvStore(:memory:)", () => KvStore.open(":memory:"));
+
+const dir = await Deno.makeTempDir({ prefix: "murmur-kv-test-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+let files = 0;
+storeConformance("KvStore(file)", () => KvStore.open(`${dir}/${files++}.kv`));
+
+Deno.test("KvStore keeps negative integer totals exact through KvU64 two's complement", async () => {
+  const store = await KvStore.open(":memory:");
+  const scope = { namespace: "n", monoid: sum() };
+  const key = { entity: "e", bucket: null };
+  await store.merge(scope, [{ key, value: 5 }, { key, value: -12 }]);
+  assert.equal(await store.get(scope, key), -7);
+  await store.merge(scope, [{ key, value: 0.5 }]);
+  assert.equal(await store.get(scope, key), -6.5);
+  const big = { namespace: "b", monoid: sumBigInt() };
+  await store.merge(big, [{ key, value: -(2n ** 62n) }, { key, value: -(2n ** 62n) }]);
+  assert.equal(await store.get(big, key), -(2n ** 63n));
+  await store.close();
+});
+
+Deno.test("KvStore shares one database between stores with different prefixes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const a = new KvStore(kv, { prefix: ["a"] });
+  const b = new KvStore(kv, { prefix: ["b"] });
+  const scope = { namespace: "n", monoid: count() };
+  const key = { entity: "e", bucket: null };
+  await a.merge(scope, [{ key, value: 1 }]);
+  assert.equal(await b.get(scope, key), undefined);
+  await a.close();
+  await b.close();
+  assert.equal((await kv.get(["a", "v", "n", "e", false, "n"])).value !== null, true, "a store does not close a database it did not open");
+  kv.close();
+});
+
+Deno.test("KvStore rejects keys and values beyond Deno KV's limits before writing", async () => {
+  const store = await KvStore.open(":memory:");
+  const scope = { namespace: "n", monoid: sum() };
+  const fine = { key: { entity: "ok", bucket: null }, value: 1.5 };
+  const long = { key: { entity: "x".repeat(3000), bucket: null }, value: 1.5 };
+  await assert.rejects(store.merge(scope, [fine, long]), (e: unknown) => e instanceof DeltaRejectedError && e.index === 1);
+  assert.equal(await store.get(scope, fine.key), undefined);
+  await store.close();
+});
+
+Deno.test("KvStore writes thousands of keys across several atomic commits", async () => {
+  const store = await KvStore.open(":memory:");
+  const scope = { namespace: "n", monoid: sum() };
+  const deltas = Array.from({ length: 3000 }, (_, i) => ({
+    key: { entity: `e${i}`, bucket: 0 },
+    value: i % 2 === 0 ? i : i + 0.5,
+    expiresAt: Date.now() + 60_000,
+  }));
+  assert.equal((await store.merge(scope, deltas)).applied, 3000);
+  const values = await store.getMany(scope, deltas.map((d) => d.key));
+  assert.deepEqual(values, deltas.map((d) => d.value));
+  await store.close();
+});
