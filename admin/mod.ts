@@ -40,26 +40,14 @@
 export {
   type AdminHandler,
   type AdminHandlerOptions,
+  type AdminPipeline,
   type AdminServer,
   AuthRequiredError,
   createHandler,
+  type MetricsSource,
   serve,
   type ServeOptions,
 } from "./server.ts";
-export {
-  type AdminServiceOptions,
-  createAdminService,
-  VERSION,
-} from "./service.ts";
-export {
-  type AdminPipeline,
-  describeLocal,
-  fromSnapshot,
-  LOCAL_WORKER,
-  type MetricsSource,
-  Registry,
-  type RegistryOptions,
-} from "./registry.ts";
 export {
   BearerAuth,
   bearerToken,
@@ -74,4 +62,3 @@ export {
   reportToAdmin,
   type ReportToAdminOptions,
 } from "./reporter.ts";
-export { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";

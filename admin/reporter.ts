@@ -3,12 +3,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
-import {
-  type AdminPipeline,
-  describeLocal,
-  fromSnapshot,
-  type MetricsSource,
-} from "./registry.ts";
+import { describeLocal, fromSnapshot } from "./_registry.ts";
+import type { AdminPipeline, MetricsSource } from "./server.ts";
 
 /** Options for {@linkcode reportToAdmin}. */
 export interface ReportToAdminOptions {

@@ -11,21 +11,38 @@ import {
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import {
   createQuerier,
-  createQueryService,
   type Querier,
   type QueryLimits,
-  QueryService,
 } from "../query/mod.ts";
 import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
+import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { createQueryService } from "./_query_service.ts";
 import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
-import {
-  type AdminPipeline,
-  type MetricsSource,
-  Registry,
-} from "./registry.ts";
-import { createAdminService } from "./service.ts";
+import { Registry } from "./_registry.ts";
+import { createAdminService } from "./_admin_service.ts";
+import type { QueryTarget } from "../query/mod.ts";
+import type { PipelineDescription } from "../pipeline/mod.ts";
+import type { MetricsSnapshot } from "../streaming/mod.ts";
 import { renderPrometheus, RpcStats } from "./_prometheus.ts";
 import { staticAsset } from "./_assets.ts";
+
+/**
+ * Where live metrics come from: `InMemoryMetrics` from
+ * `@murmur/core/streaming` fits.
+ */
+export interface MetricsSource {
+  /** One snapshot per pipeline the recorder has seen. */
+  snapshots(): readonly MetricsSnapshot[];
+}
+
+/**
+ * A pipeline the admin server shows: anything the query layer can read, plus
+ * an optional `describe()` (built pipelines have one) for its DAG.
+ */
+export interface AdminPipeline extends QueryTarget<unknown> {
+  /** Describes the pipeline's stages; the DAG is derived from its fields when absent. */
+  describe?(): PipelineDescription;
+}
 
 /** Options for {@linkcode createHandler}. */
 export interface AdminHandlerOptions {

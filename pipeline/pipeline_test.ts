@@ -65,7 +65,10 @@ Deno.test("pipeline().build() says what to call when something is missing", () =
   const store = new MemoryStore();
   const base = pipeline<View>("pv");
   assert.throws(() => base.build(), /has no key: call \.key/);
-  assert.throws(() => base.key((e) => e.page).build(), /has no value: call \.value/);
+  assert.throws(
+    () => base.key((e) => e.page).build(),
+    /has no value: call \.value/,
+  );
   assert.throws(
     () => base.key((e) => e.page).value(() => 1).build(),
     /has no monoid: call \.aggregate/,
@@ -74,23 +77,33 @@ Deno.test("pipeline().build() says what to call when something is missing", () =
     () => base.key((e) => e.page).value(() => 1).aggregate(sum()).build(),
     (e: unknown) =>
       e instanceof PipelineConfigError &&
-      e.message === `pipeline "pv" has no store: call .storeIn(store) before .build()`,
+      e.message ===
+        `pipeline "pv" has no store: call .storeIn(store) before .build()`,
   );
   assert.throws(
-    () => pipeline<View>("").key((e) => e.page).value(() => 1).aggregate(sum()).storeIn(store).build(),
+    () =>
+      pipeline<View>("").key((e) => e.page).value(() => 1).aggregate(sum())
+        .storeIn(store).build(),
     /needs a name/,
   );
   assert.throws(
-    () => pipeline<View>("__murmur_x").key((e) => e.page).value(() => 1).aggregate(sum()).storeIn(store).build(),
+    () =>
+      pipeline<View>("__murmur_x").key((e) => e.page).value(() => 1).aggregate(
+        sum(),
+      ).storeIn(store).build(),
     /reserved/,
   );
 });
 
 Deno.test("pipeline builders are immutable and can be forked", () => {
-  const base = pipeline<View>("a").key((e) => e.page).value(() => 1).aggregate(sum());
+  const base = pipeline<View>("a").key((e) => e.page).value(() => 1).aggregate(
+    sum(),
+  );
   const one = base.storeIn(new MemoryStore()).build();
   assert.throws(() => base.build(), /has no store/);
-  const many = base.keyMany((e) => [e.page, e.country]).storeIn(new MemoryStore()).build();
+  const many = base.keyMany((e) => [e.page, e.country]).storeIn(
+    new MemoryStore(),
+  ).build();
   assert.equal(one.keyMode, "key");
   assert.equal(many.keyMode, "keyMany");
   assert.equal(many.extract.key, null);
@@ -104,9 +117,13 @@ Deno.test("pipeline().debounce() is refused on monoids where it under-counts", (
         .debounce({ key: { window: 1000 } }).storeIn(store).build(),
     /under-counts: remove the key debounce/,
   );
-  const ok = pipeline<View>("m").key((e) => e.page).value((e) => e.at).aggregate(max())
+  const ok = pipeline<View>("m").key((e) => e.page).value((e) => e.at)
+    .aggregate(max())
     .debounce({ value: { window: 1000 } }).storeIn(store).build();
-  assert.deepEqual(ok.describe().stages.map((s) => s.kind).includes("debounce"), true);
+  assert.deepEqual(
+    ok.describe().stages.map((s) => s.kind).includes("debounce"),
+    true,
+  );
   assert.throws(
     () =>
       pipeline<View>("m").key((e) => e.page).value((e) => e.at).aggregate(max())

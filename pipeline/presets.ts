@@ -100,7 +100,12 @@ export function topN<E>(
   const monoid = topK(options.k === undefined ? {} : { k: options.k });
   const { item, weight } = options;
   return pipeline<E>(name)
-    .value((event) => monoid.identity().add(item(event), weight === undefined ? 1 : weight(event)))
+    .value((event) =>
+      monoid.identity().add(
+        item(event),
+        weight === undefined ? 1 : weight(event),
+      )
+    )
     .aggregate(monoid);
 }
 
@@ -139,7 +144,10 @@ export function trending<E>(
   const monoid = decayedSum({ halfLife: options.halfLife });
   const amount = options.amount;
   return pipeline<E>(name)
-    .value((event, time): Decayed => ({ value: amount === undefined ? 1 : amount(event), time }))
+    .value((event, time): Decayed => ({
+      value: amount === undefined ? 1 : amount(event),
+      time,
+    }))
     .aggregate(monoid);
 }
 
@@ -166,7 +174,10 @@ export function latest<E>(
   value: (event: E) => JsonValue,
 ): PipelineBuilder<E, Stamped<JsonValue> | null> {
   return pipeline<E>(name)
-    .value((event, time): Stamped<JsonValue> | null => ({ value: value(event), time }))
+    .value((event, time): Stamped<JsonValue> | null => ({
+      value: value(event),
+      time,
+    }))
     .aggregate(last());
 }
 
@@ -191,5 +202,6 @@ export function maximum<E>(
   name: string,
   value: (event: E) => number,
 ): PipelineBuilder<E, number | null> {
-  return pipeline<E>(name).value((event): number | null => value(event)).aggregate(max());
+  return pipeline<E>(name).value((event): number | null => value(event))
+    .aggregate(max());
 }

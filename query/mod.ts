@@ -8,9 +8,9 @@
  *   refuse unbounded scans.
  * - {@linkcode lambdaQuery} merges a batch view and a realtime layer with the
  *   pipeline's monoid.
- * - {@linkcode createQueryService} serves `murmur.v1.QueryService` over
- *   Connect; `@murmur/core/admin` mounts it next to the admin API and UI.
- * - `@murmur/core/query/client` is the typed client.
+ * - `@murmur/core/admin` serves `murmur.v1.QueryService` over Connect, next
+ *   to the admin API and UI, and `@murmur/core/query/client` is the typed
+ *   client for it.
  *
  * @example Usage
  * ```ts
@@ -79,11 +79,3 @@ export {
   typedValue,
   type TypedValueOptions,
 } from "./typed.ts";
-export {
-  type AnswerMessageOptions,
-  createQueryService,
-  type QueryServiceOptions,
-  toAnswerMessage,
-  toConnectError,
-} from "./service.ts";
-export { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";

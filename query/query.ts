@@ -167,7 +167,7 @@ export class Querier {
   }
 
   /** The pipelines served, sorted by name. */
-  get pipelines(): readonly AnyTarget[] {
+  get pipelines(): readonly QueryTarget<unknown>[] {
     return [...this.#targets.values()].sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0
     );

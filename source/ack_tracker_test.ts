@@ -77,7 +77,9 @@ Deno.test("AckTracker stays correct across queue compaction", () => {
   for (let p = 0; p < n; p++) t.delivered("s", BigInt(p * 2));
   // Ack in windows of 100 in reverse order inside each window.
   for (let w = 0; w < n; w += 100) {
-    for (let p = w + 99; p >= w; p--) assert.equal(t.ack("s", BigInt(p * 2)), true);
+    for (let p = w + 99; p >= w; p--) {
+      assert.equal(t.ack("s", BigInt(p * 2)), true);
+    }
     assert.equal(t.committable("s"), BigInt((w + 99) * 2));
   }
   t.delivered("s", BigInt(n * 2));
@@ -89,7 +91,10 @@ Deno.test("AckTracker stays correct across queue compaction", () => {
 Deno.test("AckTracker.committable() matches a model for any ack order", () => {
   fc.assert(
     fc.property(
-      fc.uniqueArray(fc.integer({ min: 0, max: 500 }), { minLength: 1, maxLength: 60 }),
+      fc.uniqueArray(fc.integer({ min: 0, max: 500 }), {
+        minLength: 1,
+        maxLength: 60,
+      }),
       fc.func(fc.integer()),
       (raw, order) => {
         const positions = [...raw].sort((a, b) => a - b);

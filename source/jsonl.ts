@@ -40,7 +40,9 @@ export class LineTooLongError extends RangeError {
    * @param limit The limit in bytes.
    */
   constructor(line: number, limit: number) {
-    super(`line ${line} is longer than ${limit} bytes; raise maxLineBytes or split the record`);
+    super(
+      `line ${line} is longer than ${limit} bytes; raise maxLineBytes or split the record`,
+    );
     this.name = "LineTooLongError";
     this.line = line;
   }
@@ -100,7 +102,10 @@ export class JsonLinesSource<T> implements Source<T> {
    * @param options Name, batching, limits, resume point, decoding and timing.
    * @throws {RangeError} For a bad batch size, line limit or resume line.
    */
-  constructor(input: string | URL | ReadableStream<Uint8Array>, options: JsonLinesOptions<T> = {}) {
+  constructor(
+    input: string | URL | ReadableStream<Uint8Array>,
+    options: JsonLinesOptions<T> = {},
+  ) {
     this.#input = input;
     this.name = options.name ??
       (input === "-"
@@ -112,13 +117,22 @@ export class JsonLinesSource<T> implements Source<T> {
     this.#batchSize = options.batchSize ?? 500;
     this.#maxLine = options.maxLineBytes ?? 1024 * 1024;
     this.#fromLine = options.fromLine ?? 0;
-    for (const [what, v] of [["batchSize", this.#batchSize], ["maxLineBytes", this.#maxLine]] as const) {
+    for (
+      const [what, v] of [["batchSize", this.#batchSize], [
+        "maxLineBytes",
+        this.#maxLine,
+      ]] as const
+    ) {
       if (!Number.isInteger(v) || v < 1) {
-        throw new RangeError(`JsonLinesSource: ${what} must be a positive integer, got ${v}`);
+        throw new RangeError(
+          `JsonLinesSource: ${what} must be a positive integer, got ${v}`,
+        );
       }
     }
     if (!Number.isInteger(this.#fromLine) || this.#fromLine < 0) {
-      throw new RangeError(`JsonLinesSource: fromLine must be an integer >= 0, got ${this.#fromLine}`);
+      throw new RangeError(
+        `JsonLinesSource: fromLine must be an integer >= 0, got ${this.#fromLine}`,
+      );
     }
     this.#decode = options.decode;
     this.#time = options.time;
@@ -148,14 +162,24 @@ export class JsonLinesSource<T> implements Source<T> {
   async #open(): Promise<ReadableStream<Uint8Array>> {
     const input = this.#input;
     if (input === "-") return Deno.stdin.readable;
-    if (typeof input === "string" || input instanceof URL) return (await Deno.open(input)).readable;
+    if (typeof input === "string" || input instanceof URL) {
+      return (await Deno.open(input)).readable;
+    }
     return input;
   }
 
-  #record(line: number, bytes: Uint8Array, tooLong: boolean): SourceRecord<T> | undefined {
+  #record(
+    line: number,
+    bytes: Uint8Array,
+    tooLong: boolean,
+  ): SourceRecord<T> | undefined {
     const stream = this.#stream;
     const position = BigInt(line);
-    const make = (value: T | undefined, time: number, error?: Error): SourceRecord<T> => {
+    const make = (
+      value: T | undefined,
+      time: number,
+      error?: Error,
+    ): SourceRecord<T> => {
       this.#tracker.delivered(stream, position);
       let done = false;
       const ack = () => {
@@ -164,16 +188,31 @@ export class JsonLinesSource<T> implements Source<T> {
         this.#acked++;
         this.#tracker.ack(stream, position);
       };
-      const base = { value, id: `${this.name}:${line}`, time, stream, position, ack };
-      return error === undefined ? base : { ...base, error, raw: bytes.slice(0, RAW_KEEP) };
+      const base = {
+        value,
+        id: `${this.name}:${line}`,
+        time,
+        stream,
+        position,
+        ack,
+      };
+      return error === undefined
+        ? base
+        : { ...base, error, raw: bytes.slice(0, RAW_KEEP) };
     };
     const now = this.#now();
-    if (tooLong) return make(undefined, now, new LineTooLongError(line, this.#maxLine));
+    if (tooLong) {
+      return make(undefined, now, new LineTooLongError(line, this.#maxLine));
+    }
     let text: string;
     try {
       text = this.#utf8.decode(bytes);
     } catch (error) {
-      return make(undefined, now, new TypeError(`line ${line} is not valid UTF-8`, { cause: error }));
+      return make(
+        undefined,
+        now,
+        new TypeError(`line ${line} is not valid UTF-8`, { cause: error }),
+      );
     }
     if (text.trim() === "") return undefined;
     let value: T;
@@ -182,14 +221,24 @@ export class JsonLinesSource<T> implements Source<T> {
       value = this.#decode === undefined ? json as T : this.#decode(json, line);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return make(undefined, now, new SyntaxError(`line ${line}: ${message}`, { cause: error }));
+      return make(
+        undefined,
+        now,
+        new SyntaxError(`line ${line}: ${message}`, { cause: error }),
+      );
     }
     let time = now;
     if (this.#time !== undefined) {
       try {
         time = this.#time(value, line);
       } catch (error) {
-        return make(undefined, now, new TypeError(`line ${line}: time extractor failed`, { cause: error }));
+        return make(
+          undefined,
+          now,
+          new TypeError(`line ${line}: time extractor failed`, {
+            cause: error,
+          }),
+        );
       }
     }
     return make(value, time);
@@ -228,7 +277,9 @@ export class JsonLinesSource<T> implements Source<T> {
         }
         bytes.set(tail, at);
       }
-      if (!tooLong && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+      if (!tooLong && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) {
+        bytes = bytes.subarray(0, bytes.length - 1);
+      }
       const record = this.#record(line, bytes, tooLong);
       if (record !== undefined) batch.push(record);
       parts.length = 0;

@@ -5,10 +5,15 @@ import type { SourceRecord } from "./source.ts";
 const enc = new TextEncoder();
 
 function chunks(...parts: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
-  return ReadableStream.from(parts.map((p) => typeof p === "string" ? enc.encode(p) : p));
+  return ReadableStream.from(
+    parts.map((p) => typeof p === "string" ? enc.encode(p) : p),
+  );
 }
 
-async function collect<T>(source: JsonLinesSource<T>, ack = true): Promise<SourceRecord<T>[]> {
+async function collect<T>(
+  source: JsonLinesSource<T>,
+  ack = true,
+): Promise<SourceRecord<T>[]> {
   const out: SourceRecord<T>[] = [];
   for await (const batch of source) {
     for (const r of batch) {
@@ -20,13 +25,19 @@ async function collect<T>(source: JsonLinesSource<T>, ack = true): Promise<Sourc
 }
 
 Deno.test("JsonLinesSource yields one record per line with line-number ids and positions", async () => {
-  const source = new JsonLinesSource<{ n: number }>(chunks('{"n":1}\n{"n"', ':2}\r\n\n  \n{"n":3}'), { name: "f" });
+  const source = new JsonLinesSource<{ n: number }>(
+    chunks('{"n":1}\n{"n"', ':2}\r\n\n  \n{"n":3}'),
+    { name: "f" },
+  );
   const records = await collect(source);
-  assert.deepEqual(records.map((r) => [r.id, r.value?.n, r.stream, r.position]), [
-    ["f:1", 1, "jsonl:f", 1n],
-    ["f:2", 2, "jsonl:f", 2n],
-    ["f:5", 3, "jsonl:f", 5n],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.id, r.value?.n, r.stream, r.position]),
+    [
+      ["f:1", 1, "jsonl:f", 1n],
+      ["f:2", 2, "jsonl:f", 2n],
+      ["f:5", 3, "jsonl:f", 5n],
+    ],
+  );
   assert.equal(source.committable(), 5n);
   assert.equal(source.lines, 5);
 });
@@ -34,7 +45,13 @@ Deno.test("JsonLinesSource yields one record per line with line-number ids and p
 Deno.test("JsonLinesSource turns bad lines into error records and keeps scanning", async () => {
   const long = `{"x":"${"y".repeat(200)}"}`;
   const source = new JsonLinesSource<unknown>(
-    chunks('{"ok":1}\n', "{bad json\n", new Uint8Array([0xff, 0xfe, 0x0a]), `${long}\n`, '{"ok":2}\n'),
+    chunks(
+      '{"ok":1}\n',
+      "{bad json\n",
+      new Uint8Array([0xff, 0xfe, 0x0a]),
+      `${long}\n`,
+      '{"ok":2}\n',
+    ),
     { name: "f", maxLineBytes: 100 },
   );
   const records = await collect(source);
@@ -44,14 +61,30 @@ Deno.test("JsonLinesSource turns bad lines into error records and keeps scanning
   assert.match(records[1]!.error!.message, /^line 2:/);
   assert.ok(records[2]!.error instanceof TypeError);
   assert.ok(records[3]!.error instanceof LineTooLongError);
-  assert.equal(records[3]!.raw!.length, long.length, "keeps the start of the long line for the dead letter");
+  assert.equal(
+    records[3]!.raw!.length,
+    long.length,
+    "keeps the start of the long line for the dead letter",
+  );
   assert.deepEqual(records[4]!.value, { ok: 2 });
 });
 
 Deno.test("JsonLinesSource survives an over-long line split across many chunks", async () => {
-  const parts = ['{"a":1}\n', ...Array.from({ length: 50 }, () => "z".repeat(100)), '\n{"a":2}\n'];
-  const records = await collect(new JsonLinesSource<{ a: number }>(chunks(...parts), { maxLineBytes: 1000 }));
-  assert.deepEqual(records.map((r) => r.error?.name ?? r.value!.a), [1, "LineTooLongError", 2]);
+  const parts = [
+    '{"a":1}\n',
+    ...Array.from({ length: 50 }, () => "z".repeat(100)),
+    '\n{"a":2}\n',
+  ];
+  const records = await collect(
+    new JsonLinesSource<{ a: number }>(chunks(...parts), {
+      maxLineBytes: 1000,
+    }),
+  );
+  assert.deepEqual(records.map((r) => r.error?.name ?? r.value!.a), [
+    1,
+    "LineTooLongError",
+    2,
+  ]);
   assert.equal(records[1]!.raw!.length, 1024, "keeps at most 1 KiB of it");
 });
 
@@ -72,8 +105,14 @@ Deno.test("JsonLinesSource applies decode and time, refusing what decode throws 
 Deno.test("JsonLinesSource resumes after fromLine and reads files", async () => {
   const path = await Deno.makeTempFile({ suffix: ".jsonl" });
   try {
-    await Deno.writeTextFile(path, Array.from({ length: 10 }, (_, i) => JSON.stringify({ i })).join("\n") + "\n");
-    const records = await collect(new JsonLinesSource<{ i: number }>(path, { fromLine: 7, batchSize: 2 }));
+    await Deno.writeTextFile(
+      path,
+      Array.from({ length: 10 }, (_, i) => JSON.stringify({ i })).join("\n") +
+        "\n",
+    );
+    const records = await collect(
+      new JsonLinesSource<{ i: number }>(path, { fromLine: 7, batchSize: 2 }),
+    );
     assert.deepEqual(records.map((r) => r.value!.i), [7, 8, 9]);
     assert.equal(records[0]!.id.endsWith(":8"), true);
   } finally {
@@ -94,7 +133,9 @@ Deno.test("JsonLinesSource commits only contiguous acks", async () => {
 
 Deno.test("JsonLinesSource.close() stops a live input", async () => {
   let pull: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const live = new ReadableStream<Uint8Array>({ start: (c) => void (pull = c) });
+  const live = new ReadableStream<Uint8Array>({
+    start: (c) => void (pull = c),
+  });
   const source = new JsonLinesSource<number>(live);
   const it = source[Symbol.asyncIterator]();
   pull!.enqueue(enc.encode("1\n"));

@@ -91,7 +91,9 @@ export class MemorySource<T> implements Source<T> {
    */
   constructor(options: MemorySourceOptions<T> = {}) {
     this.name = options.name ?? "memory";
-    this.#stream = options.stream === undefined ? `memory:${this.name}` : options.stream;
+    this.#stream = options.stream === undefined
+      ? `memory:${this.name}`
+      : options.stream;
     this.#batchSize = options.batchSize ?? 100;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new RangeError(
@@ -103,7 +105,8 @@ export class MemorySource<T> implements Source<T> {
     this.#customId = id ?? null;
     this.#id = id === undefined
       ? (_, position) => `${this.name}:${position}`
-      : (event, position) => event === undefined ? `${this.name}:${position}` : id(event, position);
+      : (event, position) =>
+        event === undefined ? `${this.name}:${position}` : id(event, position);
     this.#now = options.now ?? Date.now;
     this.#next = this.#startAt = options.startAt ?? 0;
   }
@@ -140,7 +143,9 @@ export class MemorySource<T> implements Source<T> {
    */
   push(...events: T[]): void {
     if (this.#ended) {
-      throw new TypeError(`memory source "${this.name}" has ended: create a new one to push more`);
+      throw new TypeError(
+        `memory source "${this.name}" has ended: create a new one to push more`,
+      );
     }
     this.#append(events);
   }
@@ -158,12 +163,22 @@ export class MemorySource<T> implements Source<T> {
    * @param error Why it could not be decoded.
    * @throws {TypeError} After {@linkcode MemorySource.end}.
    */
-  pushUndecodable(raw: Uint8Array | string, error: Error = new SyntaxError("undecodable")): void {
+  pushUndecodable(
+    raw: Uint8Array | string,
+    error: Error = new SyntaxError("undecodable"),
+  ): void {
     if (this.#ended) {
-      throw new TypeError(`memory source "${this.name}" has ended: create a new one to push more`);
+      throw new TypeError(
+        `memory source "${this.name}" has ended: create a new one to push more`,
+      );
     }
     const bytes = typeof raw === "string" ? new TextEncoder().encode(raw) : raw;
-    this.#queue.push({ value: undefined, time: this.#now(), raw: bytes, error });
+    this.#queue.push({
+      value: undefined,
+      time: this.#now(),
+      raw: bytes,
+      error,
+    });
     this.#wakeUp();
   }
 
@@ -189,7 +204,9 @@ export class MemorySource<T> implements Source<T> {
    * @returns The position, or `undefined` when nothing is committable (or records have no stream).
    */
   committable(): bigint | undefined {
-    return this.#stream === null || this.#low === 0 ? undefined : BigInt(this.#startAt + this.#low - 1);
+    return this.#stream === null || this.#low === 0
+      ? undefined
+      : BigInt(this.#startAt + this.#low - 1);
   }
 
   /** Marks the record at `index` (from `startAt`) acked. */
@@ -211,7 +228,9 @@ export class MemorySource<T> implements Source<T> {
       this.#flags = grown;
     }
     const value = entry.value;
-    const time = value !== undefined && this.#time !== undefined ? this.#time(value, position) : entry.time;
+    const time = value !== undefined && this.#time !== undefined
+      ? this.#time(value, position)
+      : entry.time;
     if (entry.error === undefined && this.#customId === null) {
       return this.#stream === null
         ? new MemoryRecord(this, value, time, index, position)
@@ -227,7 +246,9 @@ export class MemorySource<T> implements Source<T> {
       ...(entry.raw === undefined ? {} : { raw: entry.raw }),
       ack,
     };
-    return this.#stream === null ? failed : { ...failed, stream: this.#stream, position: BigInt(position) };
+    return this.#stream === null
+      ? failed
+      : { ...failed, stream: this.#stream, position: BigInt(position) };
   }
 
   /**
@@ -281,7 +302,13 @@ class MemoryRecord<T> {
   readonly index: number;
   readonly at: number;
 
-  constructor(source: MemorySource<T>, value: T | undefined, time: number, index: number, at: number) {
+  constructor(
+    source: MemorySource<T>,
+    value: T | undefined,
+    time: number,
+    index: number,
+    at: number,
+  ) {
     this.source = source;
     this.value = value;
     this.time = time;

@@ -9,13 +9,21 @@ async function take<T>(source: MemorySource<T>): Promise<SourceRecord<T>[]> {
 }
 
 Deno.test("MemorySource.of() yields the events in batches with ids, times and positions", async () => {
-  const source = MemorySource.of(["a", "b", "c"], { name: "m", batchSize: 2, time: (_, i) => 100 + i, startAt: 10 });
+  const source = MemorySource.of(["a", "b", "c"], {
+    name: "m",
+    batchSize: 2,
+    time: (_, i) => 100 + i,
+    startAt: 10,
+  });
   const records = await take(source);
-  assert.deepEqual(records.map((r) => [r.value, r.id, r.time, r.stream, r.position]), [
-    ["a", "m:10", 110, "memory:m", 10n],
-    ["b", "m:11", 111, "memory:m", 11n],
-    ["c", "m:12", 112, "memory:m", 12n],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.value, r.id, r.time, r.stream, r.position]),
+    [
+      ["a", "m:10", 110, "memory:m", 10n],
+      ["b", "m:11", 111, "memory:m", 11n],
+      ["c", "m:12", 112, "memory:m", 12n],
+    ],
+  );
   assert.equal(source.delivered, 3);
 });
 
@@ -32,7 +40,9 @@ Deno.test("MemorySource tracks acks and the committable position", async () => {
 });
 
 Deno.test("MemorySource without a stream gives records no position", async () => {
-  const records = await take(MemorySource.of(["x"], { stream: null, id: (v) => `id-${v}` }));
+  const records = await take(
+    MemorySource.of(["x"], { stream: null, id: (v) => `id-${v}` }),
+  );
   assert.equal(records[0]!.stream, undefined);
   assert.equal(records[0]!.position, undefined);
   assert.equal(records[0]!.id, "id-x");

@@ -33,4 +33,8 @@ export {
   SyntheticSource,
   Zipf,
 } from "./synthetic.ts";
-export { type JsonLinesOptions, JsonLinesSource, LineTooLongError } from "./jsonl.ts";
+export {
+  type JsonLinesOptions,
+  JsonLinesSource,
+  LineTooLongError,
+} from "./jsonl.ts";

@@ -211,20 +211,29 @@ export class SyntheticSource<T = SyntheticEvent> implements Source<T> {
     this.name = options.name ?? "synthetic";
     this.#stream = `synthetic:${this.name}`;
     this.#random = seededRandom(options.seed ?? 1);
-    this.#zipf = new Zipf(options.entities ?? 1000, options.skew ?? 1.1, this.#random);
+    this.#zipf = new Zipf(
+      options.entities ?? 1000,
+      options.skew ?? 1.1,
+      this.#random,
+    );
     this.#rate = options.rate ?? 0;
     if (!(this.#rate >= 0)) {
-      throw new RangeError(`SyntheticSource: rate must be >= 0 events/s, got ${this.#rate}`);
+      throw new RangeError(
+        `SyntheticSource: rate must be >= 0 events/s, got ${this.#rate}`,
+      );
     }
     this.#total = options.total ?? Infinity;
     this.#batchSize = options.batchSize ?? 500;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
-      throw new RangeError(`SyntheticSource: batchSize must be a positive integer, got ${this.#batchSize}`);
+      throw new RangeError(
+        `SyntheticSource: batchSize must be a positive integer, got ${this.#batchSize}`,
+      );
     }
     this.#start = options.startTime ?? "clock";
     this.#step = options.timeStep ?? (this.#rate > 0 ? 1000 / this.#rate : 1);
     this.#make = options.make ??
-      ((d: SyntheticDraw) => ({ seq: d.seq, entity: `e${d.rank}`, time: d.time }) as T);
+      ((d: SyntheticDraw) =>
+        ({ seq: d.seq, entity: `e${d.rank}`, time: d.time }) as T);
     this.#now = options.now ?? Date.now;
   }
 
@@ -285,8 +294,15 @@ export class SyntheticSource<T = SyntheticEvent> implements Source<T> {
       const clock = this.#start === "clock" ? this.#now() : 0;
       for (let i = 0; i < n; i++) {
         const seq = this.#seq++;
-        const time = this.#start === "clock" ? clock : this.#start + seq * this.#step;
-        const value = this.#make({ seq, rank: this.#zipf.next(), time, random: this.#random });
+        const time = this.#start === "clock"
+          ? clock
+          : this.#start + seq * this.#step;
+        const value = this.#make({
+          seq,
+          rank: this.#zipf.next(),
+          time,
+          random: this.#random,
+        });
         const position = BigInt(seq);
         tracker.delivered(stream, position);
         let done = false;

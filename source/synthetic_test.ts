@@ -22,7 +22,9 @@ Deno.test("Zipf draws follow the skew: rank 0 is the most frequent", () => {
   const zipf = new Zipf(100, 1.1, seededRandom(1));
   const counts = new Array(100).fill(0);
   for (let i = 0; i < 50_000; i++) counts[zipf.next()]++;
-  assert.ok(counts[0] > counts[1] && counts[1] > counts[9] && counts[9] > counts[99]);
+  assert.ok(
+    counts[0] > counts[1] && counts[1] > counts[9] && counts[9] > counts[99],
+  );
   // P(0) / P(1) = 2^1.1 ≈ 2.14
   const ratio = counts[0] / counts[1];
   assert.ok(ratio > 1.9 && ratio < 2.4, `ratio ${ratio}`);
@@ -35,7 +37,14 @@ Deno.test("Zipf draws follow the skew: rank 0 is the most frequent", () => {
 });
 
 Deno.test("SyntheticSource generates the same events for the same seed, with positions", async () => {
-  const opts = { entities: 50, seed: 9, total: 1200, batchSize: 500, startTime: 1_000, timeStep: 10 } as const;
+  const opts = {
+    entities: 50,
+    seed: 9,
+    total: 1200,
+    batchSize: 500,
+    startTime: 1_000,
+    timeStep: 10,
+  } as const;
   const a = await take(new SyntheticSource(opts));
   const b = await take(new SyntheticSource(opts));
   assert.equal(a.length, 1200);
@@ -49,7 +58,10 @@ Deno.test("SyntheticSource generates the same events for the same seed, with pos
 Deno.test("SyntheticSource builds custom events and tracks acks", async () => {
   const source = new SyntheticSource({
     total: 10,
-    make: (d) => ({ page: `p${d.rank}`, visitor: Math.floor(d.random() * 100) }),
+    make: (d) => ({
+      page: `p${d.rank}`,
+      visitor: Math.floor(d.random() * 100),
+    }),
   });
   const records = await take(source);
   assert.ok(records.every((r) => r.value!.page.startsWith("p")));
@@ -70,5 +82,8 @@ Deno.test("SyntheticSource paces itself to the rate and stops on close()", async
     if (n >= 200) await source.close();
   }
   assert.equal(n, 200);
-  assert.ok(Date.now() - started >= 100, "200 events at 1000/s take at least ~150 ms");
+  assert.ok(
+    Date.now() - started >= 100,
+    "200 events at 1000/s take at least ~150 ms",
+  );
 });

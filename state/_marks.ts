@@ -66,7 +66,9 @@ export function conflictDetail(
   for (const mark of marks ?? []) {
     const at = remembered(mark.stream);
     parts.push(
-      `${mark.stream} holds ${at ?? "nothing"}, delta covers ${mark.from}..${mark.to}`,
+      `${mark.stream} holds ${
+        at ?? "nothing"
+      }, delta covers ${mark.from}..${mark.to}`,
     );
   }
   const claimed = (claims ?? []).filter(held);

@@ -1,9 +1,9 @@
 // The embedded default store on Deno KV: atomic sums for integer counters, versionstamp CAS for everything else.
 
 import {
+  DEFAULT_CLAIM_TTL_MS,
   type Delta,
   DeltaRejectedError,
-  DEFAULT_CLAIM_TTL_MS,
   MarkConflictError,
   type MergeOptions,
   type MergeResult,
@@ -71,7 +71,9 @@ function isEnvelope(value: unknown): value is Envelope {
 /** An integer delta as a two's-complement u64, or `undefined` when it needs the generic path. */
 function asU64(value: unknown, type: string): bigint | undefined {
   if (type === "number") {
-    if (typeof value !== "number" || !Number.isSafeInteger(value)) return undefined;
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+      return undefined;
+    }
     return BigInt.asUintN(64, BigInt(value));
   }
   if (typeof value !== "bigint") return undefined;
@@ -80,7 +82,11 @@ function asU64(value: unknown, type: string): bigint | undefined {
 }
 
 /** Runs tasks with at most `limit` in flight; rejects with the first failure after all settled. */
-async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async () => {
@@ -93,7 +99,9 @@ async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Pr
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
   if (failure !== undefined) throw failure.error;
 }
 
@@ -193,13 +201,18 @@ export class KvStore implements Store {
    * @param options Prefix, clock, CAS attempts, parallelism, name.
    * @returns The store; {@linkcode KvStore.close} closes the database.
    */
-  static async open(path?: string, options: KvStoreOptions = {}): Promise<KvStore> {
+  static async open(
+    path?: string,
+    options: KvStoreOptions = {},
+  ): Promise<KvStore> {
     const kv = await Deno.openKv(path);
     return new KvStore(kv, options, true);
   }
 
   #check(): void {
-    if (this.#closed) throw new Error(`store "${this.name}" is closed: open a new KvStore`);
+    if (this.#closed) {
+      throw new Error(`store "${this.name}" is closed: open a new KvStore`);
+    }
   }
 
   #base(namespace: string, key: StateKey): Deno.KvKey {
@@ -229,7 +242,10 @@ export class KvStore implements Store {
    * @returns One value or `undefined` per key.
    * @throws {CodecError} When stored bytes cannot be decoded.
    */
-  async getMany<V>(scope: Scope<V>, keys: readonly StateKey[]): Promise<(V | undefined)[]> {
+  async getMany<V>(
+    scope: Scope<V>,
+    keys: readonly StateKey[],
+  ): Promise<(V | undefined)[]> {
     this.#check();
     if (keys.length === 0) return [];
     const { monoid } = scope;
@@ -244,7 +260,9 @@ export class KvStore implements Store {
     }
     const entries: Deno.KvEntryMaybe<unknown>[] = new Array(kvKeys.length);
     const chunks: number[] = [];
-    for (let i = 0; i < kvKeys.length; i += MAX_READ - (MAX_READ % perKey)) chunks.push(i);
+    for (let i = 0; i < kvKeys.length; i += MAX_READ - (MAX_READ % perKey)) {
+      chunks.push(i);
+    }
     await pool(chunks, 8, async (start) => {
       const slice = kvKeys.slice(start, start + MAX_READ - (MAX_READ % perKey));
       const got = await this.kv.getMany(slice);
@@ -300,7 +318,12 @@ export class KvStore implements Store {
       const delta = deltas[i]!;
       const base = this.#base(namespace, delta.key);
       if (encoder.encode(JSON.stringify(base)).length > MAX_KEY_BYTES - 64) {
-        throw new DeltaRejectedError(namespace, i, delta.key, "the key is longer than Deno KV's 2 KiB limit");
+        throw new DeltaRejectedError(
+          namespace,
+          i,
+          delta.key,
+          "the key is longer than Deno KV's 2 KiB limit",
+        );
       }
       if (delta.expiresAt !== undefined && delta.expiresAt <= now) {
         // Already expired: writing it would only create an entry that reads as absent.
@@ -308,9 +331,12 @@ export class KvStore implements Store {
         continue;
       }
       const id = JSON.stringify([delta.key.entity, delta.key.bucket]);
-      const exact = (delta.marks?.length ?? 0) > 0 || (delta.claims?.length ?? 0) > 0;
+      const exact = (delta.marks?.length ?? 0) > 0 ||
+        (delta.claims?.length ?? 0) > 0;
       // Atomic sums cannot carry an expiry, so only deltas that never expire take that path.
-      const u64 = type === "" || exact || delta.expiresAt !== undefined ? undefined : asU64(delta.value, type);
+      const u64 = type === "" || exact || delta.expiresAt !== undefined
+        ? undefined
+        : asU64(delta.value, type);
       if (u64 !== undefined && !slow.has(id)) {
         const slot = fast.get(id);
         if (slot === undefined) fast.set(id, { base, sum: u64 });
@@ -326,21 +352,40 @@ export class KvStore implements Store {
           namespace,
           i,
           delta.key,
-          `the value cannot be encoded: ${error instanceof Error ? error.message : String(error)}`,
+          `the value cannot be encoded: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
           { cause: error },
         );
       }
       if (bytes.length > MAX_VALUE_BYTES - ENVELOPE_OVERHEAD) {
-        throw new DeltaRejectedError(namespace, i, delta.key, `the value takes ${bytes.length} bytes, more than Deno KV's 64 KiB`);
+        throw new DeltaRejectedError(
+          namespace,
+          i,
+          delta.key,
+          `the value takes ${bytes.length} bytes, more than Deno KV's 64 KiB`,
+        );
       }
       let slot = slow.get(id);
       if (slot === undefined) {
-        slot = { key: delta.key, stateKey: [...base, "e"], items: [], claimKeys: new Map() };
+        slot = {
+          key: delta.key,
+          stateKey: [...base, "e"],
+          items: [],
+          claimKeys: new Map(),
+        };
         slow.set(id, slot);
       }
       for (const claim of delta.claims ?? []) {
         if (!slot.claimKeys.has(claim)) {
-          slot.claimKeys.set(claim, [...this.#prefix, "c", namespace, delta.key.entity, delta.key.bucket ?? false, claim]);
+          slot.claimKeys.set(claim, [
+            ...this.#prefix,
+            "c",
+            namespace,
+            delta.key.entity,
+            delta.key.bucket ?? false,
+            claim,
+          ]);
         }
       }
       slot.items.push({ index: i, delta: delta as Delta<unknown> });
@@ -349,9 +394,18 @@ export class KvStore implements Store {
     if (slow.size > 0) {
       const groups = this.#group([...slow.values()]);
       // Plan every group before committing any, so a rejected delta leaves the call unapplied.
-      const plans = await Promise.all(groups.map((g) => this.#plan(scope as Scope<unknown>, g, now, claimTtl)));
+      const plans = await Promise.all(
+        groups.map((g) =>
+          this.#plan(scope as Scope<unknown>, g, now, claimTtl)
+        ),
+      );
       await pool(plans, this.#parallel, async (plan) => {
-        const done = await this.#commit(scope as Scope<unknown>, plan, claimTtl, options.signal);
+        const done = await this.#commit(
+          scope as Scope<unknown>,
+          plan,
+          claimTtl,
+          options.signal,
+        );
         for (const p of done) {
           applied += p.applied;
           skipped.push(...p.skipped);
@@ -361,7 +415,9 @@ export class KvStore implements Store {
     if (fast.size > 0) {
       const slots = [...fast.values()];
       const batches: (typeof slots)[] = [];
-      for (let i = 0; i < slots.length; i += MAX_MUTATIONS / 2) batches.push(slots.slice(i, i + MAX_MUTATIONS / 2));
+      for (let i = 0; i < slots.length; i += MAX_MUTATIONS / 2) {
+        batches.push(slots.slice(i, i + MAX_MUTATIONS / 2));
+      }
       await pool(batches, this.#parallel, async (batch) => {
         options.signal?.throwIfAborted();
         const op = this.kv.atomic();
@@ -393,9 +449,16 @@ export class KvStore implements Store {
   }
 
   /** Reads a group's envelopes and claims and computes the commit. */
-  async #plan(scope: Scope<unknown>, group: SlowKey[], now: number, claimTtl: number): Promise<Planned[]> {
+  async #plan(
+    scope: Scope<unknown>,
+    group: SlowKey[],
+    now: number,
+    claimTtl: number,
+  ): Promise<Planned[]> {
     const reads: Deno.KvKey[] = [];
-    for (const slot of group) reads.push(slot.stateKey, ...slot.claimKeys.values());
+    for (const slot of group) {
+      reads.push(slot.stateKey, ...slot.claimKeys.values());
+    }
     const entries: Deno.KvEntryMaybe<unknown>[] = [];
     for (let i = 0; i < reads.length; i += MAX_READ) {
       entries.push(...await this.kv.getMany(reads.slice(i, i + MAX_READ)));
@@ -404,7 +467,9 @@ export class KvStore implements Store {
     return group.map((slot) => {
       const entry = entries[at++]!;
       const claimEntries = new Map<string, Deno.KvEntryMaybe<unknown>>();
-      for (const claim of slot.claimKeys.keys()) claimEntries.set(claim, entries[at++]!);
+      for (const claim of slot.claimKeys.keys()) {
+        claimEntries.set(claim, entries[at++]!);
+      }
       return this.#compute(scope, slot, entry, claimEntries, now, claimTtl);
     });
   }
@@ -420,7 +485,12 @@ export class KvStore implements Store {
     const { monoid, namespace } = scope;
     const stored = entry.value;
     if (stored !== null && !isEnvelope(stored)) {
-      throw new DeltaRejectedError(namespace, slot.items[0]!.index, slot.key, "the stored entry is not a murmur envelope");
+      throw new DeltaRejectedError(
+        namespace,
+        slot.items[0]!.index,
+        slot.key,
+        "the stored entry is not a murmur envelope",
+      );
     }
     const live = stored !== null && (stored.x === null || stored.x > now);
     let value: unknown = undefined;
@@ -432,13 +502,17 @@ export class KvStore implements Store {
           namespace,
           slot.items[0]!.index,
           slot.key,
-          `the stored value cannot be decoded: ${error instanceof Error ? error.message : String(error)}`,
+          `the stored value cannot be decoded: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
           { cause: error },
         );
       }
     }
     let expiresAt = live ? stored.x : null;
-    const marks = new Map<string, bigint>(live && stored.m !== null ? Object.entries(stored.m) : []);
+    const marks = new Map<string, bigint>(
+      live && stored.m !== null ? Object.entries(stored.m) : [],
+    );
     const held = new Set<string>();
     for (const [claim, e] of claimEntries) {
       if (typeof e.value === "number" && e.value > now) held.add(claim);
@@ -451,33 +525,63 @@ export class KvStore implements Store {
       if (delta.marks !== undefined || delta.claims !== undefined) {
         const remembered = (s: string) => marks.get(s);
         const isHeld = (c: string) => held.has(c);
-        const decision = decide(decideMarks(delta.marks, remembered), decideClaims(delta.claims, isHeld));
+        const decision = decide(
+          decideMarks(delta.marks, remembered),
+          decideClaims(delta.claims, isHeld),
+        );
         if (decision === "skip") {
           skipped.push(index);
           continue;
         }
         if (decision === "conflict") {
-          throw new MarkConflictError(namespace, delta.key, conflictDetail(delta.marks, remembered, delta.claims, isHeld));
+          throw new MarkConflictError(
+            namespace,
+            delta.key,
+            conflictDetail(delta.marks, remembered, delta.claims, isHeld),
+          );
         }
       }
-      value = value === undefined ? monoid.combine(monoid.identity(), delta.value) : monoid.combine(value, delta.value);
-      if (delta.expiresAt !== undefined) expiresAt = Math.max(expiresAt ?? delta.expiresAt, delta.expiresAt);
+      value = value === undefined
+        ? monoid.combine(monoid.identity(), delta.value)
+        : monoid.combine(value, delta.value);
+      if (delta.expiresAt !== undefined) {
+        expiresAt = Math.max(expiresAt ?? delta.expiresAt, delta.expiresAt);
+      }
       for (const mark of (delta.marks ?? []) as readonly StreamMark[]) {
         const at = marks.get(mark.stream);
         if (at === undefined || mark.to > at) marks.set(mark.stream, mark.to);
       }
       for (const claim of delta.claims ?? []) {
         held.add(claim);
-        newClaims.push({ key: slot.claimKeys.get(claim)!, until: now + claimTtl });
+        newClaims.push({
+          key: slot.claimKeys.get(claim)!,
+          until: now + claimTtl,
+        });
       }
       applied++;
       changed = true;
     }
-    const checks: Deno.AtomicCheck[] = [{ key: slot.stateKey, versionstamp: entry.versionstamp }];
+    const checks: Deno.AtomicCheck[] = [{
+      key: slot.stateKey,
+      versionstamp: entry.versionstamp,
+    }];
     for (const [claim, e] of claimEntries) {
-      checks.push({ key: slot.claimKeys.get(claim)!, versionstamp: e.versionstamp });
+      checks.push({
+        key: slot.claimKeys.get(claim)!,
+        versionstamp: e.versionstamp,
+      });
     }
-    if (!changed) return { slot, envelope: null, checks, claims: [], skipped, applied, bytes: 0 };
+    if (!changed) {
+      return {
+        slot,
+        envelope: null,
+        checks,
+        claims: [],
+        skipped,
+        applied,
+        bytes: 0,
+      };
+    }
     const bytes = monoid.codec.encode(value);
     if (bytes.length > MAX_VALUE_BYTES - ENVELOPE_OVERHEAD - 40 * marks.size) {
       throw new DeltaRejectedError(
@@ -487,8 +591,20 @@ export class KvStore implements Store {
         `the combined value takes ${bytes.length} bytes, more than Deno KV's 64 KiB`,
       );
     }
-    const envelope: Envelope = { v: bytes, x: expiresAt, m: marks.size === 0 ? null : Object.fromEntries(marks) };
-    return { slot, envelope, checks, claims: newClaims, skipped, applied, bytes: bytes.length };
+    const envelope: Envelope = {
+      v: bytes,
+      x: expiresAt,
+      m: marks.size === 0 ? null : Object.fromEntries(marks),
+    };
+    return {
+      slot,
+      envelope,
+      checks,
+      claims: newClaims,
+      skipped,
+      applied,
+      bytes: bytes.length,
+    };
   }
 
   /** Commits planned keys in as few atomic commits as KV's size limits allow. */
@@ -505,7 +621,10 @@ export class KvStore implements Store {
     for (const p of plans) {
       const size = p.bytes + ENVELOPE_OVERHEAD + 256 * p.claims.length;
       const count = 1 + p.claims.length;
-      if (current.length > 0 && (bytes + size > MAX_COMMIT_BYTES || mutations + count > MAX_MUTATIONS)) {
+      if (
+        current.length > 0 &&
+        (bytes + size > MAX_COMMIT_BYTES || mutations + count > MAX_MUTATIONS)
+      ) {
         chunks.push(current);
         current = [];
         bytes = 0;
@@ -517,7 +636,9 @@ export class KvStore implements Store {
     }
     if (current.length > 0) chunks.push(current);
     const done: Planned[] = [];
-    for (const chunk of chunks) done.push(...await this.#commitChunk(scope, chunk, claimTtl, signal));
+    for (const chunk of chunks) {
+      done.push(...await this.#commitChunk(scope, chunk, claimTtl, signal));
+    }
     return done;
   }
 
@@ -537,15 +658,30 @@ export class KvStore implements Store {
         for (const check of p.checks) op.check(check);
         if (p.envelope !== null) {
           const x = p.envelope.x;
-          op.set(p.slot.stateKey, p.envelope, x === null ? {} : { expireIn: Math.max(1, x - now) });
+          op.set(
+            p.slot.stateKey,
+            p.envelope,
+            x === null ? {} : { expireIn: Math.max(1, x - now) },
+          );
         }
-        for (const claim of p.claims) op.set(claim.key, claim.until, { expireIn: claimTtl });
+        for (const claim of p.claims) {
+          op.set(claim.key, claim.until, { expireIn: claimTtl });
+        }
       }
       const result = await op.commit();
       if (result.ok) return plan;
-      if (attempt >= this.#casAttempts) throw new KvContentionError(scope.namespace, attempt);
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
-      plan = await this.#plan(scope, plan.map((p) => p.slot), this.#now(), claimTtl);
+      if (attempt >= this.#casAttempts) {
+        throw new KvContentionError(scope.namespace, attempt);
+      }
+      await new Promise((r) =>
+        setTimeout(r, Math.random() * Math.min(50, 2 ** attempt))
+      );
+      plan = await this.#plan(
+        scope,
+        plan.map((p) => p.slot),
+        this.#now(),
+        claimTtl,
+      );
     }
   }
 

@@ -7,7 +7,10 @@ import { KvStore } from "./kv.ts";
 storeConformance("KvStore(:memory:)", () => KvStore.open(":memory:"));
 
 const dir = await Deno.makeTempDir({ prefix: "murmur-kv-test-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+globalThis.addEventListener(
+  "unload",
+  () => Deno.removeSync(dir, { recursive: true }),
+);
 let files = 0;
 storeConformance("KvStore(file)", () => KvStore.open(`${dir}/${files++}.kv`));
 
@@ -20,7 +23,10 @@ Deno.test("KvStore keeps negative integer totals exact through KvU64 two's compl
   await store.merge(scope, [{ key, value: 0.5 }]);
   assert.equal(await store.get(scope, key), -6.5);
   const big = { namespace: "b", monoid: sumBigInt() };
-  await store.merge(big, [{ key, value: -(2n ** 62n) }, { key, value: -(2n ** 62n) }]);
+  await store.merge(big, [{ key, value: -(2n ** 62n) }, {
+    key,
+    value: -(2n ** 62n),
+  }]);
   assert.equal(await store.get(big, key), -(2n ** 63n));
   await store.close();
 });
@@ -35,7 +41,11 @@ Deno.test("KvStore shares one database between stores with different prefixes", 
   assert.equal(await b.get(scope, key), undefined);
   await a.close();
   await b.close();
-  assert.equal((await kv.get(["a", "v", "n", "e", false, "n"])).value !== null, true, "a store does not close a database it did not open");
+  assert.equal(
+    (await kv.get(["a", "v", "n", "e", false, "n"])).value !== null,
+    true,
+    "a store does not close a database it did not open",
+  );
   kv.close();
 });
 
@@ -44,7 +54,10 @@ Deno.test("KvStore rejects keys and values beyond Deno KV's limits before writin
   const scope = { namespace: "n", monoid: sum() };
   const fine = { key: { entity: "ok", bucket: null }, value: 1.5 };
   const long = { key: { entity: "x".repeat(3000), bucket: null }, value: 1.5 };
-  await assert.rejects(store.merge(scope, [fine, long]), (e: unknown) => e instanceof DeltaRejectedError && e.index === 1);
+  await assert.rejects(
+    store.merge(scope, [fine, long]),
+    (e: unknown) => e instanceof DeltaRejectedError && e.index === 1,
+  );
   assert.equal(await store.get(scope, fine.key), undefined);
   await store.close();
 });

@@ -94,7 +94,9 @@ export class MemoryStore implements Store {
 
   #check(): void {
     if (this.#closed) {
-      throw new Error(`store "${this.name}" is closed: create a new MemoryStore`);
+      throw new Error(
+        `store "${this.name}" is closed: create a new MemoryStore`,
+      );
     }
   }
 

@@ -17,7 +17,11 @@ Deno.test("MemoryStore reads expiry from its injected clock", async () => {
   assert.equal(await store.get(scope, key), undefined);
   assert.equal(store.size("n"), 0);
   await store.merge(scope, [{ key, value: 5, expiresAt: 3_000 }]);
-  assert.equal(await store.get(scope, key), 5, "an expired entry starts afresh");
+  assert.equal(
+    await store.get(scope, key),
+    5,
+    "an expired entry starts afresh",
+  );
 });
 
 Deno.test("MemoryStore.keys() lists live keys with their buckets", async () => {

@@ -41,8 +41,14 @@ export interface Lane<E> {
 /** Builds the extract (transform) and fold/write (sink) stages of one pipeline. */
 export function lane<E>(core: Processor<E, unknown>): Lane<E> {
   const shutdown = new AbortController();
-  const extract = new TransformStream<readonly SourceRecord<E>[], Prepared<unknown>>(
-    { transform: async (batch, controller) => controller.enqueue(await core.prepare(batch)) },
+  const extract = new TransformStream<
+    readonly SourceRecord<E>[],
+    Prepared<unknown>
+  >(
+    {
+      transform: async (batch, controller) =>
+        controller.enqueue(await core.prepare(batch)),
+    },
     { highWaterMark: 1 },
     { highWaterMark: 1 },
   );
@@ -72,7 +78,10 @@ export interface DriveOptions {
 export async function drive<E>(
   source: Source<E>,
   lanes: readonly Lane<E>[],
-  copy: (batch: readonly SourceRecord<E>[], lane: number) => readonly SourceRecord<E>[],
+  copy: (
+    batch: readonly SourceRecord<E>[],
+    lane: number,
+  ) => readonly SourceRecord<E>[],
   options: DriveOptions,
 ): Promise<"end" | "signal"> {
   const stop = new AbortController();
@@ -83,7 +92,9 @@ export async function drive<E>(
     stoppedBy = "signal";
     stop.abort(user!.reason);
     deadline = setTimeout(() => {
-      for (const l of lanes) l.shutdown.abort(new Error("shutdown deadline passed"));
+      for (const l of lanes) {
+        l.shutdown.abort(new Error("shutdown deadline passed"));
+      }
     }, options.shutdownTimeout);
   };
   if (user?.aborted) onAbort();

@@ -184,7 +184,9 @@ function isCache(store: Store): store is Cache {
 }
 
 function keyString(key: StateKey): string {
-  return key.bucket === null ? `${key.entity}\u0000` : `${key.entity}\u0000${key.bucket}`;
+  return key.bucket === null
+    ? `${key.entity}\u0000`
+    : `${key.entity}\u0000${key.bucket}`;
 }
 
 /** Counters of one run, for its summary. */
@@ -245,8 +247,12 @@ export class Processor<E, V> {
     this.#progress = progressScope(pipeline.name);
     const kd = options.keyDebounce;
     const vd = options.valueDebounce;
-    this.#keyDebounce = kd === null ? null : new Debouncer(kd.window, kd.maxKeys);
-    this.#valueDebounce = vd === null ? null : new Debouncer(vd.window, vd.maxKeys);
+    this.#keyDebounce = kd === null
+      ? null
+      : new Debouncer(kd.window, kd.maxKeys);
+    this.#valueDebounce = vd === null
+      ? null
+      : new Debouncer(vd.window, vd.maxKeys);
   }
 
   /** Records folded and not yet written. */
@@ -288,12 +294,15 @@ export class Processor<E, V> {
       debounced: 0,
       maxTime: -Infinity,
     };
-    const { key: keyOf, keys: keysOf, value: valueOf, time: timeOf } = pipeline.extract;
+    const { key: keyOf, keys: keysOf, value: valueOf, time: timeOf } =
+      pipeline.extract;
     const window = pipeline.window;
     const monoid = this.#monoid;
     const keyDebounce = this.#keyDebounce;
     const valueDebounce = this.#valueDebounce;
-    const now = keyDebounce !== null || valueDebounce !== null ? options.now() : 0;
+    const now = keyDebounce !== null || valueDebounce !== null
+      ? options.now()
+      : 0;
     let lastBucket: number | null = null;
     let lastEnd = -Infinity;
     let lastExpires: number | undefined = undefined;
@@ -321,18 +330,24 @@ export class Processor<E, V> {
           single = keyOf(event);
           if (typeof single !== "string" || single === "") {
             throw new TypeError(
-              `expected a non-empty string key, got ${single === "" ? "an empty string" : typeof single}`,
+              `expected a non-empty string key, got ${
+                single === "" ? "an empty string" : typeof single
+              }`,
             );
           }
         } else {
           many = keysOf!(event);
           if (!Array.isArray(many)) {
-            throw new TypeError(`expected an array of keys, got ${typeof many}`);
+            throw new TypeError(
+              `expected an array of keys, got ${typeof many}`,
+            );
           }
           for (const k of many) {
             if (typeof k !== "string" || k === "") {
               throw new TypeError(
-                `expected non-empty string keys, got ${k === "" ? "an empty string" : typeof k}`,
+                `expected non-empty string keys, got ${
+                  k === "" ? "an empty string" : typeof k
+                }`,
               );
             }
           }
@@ -355,7 +370,10 @@ export class Processor<E, V> {
         }
         if (
           valueDebounce !== null &&
-          !valueDebounce.admit(`${first}\u0000${fingerprint(monoid, value)}`, now)
+          !valueDebounce.admit(
+            `${first}\u0000${fingerprint(monoid, value)}`,
+            now,
+          )
         ) {
           out.debounced++;
           continue;
@@ -390,16 +408,34 @@ export class Processor<E, V> {
         const stream = record.stream;
         const position = record.position;
         if (stream === undefined || position === undefined) {
-          this.#carefulRecord(out, record as AnyRecord, single, many, bucket, value, expiresAt, {
-            claims: [`${this.#name}|${record.id}`],
-          });
+          this.#carefulRecord(
+            out,
+            record as AnyRecord,
+            single,
+            many,
+            bucket,
+            value,
+            expiresAt,
+            {
+              claims: [`${this.#name}|${record.id}`],
+            },
+          );
           continue;
         }
         const horizon = this.#horizon.get(stream)!;
         if (position <= horizon) {
-          this.#carefulRecord(out, record as AnyRecord, single, many, bucket, value, expiresAt, {
-            marks: [{ stream, from: position, to: position }],
-          });
+          this.#carefulRecord(
+            out,
+            record as AnyRecord,
+            single,
+            many,
+            bucket,
+            value,
+            expiresAt,
+            {
+              marks: [{ stream, from: position, to: position }],
+            },
+          );
           continue;
         }
         this.#horizon.set(stream, position);
@@ -443,7 +479,10 @@ export class Processor<E, V> {
       this.#monoid.combine(this.#monoid.identity(), value);
       if (!this.#monoid.additive) this.#monoid.codec.encode(value);
     } catch (error) {
-      out.dead.push({ record, error: new RecordError("fold", this.#name, record.id, error) });
+      out.dead.push({
+        record,
+        error: new RecordError("fold", this.#name, record.id, error),
+      });
       return;
     }
     for (const entity of single !== undefined ? [single] : many!) {
@@ -462,13 +501,20 @@ export class Processor<E, V> {
     let fresh: string[] | undefined;
     for (const record of records) {
       const stream = record.stream;
-      if (stream !== undefined && record.position !== undefined && !this.#horizon.has(stream)) {
+      if (
+        stream !== undefined && record.position !== undefined &&
+        !this.#horizon.has(stream)
+      ) {
         (fresh ??= []).includes(stream) || fresh.push(stream);
       }
     }
     if (fresh === undefined) return;
     const stored = await this.#withRetry(
-      () => this.pipeline.store.getMany(this.#progress, fresh.map((entity) => ({ entity, bucket: null }))),
+      () =>
+        this.pipeline.store.getMany(
+          this.#progress,
+          fresh.map((entity) => ({ entity, bucket: null })),
+        ),
       this.#stop.signal,
       "read",
     );
@@ -494,14 +540,20 @@ export class Processor<E, V> {
     const dead = prepared.n > 0 ? this.#fold(prepared, buffer) : prepared.dead;
     if (dead.length > 0) await this.#deadLetter(dead);
     if (this.#buffer.records >= this.options.batchMax) await this.#makeRoom();
-    else if (this.options.batchTime === 0 && this.#flushing === null) this.#start();
+    else if (this.options.batchTime === 0 && this.#flushing === null) {
+      this.#start();
+    }
   }
 
-  #fold(p: Prepared<V>, buffer: Pending<V>): { record: AnyRecord; error: RecordError }[] {
+  #fold(
+    p: Prepared<V>,
+    buffer: Pending<V>,
+  ): { record: AnyRecord; error: RecordError }[] {
     const dead = p.dead;
     const monoid = this.#monoid;
     const additive = monoid.additive;
-    const { entities, buckets, values, expires, owners, streams, positions } = p;
+    const { entities, buckets, values, expires, owners, streams, positions } =
+      p;
     const dedup = this.options.dedup;
     let lastBucket: number | null | undefined = undefined;
     let slots: Map<string, Slot<V>> | undefined;
@@ -551,7 +603,10 @@ export class Processor<E, V> {
         }
       } catch (error) {
         const record = p.records[owner]!;
-        dead.push({ record, error: new RecordError("fold", this.#name, record.id, error) });
+        dead.push({
+          record,
+          error: new RecordError("fold", this.#name, record.id, error),
+        });
         i = j;
         continue;
       }
@@ -598,7 +653,10 @@ export class Processor<E, V> {
       lifted = monoid.combine(monoid.identity(), value);
     } catch (error) {
       const record = p.records[p.owners[from]!]!;
-      dead.push({ record, error: new RecordError("fold", this.#name, record.id, error) });
+      dead.push({
+        record,
+        error: new RecordError("fold", this.#name, record.id, error),
+      });
       return;
     }
     // One record has one time and one value, so all its items share a bucket.
@@ -625,7 +683,10 @@ export class Processor<E, V> {
         }
       } catch (error) {
         const record = p.records[p.owners[from]!]!;
-        dead.push({ record, error: new RecordError("fold", this.#name, record.id, error) });
+        dead.push({
+          record,
+          error: new RecordError("fold", this.#name, record.id, error),
+        });
         return;
       }
       for (let i = from; i < to; i++) {
@@ -642,10 +703,14 @@ export class Processor<E, V> {
           };
           slots.set(entity, created);
           buffer.slots++;
-          if (this.options.dedup) this.#mark(created, buffer, p.streams[i]!, p.positions[i]!);
+          if (this.options.dedup) {
+            this.#mark(created, buffer, p.streams[i]!, p.positions[i]!);
+          }
         } else {
           slot.value = next[i - from]!;
-          if (this.options.dedup) this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+          if (this.options.dedup) {
+            this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+          }
         }
       }
     } else {
@@ -653,29 +718,47 @@ export class Processor<E, V> {
         const entity = p.entities[i]!;
         let slot = slots.get(entity);
         if (slot === undefined) {
-          slot = { entity, bucket, value: lifted, pending: null, expiresAt: p.expires[i], marks: null };
+          slot = {
+            entity,
+            bucket,
+            value: lifted,
+            pending: null,
+            expiresAt: p.expires[i],
+            marks: null,
+          };
           slots.set(entity, slot);
           buffer.slots++;
         } else {
           (slot.pending ??= []).push(value);
           if (slot.pending.length >= 256) this.#settle(slot);
         }
-        if (this.options.dedup) this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+        if (this.options.dedup) {
+          this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+        }
       }
     }
     buffer.folded++;
   }
 
-  #mark(slot: Slot<V>, buffer: Pending<V>, stream: string, position: bigint): void {
+  #mark(
+    slot: Slot<V>,
+    buffer: Pending<V>,
+    stream: string,
+    position: bigint,
+  ): void {
     const marks = slot.marks ??= new Map();
     const mark = marks.get(stream);
     if (mark === undefined) marks.set(stream, { from: position, to: position });
     else if (position > mark.to) mark.to = position;
     const max = buffer.streamMax.get(stream);
-    if (max === undefined || position > max) buffer.streamMax.set(stream, position);
+    if (max === undefined || position > max) {
+      buffer.streamMax.set(stream, position);
+    }
   }
 
-  async #deadLetter(dead: readonly { record: AnyRecord; error: RecordError }[]): Promise<void> {
+  async #deadLetter(
+    dead: readonly { record: AnyRecord; error: RecordError }[],
+  ): Promise<void> {
     const handler = this.options.deadLetter;
     this.counts.deadLetters += dead.length;
     this.options.metrics.deadLettered(this.#name, dead.length);
@@ -706,7 +789,9 @@ export class Processor<E, V> {
         this.#flushing = null;
         const again = this.#again || this.options.batchTime === 0;
         this.#again = false;
-        if (again && !this.#buffer.empty && this.failure === null) this.#start();
+        if (again && !this.#buffer.empty && this.failure === null) {
+          this.#start();
+        }
       },
       (error) => {
         this.#flushing = null;
@@ -763,9 +848,16 @@ export class Processor<E, V> {
         let marks: StreamMark[] | undefined;
         if (slot.marks !== null) {
           marks = [];
-          for (const [stream, { from, to }] of slot.marks) marks.push({ stream, from, to });
+          for (const [stream, { from, to }] of slot.marks) {
+            marks.push({ stream, from, to });
+          }
         }
-        const delta: { key: StateKey; value: V; expiresAt?: number; marks?: StreamMark[] } = {
+        const delta: {
+          key: StateKey;
+          value: V;
+          expiresAt?: number;
+          marks?: StreamMark[];
+        } = {
           key: { entity: slot.entity, bucket: slot.bucket },
           value: slot.value,
         };
@@ -791,12 +883,18 @@ export class Processor<E, V> {
     }
     if (deltas.length > 0) await this.#writeRound(deltas, buffer, null);
     this.counts.flushes++;
-    this.options.metrics.flushed(this.#name, buffer.records, deltas.length + buffer.careful.length);
+    this.options.metrics.flushed(
+      this.#name,
+      buffer.records,
+      deltas.length + buffer.careful.length,
+    );
     this.#ack(buffer);
     const now = this.options.now();
     this.options.metrics.lag(
       this.#name,
-      Number.isFinite(buffer.maxTime) ? Math.max(0, now - buffer.maxTime) : now - started,
+      Number.isFinite(buffer.maxTime)
+        ? Math.max(0, now - buffer.maxTime)
+        : now - started,
     );
   }
 
@@ -804,11 +902,14 @@ export class Processor<E, V> {
     const deltas: Delta<bigint>[] = [];
     for (const [stream, max] of streamMax) {
       const written = this.#intent.get(stream) ?? -1n;
-      if (max > written) deltas.push({ key: { entity: stream, bucket: null }, value: max });
+      if (max > written) {
+        deltas.push({ key: { entity: stream, bucket: null }, value: max });
+      }
     }
     if (deltas.length === 0) return;
     await this.#withRetry(
-      () => this.pipeline.store.merge(this.#progress, deltas, this.#mergeOptions()),
+      () =>
+        this.pipeline.store.merge(this.#progress, deltas, this.#mergeOptions()),
       this.#stop.signal,
       deltas.length,
     );
@@ -825,17 +926,25 @@ export class Processor<E, V> {
     buffer: Pending<V>,
     careful: CarefulDelta<V>[] | null,
   ): Promise<void> {
-    const lanes = Math.min(this.options.concurrency, Math.ceil(deltas.length / 64));
+    const lanes = Math.min(
+      this.options.concurrency,
+      Math.ceil(deltas.length / 64),
+    );
     if (lanes <= 1) {
       for (let i = 0; i < deltas.length; i += MERGE_CHUNK) {
-        await this.#writeChunk(deltas.slice(i, i + MERGE_CHUNK), buffer, careful?.slice(i, i + MERGE_CHUNK) ?? null);
+        await this.#writeChunk(
+          deltas.slice(i, i + MERGE_CHUNK),
+          buffer,
+          careful?.slice(i, i + MERGE_CHUNK) ?? null,
+        );
       }
       return;
     }
-    const parts: { deltas: Delta<V>[]; careful: CarefulDelta<V>[] | null }[] = Array.from(
-      { length: lanes },
-      () => ({ deltas: [], careful: careful === null ? null : [] }),
-    );
+    const parts: { deltas: Delta<V>[]; careful: CarefulDelta<V>[] | null }[] =
+      Array.from(
+        { length: lanes },
+        () => ({ deltas: [], careful: careful === null ? null : [] }),
+      );
     deltas.forEach((d, i) => {
       const part = parts[hashKey(d.key.entity) % lanes]!;
       part.deltas.push(d);
@@ -884,10 +993,18 @@ export class Processor<E, V> {
         if (result instanceof DeltaRejectedError) {
           const index = result.index;
           const gone = pending[index];
-          if (gone === undefined) throw new StoreFailureError(this.#name, store.name, 1, result);
-          await this.#reject(gone, pendingCareful?.[index] ?? null, buffer, result);
+          if (gone === undefined) {
+            throw new StoreFailureError(this.#name, store.name, 1, result);
+          }
+          await this.#reject(
+            gone,
+            pendingCareful?.[index] ?? null,
+            buffer,
+            result,
+          );
           pending = pending.filter((_, i) => i !== index);
-          pendingCareful = pendingCareful?.filter((_, i) => i !== index) ?? null;
+          pendingCareful = pendingCareful?.filter((_, i) => i !== index) ??
+            null;
           continue;
         }
         if (result.skipped.length > 0) {
@@ -902,26 +1019,36 @@ export class Processor<E, V> {
       }
     } catch (error) {
       if (cache !== null && isCache(cache)) {
-        await cache.invalidate(this.#scope, keys, intent === undefined ? {} : { intent }).catch((e) =>
-          this.options.metrics.error(this.#name, e)
-        );
+        await cache.invalidate(
+          this.#scope,
+          keys,
+          intent === undefined ? {} : { intent },
+        ).catch((e) => this.options.metrics.error(this.#name, e));
       }
       throw error;
     }
     if (cache === null) return;
     const plain = applied.map((d): Delta<V> =>
-      d.expiresAt === undefined ? { key: d.key, value: d.value } : { key: d.key, value: d.value, expiresAt: d.expiresAt }
+      d.expiresAt === undefined
+        ? { key: d.key, value: d.value }
+        : { key: d.key, value: d.value, expiresAt: d.expiresAt }
     );
     try {
       if (isCache(cache)) {
-        await cache.merge(this.#scope, plain, intent === undefined ? {} : { intent });
+        await cache.merge(
+          this.#scope,
+          plain,
+          intent === undefined ? {} : { intent },
+        );
       } else if (plain.length > 0) {
         await cache.merge(this.#scope, plain);
       }
     } catch (error) {
       this.options.metrics.error(this.#name, error);
       if (isCache(cache)) {
-        await cache.invalidate(this.#scope, keys).catch((e) => this.options.metrics.error(this.#name, e));
+        await cache.invalidate(this.#scope, keys).catch((e) =>
+          this.options.metrics.error(this.#name, e)
+        );
       }
     }
   }
@@ -933,12 +1060,17 @@ export class Processor<E, V> {
     buffer: Pending<V>,
     cause: DeltaRejectedError,
   ): Promise<void> {
-    const records = careful !== null ? [careful.record] : this.#contributors(delta.key, buffer);
+    const records = careful !== null
+      ? [careful.record]
+      : this.#contributors(delta.key, buffer);
     const dead = records
       .filter((record) => !buffer.rejected.has(record))
       .map((record) => {
         buffer.rejected.add(record);
-        return { record, error: new RecordError("store", this.#name, record.id, cause) };
+        return {
+          record,
+          error: new RecordError("store", this.#name, record.id, cause),
+        };
       });
     await this.#deadLetter(dead);
   }
@@ -955,7 +1087,9 @@ export class Processor<E, V> {
           const event = record.value as E;
           const keys = keyOf !== null ? [keyOf(event)] : keysOf!(event);
           if (!keys.includes(key.entity)) continue;
-          const time = timeOf === null ? record.time : timeOf(event, record.time);
+          const time = timeOf === null
+            ? record.time
+            : timeOf(event, record.time);
           const bucket = window === null ? null : window.bucketOf(time);
           if (bucket === key.bucket) out.push(record);
         } catch {

@@ -70,10 +70,16 @@ export interface FanoutSummary {
 /** Gives every pipeline its own copy of each record; the source's ack fires once all copies were acked. */
 function copier<E>(pipelines: number) {
   const made = new WeakMap<readonly SourceRecord<E>[], SourceRecord<E>[][]>();
-  return (batch: readonly SourceRecord<E>[], lane: number): readonly SourceRecord<E>[] => {
+  return (
+    batch: readonly SourceRecord<E>[],
+    lane: number,
+  ): readonly SourceRecord<E>[] => {
     let shared = made.get(batch);
     if (shared === undefined) {
-      const copies: SourceRecord<E>[][] = Array.from({ length: pipelines }, () => []);
+      const copies: SourceRecord<E>[][] = Array.from(
+        { length: pipelines },
+        () => [],
+      );
       for (const record of batch) {
         let remaining = pipelines;
         for (let p = 0; p < pipelines; p++) {
@@ -92,7 +98,10 @@ function copier<E>(pipelines: number) {
   };
 }
 
-function copyRecord<E>(record: SourceRecord<E>, ack: () => void): SourceRecord<E> {
+function copyRecord<E>(
+  record: SourceRecord<E>,
+  ack: () => void,
+): SourceRecord<E> {
   return {
     value: record.value,
     id: record.id,
@@ -163,7 +172,10 @@ export async function runFanout<E>(
     names.add(pipeline.name);
   }
   const cores = pipelines.map(({ pipeline, options }) =>
-    new Processor(pipeline, resolveOptions(pipeline as Pipeline<unknown, unknown>, options))
+    new Processor(
+      pipeline,
+      resolveOptions(pipeline as Pipeline<unknown, unknown>, options),
+    )
   );
   const stoppedBy = await drive(
     source,
@@ -176,7 +188,9 @@ export async function runFanout<E>(
     },
   );
   return {
-    pipelines: cores.map((core) => summarize(core as Processor<unknown, unknown>, started, stoppedBy)),
+    pipelines: cores.map((core) =>
+      summarize(core as Processor<unknown, unknown>, started, stoppedBy)
+    ),
     durationMs: performance.now() - started,
     stoppedBy,
   };

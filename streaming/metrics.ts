@@ -107,7 +107,10 @@ class Rate {
       const s = this.#seconds[i]!;
       if (s > second - RATE_SECONDS && s <= second) total += this.#counts[i]!;
     }
-    const spanMs = Math.min(RATE_SECONDS * 1000, Math.max(now - startedAt, 1000));
+    const spanMs = Math.min(
+      RATE_SECONDS * 1000,
+      Math.max(now - startedAt, 1000),
+    );
     return total / (spanMs / 1000);
   }
 }

@@ -192,8 +192,16 @@ export function resolveOptions(
   options: RunOptions,
 ): ResolvedOptions {
   const name = pipeline.name;
-  const base = nonNegative(name, "retryBackoff.base", options.retryBackoff?.base ?? 100);
-  const max = nonNegative(name, "retryBackoff.max", options.retryBackoff?.max ?? 10_000);
+  const base = nonNegative(
+    name,
+    "retryBackoff.base",
+    options.retryBackoff?.base ?? 100,
+  );
+  const max = nonNegative(
+    name,
+    "retryBackoff.max",
+    options.retryBackoff?.max ?? 10_000,
+  );
   if (max < base) {
     throw new RangeError(
       `run("${name}"): retryBackoff.max (${max}) must be at least retryBackoff.base (${base})`,
@@ -205,16 +213,30 @@ export function resolveOptions(
     retryBase: base,
     retryMax: max,
     deadLetter: options.deadLetter ?? null,
-    batchTime: window === undefined ? 0 : nonNegative(name, "batchWindow.time", window.time ?? 1000),
-    batchMax: positiveInteger(name, "batchWindow.maxRecords", window?.maxRecords ?? 10_000),
+    batchTime: window === undefined
+      ? 0
+      : nonNegative(name, "batchWindow.time", window.time ?? 1000),
+    batchMax: positiveInteger(
+      name,
+      "batchWindow.maxRecords",
+      window?.maxRecords ?? 10_000,
+    ),
     concurrency: positiveInteger(name, "concurrency", options.concurrency ?? 1),
     keyDebounce: debounce(pipeline, "key", options.keyDebounce),
     valueDebounce: debounce(pipeline, "value", options.valueDebounce),
     dedup: options.dedup ?? false,
     metrics: options.metrics ?? noopMetrics,
-    shutdownTimeout: nonNegative(name, "shutdownTimeout", options.shutdownTimeout ?? 10_000),
+    shutdownTimeout: nonNegative(
+      name,
+      "shutdownTimeout",
+      options.shutdownTimeout ?? 10_000,
+    ),
     closeSource: options.closeSource ?? true,
-    claimTtl: positiveInteger(name, "claimTtl", options.claimTtl ?? 7 * 24 * 60 * 60 * 1000),
+    claimTtl: positiveInteger(
+      name,
+      "claimTtl",
+      options.claimTtl ?? 7 * 24 * 60 * 60 * 1000,
+    ),
     now: options.now ?? Date.now,
   };
 }

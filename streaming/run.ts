@@ -74,7 +74,10 @@ export async function run<E, V>(
       `pipeline "${pipeline.name}" has no source: call .from(source) before .build(), or pass run(pipeline, { source })`,
     );
   }
-  const resolved = resolveOptions(pipeline as Pipeline<unknown, unknown>, options);
+  const resolved = resolveOptions(
+    pipeline as Pipeline<unknown, unknown>,
+    options,
+  );
   const core = new Processor(pipeline as Pipeline<E, unknown>, resolved);
   const stoppedBy = await drive(source, [lane(core)], (batch) => batch, {
     signal: options.signal,

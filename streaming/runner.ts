@@ -91,6 +91,10 @@ export class Runner<E, V> {
    * @returns The summary (`stoppedBy` is `"end"`).
    */
   summary(): RunSummary {
-    return summarize(this.#core as Processor<unknown, unknown>, this.#started, "end");
+    return summarize(
+      this.#core as Processor<unknown, unknown>,
+      this.#started,
+      "end",
+    );
   }
 }

@@ -46,14 +46,18 @@ export class VirtualClock {
    */
   advance(ms: number): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) {
-      throw new RangeError(`VirtualClock: advance by a finite ms >= 0, got ${ms}`);
+      throw new RangeError(
+        `VirtualClock: advance by a finite ms >= 0, got ${ms}`,
+      );
     }
     this.#time += ms;
   }
 }
 
 /** Options for {@linkcode TestDriver}: the run options without the source loop's. */
-export interface TestDriverOptions extends Omit<RunOptions, "signal" | "shutdownTimeout" | "closeSource" | "now"> {
+export interface TestDriverOptions
+  extends
+    Omit<RunOptions, "signal" | "shutdownTimeout" | "closeSource" | "now"> {
   /** The clock. Default: a new {@linkcode VirtualClock} at 2025-01-01. */
   readonly clock?: VirtualClock;
   /** The stream the fed records belong to; `null` for none (dedup then uses claims). Default: `"test:<pipeline>"`. */
@@ -121,8 +125,12 @@ export class TestDriver<E, V> {
   constructor(pipeline: Pipeline<E, V>, options: TestDriverOptions = {}) {
     this.pipeline = pipeline;
     this.clock = options.clock ?? new VirtualClock();
-    this.#stream = options.stream === undefined ? `test:${pipeline.name}` : options.stream;
-    this.#batchTime = options.batchWindow === undefined ? null : options.batchWindow.time ?? 1000;
+    this.#stream = options.stream === undefined
+      ? `test:${pipeline.name}`
+      : options.stream;
+    this.#batchTime = options.batchWindow === undefined
+      ? null
+      : options.batchWindow.time ?? 1000;
     this.#lastWrite = this.clock.now();
     const userDeadLetter = options.deadLetter;
     this.#runner = new Runner(pipeline, {
@@ -137,7 +145,12 @@ export class TestDriver<E, V> {
     });
   }
 
-  #record(value: E | undefined, time: number, error?: Error, raw?: Uint8Array): SourceRecord<E> {
+  #record(
+    value: E | undefined,
+    time: number,
+    error?: Error,
+    raw?: Uint8Array,
+  ): SourceRecord<E> {
     const seq = this.#seq++;
     let done = false;
     const ack = () => {
@@ -146,8 +159,12 @@ export class TestDriver<E, V> {
       this.#acked++;
     };
     const base = { value, id: `test:${seq}`, time, ack };
-    const failed = error === undefined ? base : { ...base, error, ...(raw === undefined ? {} : { raw }) };
-    return this.#stream === null ? failed : { ...failed, stream: this.#stream, position: BigInt(seq) };
+    const failed = error === undefined
+      ? base
+      : { ...base, error, ...(raw === undefined ? {} : { raw }) };
+    return this.#stream === null
+      ? failed
+      : { ...failed, stream: this.#stream, position: BigInt(seq) };
   }
 
   async #feed(records: SourceRecord<E>[]): Promise<void> {
@@ -183,7 +200,10 @@ export class TestDriver<E, V> {
    * @param raw Its raw text or bytes.
    * @param error Why it could not be decoded.
    */
-  async sendUndecodable(raw: string | Uint8Array, error: Error = new SyntaxError("undecodable")): Promise<void> {
+  async sendUndecodable(
+    raw: string | Uint8Array,
+    error: Error = new SyntaxError("undecodable"),
+  ): Promise<void> {
     const bytes = typeof raw === "string" ? new TextEncoder().encode(raw) : raw;
     await this.#feed([this.#record(undefined, this.clock.now(), error, bytes)]);
   }
@@ -196,7 +216,10 @@ export class TestDriver<E, V> {
    */
   async advance(ms: number): Promise<void> {
     this.clock.advance(ms);
-    if (this.#batchTime !== null && this.clock.now() - this.#lastWrite >= this.#batchTime) {
+    if (
+      this.#batchTime !== null &&
+      this.clock.now() - this.#lastWrite >= this.#batchTime
+    ) {
       await this.flush();
     }
   }

@@ -8,7 +8,9 @@ import { TestDriver, VirtualClock } from "./driver.ts";
 const T0 = Date.UTC(2025, 0, 1, 9);
 
 Deno.test("TestDriver writes at once without a batch window", async () => {
-  const p = pipeline<string>("d1").key((s) => s).value(() => 1).aggregate(count()).storeIn(new MemoryStore()).build();
+  const p = pipeline<string>("d1").key((s) => s).value(() => 1).aggregate(
+    count(),
+  ).storeIn(new MemoryStore()).build();
   const driver = new TestDriver(p);
   await driver.send("a", "b", "a");
   assert.equal(await driver.get("a"), 2);
@@ -18,7 +20,9 @@ Deno.test("TestDriver writes at once without a batch window", async () => {
 
 Deno.test("TestDriver.advance() writes the batch window when its time elapses", async () => {
   const clock = new VirtualClock(T0);
-  const p = pipeline<string>("d2").key((s) => s).value(() => 1).aggregate(count()).window(hourly({ retention: hours(2) }))
+  const p = pipeline<string>("d2").key((s) => s).value(() => 1).aggregate(
+    count(),
+  ).window(hourly({ retention: hours(2) }))
     .storeIn(new MemoryStore({ now: clock.now })).build();
   const driver = new TestDriver(p, { clock, batchWindow: { time: 500 } });
   await driver.send("a");
@@ -34,7 +38,9 @@ Deno.test("TestDriver.advance() writes the batch window when its time elapses", 
 });
 
 Deno.test("TestDriver.sendAt() buckets by the given event time", async () => {
-  const p = pipeline<string>("d3").key((s) => s).value(() => 1).aggregate(count()).window(hourly()).storeIn(new MemoryStore()).build();
+  const p = pipeline<string>("d3").key((s) => s).value(() => 1).aggregate(
+    count(),
+  ).window(hourly()).storeIn(new MemoryStore()).build();
   const driver = new TestDriver(p, { clock: new VirtualClock(T0) });
   await driver.sendAt(T0 - 3_600_000, "a");
   await driver.send("a");
@@ -44,17 +50,24 @@ Deno.test("TestDriver.sendAt() buckets by the given event time", async () => {
 });
 
 Deno.test("TestDriver collects dead letters with their reasons", async () => {
-  const p = pipeline<{ v?: number }>("d4").key(() => "k").value((e) => e.v as number).aggregate(max()).storeIn(new MemoryStore()).build();
+  const p = pipeline<{ v?: number }>("d4").key(() => "k").value((e) =>
+    e.v as number
+  ).aggregate(max()).storeIn(new MemoryStore()).build();
   const driver = new TestDriver(p);
   await driver.send({ v: 3 }, { v: "x" as unknown as number });
   await driver.sendUndecodable("{oops");
-  assert.deepEqual(driver.deadLetters.map((d) => d.error.stage), ["fold", "decode"]);
+  assert.deepEqual(driver.deadLetters.map((d) => d.error.stage), [
+    "fold",
+    "decode",
+  ]);
   assert.equal(await driver.get("k"), 3);
   assert.equal(driver.acked, 3);
 });
 
 Deno.test("TestDriver debounces on the virtual clock", async () => {
-  const p = pipeline<number>("d5").key(() => "k").value((n) => n).aggregate(max()).storeIn(new MemoryStore()).build();
+  const p = pipeline<number>("d5").key(() => "k").value((n) => n).aggregate(
+    max(),
+  ).storeIn(new MemoryStore()).build();
   const driver = new TestDriver(p, { keyDebounce: { window: 1000 } });
   await driver.send(1);
   await driver.send(9);
@@ -66,7 +79,9 @@ Deno.test("TestDriver debounces on the virtual clock", async () => {
 
 Deno.test("TestDriver with dedup replays a failed write exactly", async () => {
   const store = new FaultyStore(new MemoryStore());
-  const p = pipeline<string>("d6").key((s) => s).value(() => 1).aggregate(count()).storeIn(store).build();
+  const p = pipeline<string>("d6").key((s) => s).value(() => 1).aggregate(
+    count(),
+  ).storeIn(store).build();
   const driver = new TestDriver(p, { dedup: true });
   store.failNext(1, "after-write", "d6");
   await driver.send("a", "a", "b");

@@ -17,7 +17,10 @@ export interface FaultyStoreOptions {
    * return a reason to throw `DeltaRejectedError` for it, before anything of
    * the call is written.
    */
-  readonly reject?: (namespace: string, delta: Delta<unknown>) => string | undefined;
+  readonly reject?: (
+    namespace: string,
+    delta: Delta<unknown>,
+  ) => string | undefined;
 }
 
 /** One merge call as the wrapped store saw it. */
@@ -27,7 +30,11 @@ export interface MergeCall {
   /** The keys of the call's deltas, in order. */
   readonly keys: readonly StateKey[];
   /** How the call ended. */
-  readonly outcome: "ok" | "failed-before-write" | "failed-after-write" | "rejected";
+  readonly outcome:
+    | "ok"
+    | "failed-before-write"
+    | "failed-after-write"
+    | "rejected";
 }
 
 /** Thrown by {@linkcode FaultyStore} for an injected failure. */
@@ -73,7 +80,10 @@ export class FaultyStore implements Store {
   /** Every merge call so far. */
   readonly calls: MergeCall[] = [];
   readonly #reject: FaultyStoreOptions["reject"];
-  #pending: { mode: "before-write" | "after-write"; namespace: string | undefined }[] = [];
+  #pending: {
+    mode: "before-write" | "after-write";
+    namespace: string | undefined;
+  }[] = [];
 
   /**
    * Wraps a store.
@@ -104,7 +114,9 @@ export class FaultyStore implements Store {
 
   /** Merge calls that wrote something (ok or failed after the write). */
   get writes(): number {
-    return this.calls.filter((c) => c.outcome === "ok" || c.outcome === "failed-after-write").length;
+    return this.calls.filter((c) =>
+      c.outcome === "ok" || c.outcome === "failed-after-write"
+    ).length;
   }
 
   #unreachable(what: string): InjectedFailure {
@@ -118,7 +130,10 @@ export class FaultyStore implements Store {
   }
 
   /** {@inheritDoc Store.getMany} */
-  getMany<V>(scope: Scope<V>, keys: readonly StateKey[]): Promise<(V | undefined)[]> {
+  getMany<V>(
+    scope: Scope<V>,
+    keys: readonly StateKey[],
+  ): Promise<(V | undefined)[]> {
     if (this.down) return Promise.reject(this.#unreachable("getMany"));
     return this.inner.getMany(scope, keys);
   }
@@ -130,30 +145,45 @@ export class FaultyStore implements Store {
     options?: MergeOptions,
   ): Promise<MergeResult> {
     const keys = deltas.map((d) => d.key);
-    const log = (outcome: MergeCall["outcome"]) => this.calls.push({ namespace: scope.namespace, keys, outcome });
+    const log = (outcome: MergeCall["outcome"]) =>
+      this.calls.push({ namespace: scope.namespace, keys, outcome });
     if (this.down) {
       log("failed-before-write");
       throw this.#unreachable("merge");
     }
     if (this.#reject !== undefined) {
       for (let i = 0; i < deltas.length; i++) {
-        const reason = this.#reject(scope.namespace, deltas[i] as Delta<unknown>);
+        const reason = this.#reject(
+          scope.namespace,
+          deltas[i] as Delta<unknown>,
+        );
         if (reason !== undefined) {
           log("rejected");
-          throw new DeltaRejectedError(scope.namespace, i, deltas[i]!.key, reason);
+          throw new DeltaRejectedError(
+            scope.namespace,
+            i,
+            deltas[i]!.key,
+            reason,
+          );
         }
       }
     }
-    const at = this.#pending.findIndex((p) => p.namespace === undefined || p.namespace === scope.namespace);
+    const at = this.#pending.findIndex((p) =>
+      p.namespace === undefined || p.namespace === scope.namespace
+    );
     const mode = at < 0 ? undefined : this.#pending.splice(at, 1)[0]!.mode;
     if (mode === "before-write") {
       log("failed-before-write");
-      throw new InjectedFailure(`${this.name}: injected failure before the write`);
+      throw new InjectedFailure(
+        `${this.name}: injected failure before the write`,
+      );
     }
     const result = await this.inner.merge(scope, deltas, options);
     if (mode === "after-write") {
       log("failed-after-write");
-      throw new InjectedFailure(`${this.name}: injected failure after the write`);
+      throw new InjectedFailure(
+        `${this.name}: injected failure after the write`,
+      );
     }
     log("ok");
     return result;

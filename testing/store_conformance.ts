@@ -17,7 +17,7 @@ import {
   sumBigInt,
 } from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
-import { topK, type TopK } from "../sketch/topk.ts";
+import { type TopK, topK } from "../sketch/topk.ts";
 import {
   type Delta,
   MarkConflictError,
@@ -110,11 +110,13 @@ function valueCases(): ValueCase[] {
     return sketch;
   });
   const t = topK({ k: 5 });
-  const tops = [["a", "b", "a"], ["c", "a"], ["b", "d", "e", "f"]].map((items) => {
-    const sketch = t.identity();
-    for (const item of items) sketch.add(item);
-    return sketch;
-  });
+  const tops = [["a", "b", "a"], ["c", "a"], ["b", "d", "e", "f"]].map(
+    (items) => {
+      const sketch = t.identity();
+      for (const item of items) sketch.add(item);
+      return sketch;
+    },
+  );
   return [
     of("sum of integers", sum(), [2, 3, 40]),
     of("sum with negatives and fractions", sum(), [2.5, -7, 0.25, -1]),
@@ -122,7 +124,11 @@ function valueCases(): ValueCase[] {
     of("count", count(), [1, 1, 5]),
     of("max", max(), [3, 11, -2, 7]),
     of("min", min(), [3, 11, -2, 7]),
-    of("set", set(), [new Set(["a", "b"]), new Set(["b", "c"]), new Set(["z"])]),
+    of("set", set(), [
+      new Set(["a", "b"]),
+      new Set(["b", "c"]),
+      new Set(["z"]),
+    ]),
     of("first", first(), [
       { value: "late", time: 2_000 },
       { value: "early", time: 1_000 },
@@ -224,7 +230,10 @@ export function storeConformance(
 
   for (const c of valueCases()) {
     test(`merge() then get() folds ${c.label}`, async (store) => {
-      const scope: Scope<unknown> = { namespace: ns(c.label), monoid: c.monoid };
+      const scope: Scope<unknown> = {
+        namespace: ns(c.label),
+        monoid: c.monoid,
+      };
       const key = k("entity:1", 86_400_000);
       for (const value of c.values) {
         await store.merge(scope, [{ key, value }]);
@@ -264,7 +273,10 @@ export function storeConformance(
 
   test("merge() and getMany() handle more keys than one backend batch", async (store) => {
     const scope = counter("wide");
-    const keys = Array.from({ length: 260 }, (_, i) => k(`e${i}`, i % 2 === 0 ? null : 60_000));
+    const keys = Array.from(
+      { length: 260 },
+      (_, i) => k(`e${i}`, i % 2 === 0 ? null : 60_000),
+    );
     const result = await store.merge(
       scope,
       keys.map((key, i) => ({ key, value: i })),
@@ -305,14 +317,27 @@ export function storeConformance(
       { key: k("e", -86_400_000), value: 100 },
     ]);
     assert.deepEqual(
-      await store.getMany(scope, [k("e", null), k("e", 0), k("e", -86_400_000)]),
+      await store.getMany(scope, [
+        k("e", null),
+        k("e", 0),
+        k("e", -86_400_000),
+      ]),
       [1, 10, 100],
     );
   });
 
   test("entities with separators and unicode stay distinct", async (store) => {
     const scope = counter("entities");
-    const entities = ["a:b", "a", "a|b", "a/b", "a b", "ü-✓-😀", "a:b:0", "x".repeat(300)];
+    const entities = [
+      "a:b",
+      "a",
+      "a|b",
+      "a/b",
+      "a b",
+      "ü-✓-😀",
+      "a:b:0",
+      "x".repeat(300),
+    ];
     await store.merge(
       scope,
       entities.map((entity, i) => ({ key: k(entity, 0), value: i + 1 })),
@@ -352,7 +377,10 @@ export function storeConformance(
   test(`${parallel} parallel merges to one key all apply (additive path)`, async (store) => {
     const scope = counter("parallel-add");
     await Promise.all(
-      Array.from({ length: parallel }, () => store.merge(scope, [{ key: k("hot"), value: 1 }])),
+      Array.from(
+        { length: parallel },
+        () => store.merge(scope, [{ key: k("hot"), value: 1 }]),
+      ),
     );
     assert.equal(await store.get(scope, k("hot")), parallel);
   });
@@ -365,7 +393,11 @@ export function storeConformance(
     await Promise.all(
       Array.from(
         { length: parallel },
-        (_, i) => store.merge(scope, [{ key: k("hot"), value: [`item-${String(i).padStart(3, "0")}`] }]),
+        (_, i) =>
+          store.merge(scope, [{
+            key: k("hot"),
+            value: [`item-${String(i).padStart(3, "0")}`],
+          }]),
       ),
     );
     const stored = await store.get(scope, k("hot"));
@@ -375,7 +407,10 @@ export function storeConformance(
   test(`${parallel} parallel merges with fractions all apply (non-integer sum)`, async (store) => {
     const scope = counter("parallel-frac");
     await Promise.all(
-      Array.from({ length: parallel }, () => store.merge(scope, [{ key: k("hot"), value: -0.5 }])),
+      Array.from(
+        { length: parallel },
+        () => store.merge(scope, [{ key: k("hot"), value: -0.5 }]),
+      ),
     );
     assert.equal(await store.get(scope, k("hot")), -0.5 * parallel);
   });
@@ -412,41 +447,88 @@ export function storeConformance(
 
   test("marks: a partial overlap throws MarkConflictError and changes nothing", async (store) => {
     const scope = counter("marks-conflict");
-    await store.merge(scope, [{ key: k("e"), value: 5, marks: [mark("s", 10n, 20n)] }]);
+    await store.merge(scope, [{
+      key: k("e"),
+      value: 5,
+      marks: [mark("s", 10n, 20n)],
+    }]);
     await assert.rejects(
-      store.merge(scope, [{ key: k("e"), value: 7, marks: [mark("s", 15n, 30n)] }]),
+      store.merge(scope, [{
+        key: k("e"),
+        value: 7,
+        marks: [mark("s", 15n, 30n)],
+      }]),
       MarkConflictError,
     );
     assert.equal(await store.get(scope, k("e")), 5);
-    await store.merge(scope, [{ key: k("e"), value: 1, marks: [mark("s", 30n, 30n)] }]);
+    await store.merge(scope, [{
+      key: k("e"),
+      value: 1,
+      marks: [mark("s", 30n, 30n)],
+    }]);
     assert.equal(await store.get(scope, k("e")), 6);
   });
 
   test("marks: streams and keys are tracked separately", async (store) => {
     const scope = counter("marks-streams");
     await store.merge(scope, [
-      { key: k("e"), value: 1, marks: [mark("s1", 1n, 5n), mark("s2", 100n, 100n)] },
+      {
+        key: k("e"),
+        value: 1,
+        marks: [mark("s1", 1n, 5n), mark("s2", 100n, 100n)],
+      },
       { key: k("f"), value: 1, marks: [mark("s1", 1n, 1n)] },
     ]);
     // Another key has its own positions.
-    await store.merge(scope, [{ key: k("f"), value: 1, marks: [mark("s1", 3n, 3n)] }]);
+    await store.merge(scope, [{
+      key: k("f"),
+      value: 1,
+      marks: [mark("s1", 3n, 3n)],
+    }]);
     // A stream new to the entry applies.
-    await store.merge(scope, [{ key: k("e"), value: 1, marks: [mark("s3", 0n, 0n)] }]);
+    await store.merge(scope, [{
+      key: k("e"),
+      value: 1,
+      marks: [mark("s3", 0n, 0n)],
+    }]);
     // Every stream past: apply; every stream done: skip; mixed: conflict.
-    await store.merge(scope, [{ key: k("e"), value: 1, marks: [mark("s1", 6n, 9n), mark("s2", 101n, 101n)] }]);
-    const skipped = await store.merge(scope, [{ key: k("e"), value: 1, marks: [mark("s1", 2n, 9n), mark("s2", 50n, 101n)] }]);
+    await store.merge(scope, [{
+      key: k("e"),
+      value: 1,
+      marks: [mark("s1", 6n, 9n), mark("s2", 101n, 101n)],
+    }]);
+    const skipped = await store.merge(scope, [{
+      key: k("e"),
+      value: 1,
+      marks: [mark("s1", 2n, 9n), mark("s2", 50n, 101n)],
+    }]);
     assert.deepEqual(skipped.skipped, [0]);
     await assert.rejects(
-      store.merge(scope, [{ key: k("e"), value: 1, marks: [mark("s1", 10n, 10n), mark("s2", 99n, 99n)] }]),
+      store.merge(scope, [{
+        key: k("e"),
+        value: 1,
+        marks: [mark("s1", 10n, 10n), mark("s2", 99n, 99n)],
+      }]),
       MarkConflictError,
     );
     assert.deepEqual(await store.getMany(scope, [k("e"), k("f")]), [3, 2]);
   });
 
   test("marks: survive on read-combine-write kinds too", async (store) => {
-    const scope: Scope<readonly string[]> = { namespace: ns("marks-cas"), monoid: union };
-    await store.merge(scope, [{ key: k("e", 0), value: ["a"], marks: [mark("s", 1n, 1n)] }]);
-    const again = await store.merge(scope, [{ key: k("e", 0), value: ["b"], marks: [mark("s", 1n, 1n)] }]);
+    const scope: Scope<readonly string[]> = {
+      namespace: ns("marks-cas"),
+      monoid: union,
+    };
+    await store.merge(scope, [{
+      key: k("e", 0),
+      value: ["a"],
+      marks: [mark("s", 1n, 1n)],
+    }]);
+    const again = await store.merge(scope, [{
+      key: k("e", 0),
+      value: ["b"],
+      marks: [mark("s", 1n, 1n)],
+    }]);
     assert.deepEqual(again.skipped, [0]);
     assert.deepEqual(await store.get(scope, k("e", 0)), ["a"]);
   });
@@ -454,18 +536,34 @@ export function storeConformance(
   test("claims: applied once, replay skipped, partial overlap refused", async (store) => {
     const scope = counter("claims");
     assert.equal(
-      (await store.merge(scope, [{ key: k("e"), value: 1, claims: ["p|ev-1"] }])).applied,
+      (await store.merge(scope, [{
+        key: k("e"),
+        value: 1,
+        claims: ["p|ev-1"],
+      }])).applied,
       1,
     );
     assert.deepEqual(
-      (await store.merge(scope, [{ key: k("e"), value: 1, claims: ["p|ev-1"] }])).skipped,
+      (await store.merge(scope, [{
+        key: k("e"),
+        value: 1,
+        claims: ["p|ev-1"],
+      }])).skipped,
       [0],
     );
     await assert.rejects(
-      store.merge(scope, [{ key: k("e"), value: 1, claims: ["p|ev-1", "p|ev-2"] }]),
+      store.merge(scope, [{
+        key: k("e"),
+        value: 1,
+        claims: ["p|ev-1", "p|ev-2"],
+      }]),
       MarkConflictError,
     );
-    await store.merge(scope, [{ key: k("e"), value: 1, claims: ["p|ev-2", "p|ev-3"] }]);
+    await store.merge(scope, [{
+      key: k("e"),
+      value: 1,
+      claims: ["p|ev-2", "p|ev-3"],
+    }]);
     assert.equal(await store.get(scope, k("e")), 2);
   });
 
@@ -478,14 +576,22 @@ export function storeConformance(
       { key: k("x", 0), value: 1, claims: ["ev"] },
     ]);
     await store.merge(b, [{ key: k("x"), value: 1, claims: ["ev"] }]);
-    assert.deepEqual(await store.getMany(a, [k("x"), k("y"), k("x", 0)]), [1, 1, 1]);
+    assert.deepEqual(await store.getMany(a, [k("x"), k("y"), k("x", 0)]), [
+      1,
+      1,
+      1,
+    ]);
     assert.equal(await store.get(b, k("x")), 1);
   });
 
   test("claims: parallel merges of one claim apply exactly once", async (store) => {
     const scope = counter("claims-parallel");
     const results = await Promise.allSettled(
-      Array.from({ length: parallel }, () => store.merge(scope, [{ key: k("hot"), value: 1, claims: ["once"] }])),
+      Array.from(
+        { length: parallel },
+        () =>
+          store.merge(scope, [{ key: k("hot"), value: 1, claims: ["once"] }]),
+      ),
     );
     for (const r of results) assert.equal(r.status, "fulfilled");
     assert.equal(await store.get(scope, k("hot")), 1);

@@ -9,13 +9,9 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import {
-  type Querier,
-  type QueryAnswer,
-  QueryService,
-  toAnswerMessage,
-  toConnectError,
-} from "../query/mod.ts";
+import type { Querier, QueryAnswer } from "../query/mod.ts";
+import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { toAnswerMessage, toConnectError } from "./_query_service.ts";
 import {
   type AdminService,
   type MetricsSnapshot,
@@ -23,7 +19,7 @@ import {
   QueryResponseSchema,
   WatchMetricsResponseSchema,
 } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
-import type { Registry } from "./registry.ts";
+import type { Registry } from "./_registry.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The package version the server reports. */
@@ -53,25 +49,6 @@ export interface AdminServiceOptions {
  * @param querier Reads local pipelines.
  * @param options Auth flag, clock and limits.
  * @returns The service implementation.
- *
- * @example Usage
- * ```ts
- * import { createAdminService, Registry, AdminService } from "@murmur/core/admin";
- * import { createQuerier } from "@murmur/core/query";
- * import { createClient, createRouterTransport } from "@connectrpc/connect";
- * import { sum } from "@murmur/core/monoid";
- * import { MemoryStore } from "@murmur/core/state";
- * import assert from "node:assert/strict";
- *
- * const likes = { name: "likes", monoid: sum(), window: null, store: new MemoryStore() };
- * const registry = new Registry();
- * registry.addLocal(likes);
- * const service = createAdminService(registry, createQuerier([likes]));
- * const transport = createRouterTransport((router) => router.service(AdminService, service));
- * const client = createClient(AdminService, transport);
- * const { pipelines } = await client.listPipelines({});
- * assert.deepEqual(pipelines.map((p) => p.name), ["likes"]);
- * ```
  */
 export function createAdminService(
   registry: Registry,

@@ -2,8 +2,8 @@
 
 import { clone, create } from "@bufbuild/protobuf";
 import type { PipelineDescription as BuiltDescription } from "../pipeline/mod.ts";
-import type { QueryTarget } from "../query/mod.ts";
 import type { MetricsSnapshot } from "../streaming/mod.ts";
+import type { AdminPipeline, MetricsSource } from "./server.ts";
 import {
   type Dag,
   DagSchema,
@@ -14,24 +14,6 @@ import {
   type PipelineInfo,
   PipelineInfoSchema,
 } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
-
-/**
- * Where live metrics come from: `InMemoryMetrics` from
- * `@murmur/core/streaming` fits.
- */
-export interface MetricsSource {
-  /** One snapshot per pipeline the recorder has seen. */
-  snapshots(): readonly MetricsSnapshot[];
-}
-
-/**
- * A pipeline the admin server shows: anything the query layer can read, plus
- * an optional `describe()` (built pipelines have one) for its DAG.
- */
-export interface AdminPipeline extends QueryTarget<unknown> {
-  /** Describes the pipeline's stages; the DAG is derived from its fields when absent. */
-  describe?(): BuiltDescription;
-}
 
 /** Options for {@linkcode Registry}. */
 export interface RegistryOptions {

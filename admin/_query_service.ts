@@ -1,4 +1,4 @@
-// The Connect implementation of murmur.v1.QueryService over a Querier.
+// The Connect implementation of murmur.v1.QueryService over a Querier, with the wire form of answers and errors.
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -10,14 +10,17 @@ import {
   type Value,
   ValueSchema,
 } from "../proto/gen/murmur/v1/query_pb.ts";
-import type { Querier, QueryAnswer, ReadOptions } from "./query.ts";
-import type { QueryTarget } from "./target.ts";
 import {
   InvalidQueryError,
   PipelineNotFoundError,
+  type Querier,
+  type QueryAnswer,
+  type QueryTarget,
+  type ReadOptions,
+  type TypedValue,
+  typedValue,
   WindowMismatchError,
-} from "./errors.ts";
-import { type TypedValue, typedValue } from "./typed.ts";
+} from "../query/mod.ts";
 
 /** Options for {@linkcode createQueryService}. */
 export interface QueryServiceOptions {
@@ -38,26 +41,6 @@ export interface QueryServiceOptions {
  * @param querier The querier that reads the pipelines.
  * @param options Limits of the wire layer.
  * @returns The service implementation.
- *
- * @example Usage
- * ```ts
- * import { createQuerier, createQueryService, QueryService } from "@murmur/core/query";
- * import { createClient, createRouterTransport } from "@connectrpc/connect";
- * import { sum } from "@murmur/core/monoid";
- * import { MemoryStore } from "@murmur/core/state";
- * import assert from "node:assert/strict";
- *
- * const store = new MemoryStore();
- * const likes = { name: "likes", monoid: sum(), window: null, store };
- * await store.merge({ namespace: "likes", monoid: sum() }, [
- *   { key: { entity: "post:1", bucket: null }, value: 5 },
- * ]);
- * const service = createQueryService(createQuerier([likes]));
- * const transport = createRouterTransport(({ service: add }) => add(QueryService, service));
- * const client = createClient(QueryService, transport);
- * const { answer } = await client.get({ pipeline: "likes", entity: "post:1" });
- * assert.deepEqual(answer?.value?.kind, { case: "number", value: 5 });
- * ```
  */
 export function createQueryService(
   querier: Querier,
@@ -191,21 +174,6 @@ export interface AnswerMessageOptions {
  * @param answer The answer.
  * @param options Bloom probe items.
  * @returns The `murmur.v1.Answer` message.
- *
- * @example Usage
- * ```ts
- * import { toAnswerMessage } from "@murmur/core/query";
- * import { sum } from "@murmur/core/monoid";
- * import { MemoryStore } from "@murmur/core/state";
- *
- * const target = { name: "likes", monoid: sum(), window: null, store: new MemoryStore() };
- * const message = toAnswerMessage(target, {
- *   pipeline: "likes", entity: "post:1", present: true, value: 3,
- *   coverage: { allTime: true, granularity: null, startMs: null, endMs: null, buckets: [], presentBuckets: [] },
- *   stats: { keys: 1, cacheHits: 0, storeReads: 1, coalesced: false },
- * });
- * console.log(message.value?.kind); // { case: "number", value: 3 }
- * ```
  */
 export function toAnswerMessage<V>(
   target: QueryTarget<V>,
@@ -293,13 +261,6 @@ function toValueMessage(typed: TypedValue): Value {
  *
  * @param error Anything thrown by a read.
  * @returns A `ConnectError` with the matching code.
- *
- * @example Usage
- * ```ts
- * import { InvalidQueryError, toConnectError } from "@murmur/core/query";
- * const error = toConnectError(new InvalidQueryError("entity", "must not be empty"));
- * console.log(error.code); // 3 (InvalidArgument)
- * ```
  */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
