@@ -8,8 +8,11 @@ import {
 import { daily, days, sum } from "../monoid/mod.ts";
 import { bloom, hll, topK } from "../sketch/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
-import { createQueryClient } from "./client.ts";
-import { createQuerier, createQueryService, QueryService } from "./mod.ts";
+import { createQueryClient } from "../query/client.ts";
+import { createQuerier } from "../query/mod.ts";
+import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { createQueryService } from "./_query_service.ts";
+import { createHandler } from "./server.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 2, 1);
@@ -54,7 +57,7 @@ async function fixture() {
   const transport = createRouterTransport((router) =>
     router.service(QueryService, createQueryService(querier, { maxProbes: 2 }))
   );
-  return { client: createClient(QueryService, transport), transport, store };
+  return { client: createClient(QueryService, transport), querier, store };
 }
 
 async function codeOf(call: Promise<unknown>): Promise<Code> {
@@ -228,8 +231,12 @@ Deno.test("QueryService reports a failing store as Unavailable, not a crash", as
 });
 
 Deno.test("query client decodes typed values and full readings", async () => {
-  const { transport } = await fixture();
-  const client = createQueryClient({ baseUrl: "http://unused", transport });
+  const { querier } = await fixture();
+  await using handler = createHandler({ querier, ui: false });
+  const client = createQueryClient({
+    baseUrl: "http://localhost",
+    fetch: (input, init) => handler(new Request(input, init)),
+  });
   assert.equal(
     await client.number("views").window("p", 2, { at: T0 }),
     10,

@@ -9,11 +9,7 @@ import {
   type HandlerContext,
 } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
-import {
-  createQuerier,
-  type Querier,
-  type QueryLimits,
-} from "../query/mod.ts";
+import { createQuerier, type Querier, type QueryLimits } from "../query/mod.ts";
 import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
 import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
 import { createQueryService } from "./_query_service.ts";
@@ -83,19 +79,10 @@ export interface AdminHandlerOptions {
 export interface AdminHandler {
   /** Answers one request. */
   (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
-  /** The pipelines, workers and metrics history. */
-  readonly registry: Registry;
   /** The querier behind both services. */
   readonly querier: Querier;
   /** Whether RPCs need a bearer token. */
   readonly authRequired: boolean;
-  /**
-   * Registers both services on a Connect router, for other adapters (the
-   * gRPC server of {@linkcode serve} uses it with `@connectrpc/connect-node`).
-   */
-  readonly routes: (router: ConnectRouter) => void;
-  /** The router options the handler uses (auth gate, RPC metrics, limits). */
-  readonly routerOptions: ConnectRouterOptions;
   /** Stops the metrics sampler. */
   close(): Promise<void>;
   /** Same as {@linkcode AdminHandler.close}. */
@@ -305,16 +292,23 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     }
     return Promise.resolve();
   };
-  return Object.assign(handler, {
-    registry,
+  const admin: AdminHandler = Object.assign(handler, {
     querier,
     authRequired: auth !== undefined,
-    routes,
-    routerOptions,
     close,
     [Symbol.asyncDispose]: close,
   });
+  internals.set(admin, { routes, routerOptions });
+  return admin;
 }
+
+/** What other adapters (the gRPC port) need to serve the same routes. */
+interface Internals {
+  readonly routes: (router: ConnectRouter) => void;
+  readonly routerOptions: ConnectRouterOptions;
+}
+
+const internals = new WeakMap<AdminHandler, Internals>();
 
 /**
  * Gives a served request its own abort signal that fires once the response
@@ -549,12 +543,13 @@ async function listenGrpc(
   hostname: string,
   port: number,
 ): Promise<{ port: number; close: () => Promise<void> }> {
+  const { routes, routerOptions } = internals.get(handler)!;
   const [{ createServer }, { connectNodeAdapter }] = await Promise.all([
     import("node:http2"),
     import("@connectrpc/connect-node"),
   ]);
   const server = createServer(
-    connectNodeAdapter({ ...handler.routerOptions, routes: handler.routes }),
+    connectNodeAdapter({ ...routerOptions, routes }),
   );
   const sessions = new Set<{ close(): void; destroy(): void }>();
   server.on("session", (session) => {

@@ -3,6 +3,7 @@
 //   deno task demo                          ~10 s at 2,000 events/s, then a summary
 //   deno task demo --duration=30 --rate=5000
 //   deno task demo --db=.stack/demo.kv      keep the database (default: a temp dir, removed at the end)
+//   deno task demo --serve[=8080]           also serve the admin UI and query API on http://localhost:8080
 
 import { daily, days } from "../monoid/mod.ts";
 import { counter, type Pipeline, topN, uniqueCount } from "../pipeline/mod.ts";
@@ -12,6 +13,7 @@ import { KvStore } from "../state/kv.ts";
 import { bind, InMemoryMetrics, runFanout } from "../streaming/mod.ts";
 import type { HyperLogLog } from "../sketch/hll.ts";
 import type { TopK } from "../sketch/topk.ts";
+import { serve } from "../admin/mod.ts";
 
 /** One page view. */
 export interface PageView {
@@ -52,7 +54,7 @@ export function demoPipelines(store: Store): DemoPipelines {
       .window(window)
       .storeIn(store)
       .build(),
-    topPages: topN<PageView>("top_pages", { k: 20, item: (e) => e.page })
+    topPages: topN<PageView>("top_pages", { k: 100, item: (e) => e.page })
       .key(() => "global")
       .window(window)
       .storeIn(store)
@@ -72,6 +74,8 @@ export interface DemoOptions {
   readonly visitors: number;
   /** The database file, or `null` for a temp dir removed at the end. */
   readonly db: string | null;
+  /** The port to serve the admin UI and query API on, or `null` for none. */
+  readonly serve: number | null;
 }
 
 /**
@@ -87,7 +91,7 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions {
     const match = /^--([a-z]+)(?:=(.*))?$/.exec(arg);
     if (match === null) {
       throw new RangeError(
-        `unknown argument ${arg}: use --duration=S --rate=N --pages=N --visitors=N --db=PATH`,
+        `unknown argument ${arg}: use --duration=S --rate=N --pages=N --visitors=N --db=PATH --serve[=PORT]`,
       );
     }
     settings[match[1]!] = match[2] ?? "";
@@ -108,14 +112,20 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions {
     pages: Math.floor(number("pages", 1000)),
     visitors: Math.floor(number("visitors", 20_000)),
     db: settings.db ?? null,
+    serve: settings.serve === undefined
+      ? null
+      : settings.serve === ""
+      ? 8080
+      : number("serve", 8080),
   };
   delete settings.db;
+  delete settings.serve;
   const unknown = Object.keys(settings);
   if (unknown.length > 0) {
     throw new RangeError(
       `unknown flag --${
         unknown[0]
-      }: use --duration=S --rate=N --pages=N --visitors=N --db=PATH`,
+      }: use --duration=S --rate=N --pages=N --visitors=N --db=PATH --serve[=PORT]`,
     );
   }
   return options;
@@ -150,6 +160,12 @@ async function main(args: readonly string[]): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);
+  const server = options.serve === null ? null : await serve({
+    pipelines: [pipelines.views, pipelines.visitors, pipelines.topPages],
+    metrics,
+    port: options.serve,
+    onListen: ({ url }) => console.log(`admin UI and query API on ${url}/`),
+  });
   console.log(
     `murmur demo: ${
       total.toLocaleString("en")
@@ -185,9 +201,16 @@ async function main(args: readonly string[]): Promise<void> {
     clearInterval(progress);
     if (tty) console.log();
     await report(store, pipelines, summary.durationMs, source.acked);
+    if (server !== null && !controller.signal.aborted) {
+      console.log(`\nstill serving ${server.url}/ — press Ctrl-C to stop`);
+      await new Promise((resolve) =>
+        controller.signal.addEventListener("abort", resolve, { once: true })
+      );
+    }
   } finally {
     clearInterval(progress);
     Deno.removeSignalListener("SIGINT", stop);
+    await server?.shutdown();
     await store.close();
     if (temp !== null) await Deno.remove(temp, { recursive: true });
   }
@@ -222,7 +245,7 @@ async function report(
     );
   }
   console.log(
-    `\n| # | page | views (Top-K) | views (counter) |\n|---|---|---|---|`,
+    `\n| # | page | views (Top-K ± error) | views (exact counter) |\n|---|---|---|---|`,
   );
   const items = top?.top(5) ?? [];
   const exact = await store.getMany(
@@ -230,7 +253,11 @@ async function report(
     items.map((i) => key(`page:${i.key}`)),
   );
   items.forEach((item, i) =>
-    console.log(`| ${i + 1} | ${item.key} | ${item.count} | ${exact[i] ?? 0} |`)
+    console.log(
+      `| ${i + 1} | ${item.key} | ${item.count} ± ${item.error} | ${
+        exact[i] ?? 0
+      } |`,
+    )
   );
 }
 

@@ -131,3 +131,21 @@ Deno.test("pipeline().debounce() is refused on monoids where it under-counts", (
     /positive number of ms/,
   );
 });
+
+Deno.test("pipeline() catches a value that does not fit the monoid at compile time", () => {
+  const store = new MemoryStore();
+  const ok = pipeline<View>("typed").key((e) => e.page).value((e) => e.at)
+    .aggregate(max()).storeIn(store).build();
+  assert.equal(ok.monoid.kind, "max");
+  assert.throws(() =>
+    pipeline<View>("typed")
+      .key((e) => e.page)
+      .value((e) => e.page)
+      // @ts-expect-error: string values do not fit sum()
+      .aggregate(sum())
+      .storeIn(store)
+      .build()
+      .extract.value({ page: "x", country: "y", at: 0 }, 0)
+      .toFixed()
+  );
+});

@@ -17,6 +17,7 @@
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client, Interceptor, Transport } from "@connectrpc/connect";
+
 import {
   createConnectTransport,
   createGrpcWebTransport,
@@ -55,8 +56,6 @@ export interface QueryClientOptions {
   readonly timeoutMs?: number;
   /** The fetch implementation. Default: `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch;
-  /** A ready transport; overrides every option above but `token` (sent by the typed readers, not by `raw`). */
-  readonly transport?: Transport;
 }
 
 /** Options for one read. */
@@ -183,8 +182,6 @@ export interface BloomReader extends PipelineReader<BloomValue, BloomOptions> {
 
 /** A typed client for `murmur.v1.QueryService`. */
 export interface QueryClient {
-  /** The generated Connect client, for full wire-level answers. */
-  readonly raw: Client<typeof QueryService>;
   /**
    * Reads a numeric pipeline (sum, count, min, max, …) as `number`. A sum or
    * count with no data reads as `0`; a min or max with no data has no number
@@ -216,8 +213,7 @@ export interface QueryClient {
  * @example Usage
  * ```ts
  * import { createQueryClient } from "@murmur/core/query/client";
- * import { createQuerier, createQueryService, QueryService } from "@murmur/core/query";
- * import { createRouterTransport } from "@connectrpc/connect";
+ * import { createHandler } from "@murmur/core/admin";
  * import { sum } from "@murmur/core/monoid";
  * import { MemoryStore } from "@murmur/core/state";
  * import assert from "node:assert/strict";
@@ -227,10 +223,12 @@ export interface QueryClient {
  * await store.merge({ namespace: "likes", monoid: sum() }, [
  *   { key: { entity: "post:1", bucket: null }, value: 9 },
  * ]);
- * const transport = createRouterTransport((router) =>
- *   router.service(QueryService, createQueryService(createQuerier([likes])))
- * );
- * const client = createQueryClient({ baseUrl: "http://unused", transport });
+ * // In process for the example; normally just { baseUrl: "http://host:8080" }.
+ * await using handler = createHandler({ pipelines: [likes] });
+ * const client = createQueryClient({
+ *   baseUrl: "http://localhost:8080",
+ *   fetch: (input, init) => handler(new Request(input, init)),
+ * });
  * assert.equal(await client.number("likes").get("post:1"), 9);
  * ```
  */
@@ -243,21 +241,13 @@ export function createQueryClient(options: QueryClientOptions): QueryClient {
       return next(req);
     });
   }
-  const raw = createClient(
-    QueryService,
-    options.transport ?? makeTransport(options, interceptors),
-  );
-  // A caller-made transport has no token interceptor, so reads carry it too.
-  const headers = options.token === undefined
-    ? undefined
-    : { Authorization: `Bearer ${options.token}` };
+  const raw = createClient(QueryService, makeTransport(options, interceptors));
   const reader = <T, O>(
     pipeline: string,
     decode: (value: Value | undefined, pipeline: string) => T,
     extra: (options: O | undefined) => { probes?: string[] } = () => ({}),
-  ): PipelineReader<T, O> => readerFor(raw, pipeline, decode, extra, headers);
+  ): PipelineReader<T, O> => readerFor(raw, pipeline, decode, extra);
   return {
-    raw,
     number: (pipeline) => reader(pipeline, decodeNumber),
     optionalNumber: (pipeline) => reader(pipeline, decodeOptionalNumber),
     cardinality: (pipeline) => reader(pipeline, decodeCardinality),
@@ -314,10 +304,8 @@ function readerFor<T, O>(
   pipeline: string,
   decode: (value: Value | undefined, pipeline: string) => T,
   extra: (options: O | undefined) => { probes?: string[] },
-  headers: Record<string, string> | undefined,
 ): PipelineReader<T, O> {
   const call = (options: (ClientReadOptions & O) | undefined) => ({
-    ...(headers === undefined ? {} : { headers }),
     ...(options?.signal === undefined ? {} : { signal: options.signal }),
     ...(options?.timeoutMs === undefined
       ? {}

@@ -125,8 +125,6 @@ interface Plan {
   readonly coverage: Omit<Coverage, "presentBuckets">;
 }
 
-type AnyTarget = QueryTarget<unknown>;
-
 /**
  * Reads any number of pipelines: all-time values, windows of the last N
  * buckets and `[start, end)` ranges, for one or many entities.
@@ -138,7 +136,7 @@ type AnyTarget = QueryTarget<unknown>;
  * zero stays correct, and `present` tells "no data" from a real zero.
  */
 export class Querier {
-  readonly #targets = new Map<string, AnyTarget>();
+  readonly #targets = new Map<string, QueryTarget<unknown>>();
   readonly #limits: QueryLimits;
   readonly #now: () => number;
   readonly #flights = new Singleflight<Map<string, QueryAnswer<unknown>>>();
@@ -153,7 +151,7 @@ export class Querier {
    * @throws {TypeError} When two pipelines share a name.
    */
   constructor(
-    pipelines: Iterable<AnyTarget> = [],
+    pipelines: Iterable<QueryTarget<unknown>> = [],
     options: QuerierOptions = {},
   ) {
     this.#limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
@@ -179,7 +177,7 @@ export class Querier {
    * @param pipeline The pipeline.
    * @throws {TypeError} When a different pipeline with the same name is served.
    */
-  add(pipeline: AnyTarget): void {
+  add(pipeline: QueryTarget<unknown>): void {
     const existing = this.#targets.get(pipeline.name);
     if (existing !== undefined && existing !== pipeline) {
       throw new TypeError(
@@ -211,7 +209,7 @@ export class Querier {
    * @returns The pipeline.
    * @throws {PipelineNotFoundError} When no pipeline has that name.
    */
-  target(name: string): AnyTarget {
+  target(name: string): QueryTarget<unknown> {
     const target = this.#targets.get(name);
     if (target === undefined) {
       throw new PipelineNotFoundError(name, [...this.#targets.keys()].sort());
@@ -236,13 +234,19 @@ export class Querier {
     entity: string,
     options?: ReadOptions,
   ): Promise<QueryAnswer<V>>;
+  /**
+   * Reads an all-time value by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   get(
     pipeline: string,
     entity: string,
     options?: ReadOptions,
   ): Promise<QueryAnswer<unknown>>;
   async get(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entity: string,
     options: ReadOptions = {},
   ): Promise<QueryAnswer<unknown>> {
@@ -274,13 +278,19 @@ export class Querier {
     entities: readonly string[],
     options?: ReadOptions,
   ): Promise<QueryAnswer<V>[]>;
+  /**
+   * Reads all-time values by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   getMany(
     pipeline: string,
     entities: readonly string[],
     options?: ReadOptions,
   ): Promise<QueryAnswer<unknown>[]>;
   async getMany(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entities: readonly string[],
     options: ReadOptions = {},
   ): Promise<QueryAnswer<unknown>[]> {
@@ -312,6 +322,12 @@ export class Querier {
     last: number,
     options?: WindowReadOptions,
   ): Promise<QueryAnswer<V>>;
+  /**
+   * Merges the last buckets by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   getWindow(
     pipeline: string,
     entity: string,
@@ -319,7 +335,7 @@ export class Querier {
     options?: WindowReadOptions,
   ): Promise<QueryAnswer<unknown>>;
   async getWindow(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entity: string,
     last: number,
     options: WindowReadOptions = {},
@@ -349,6 +365,12 @@ export class Querier {
     last: number,
     options?: WindowReadOptions,
   ): Promise<QueryAnswer<V>[]>;
+  /**
+   * Merges the last buckets of many entities by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   getWindowMany(
     pipeline: string,
     entities: readonly string[],
@@ -356,7 +378,7 @@ export class Querier {
     options?: WindowReadOptions,
   ): Promise<QueryAnswer<unknown>[]>;
   async getWindowMany(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entities: readonly string[],
     last: number,
     options: WindowReadOptions = {},
@@ -385,6 +407,12 @@ export class Querier {
     range: TimeRange,
     options?: ReadOptions,
   ): Promise<QueryAnswer<V>>;
+  /**
+   * Merges a range by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   getRange(
     pipeline: string,
     entity: string,
@@ -392,7 +420,7 @@ export class Querier {
     options?: ReadOptions,
   ): Promise<QueryAnswer<unknown>>;
   async getRange(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entity: string,
     range: TimeRange,
     options: ReadOptions = {},
@@ -423,6 +451,12 @@ export class Querier {
     range: TimeRange,
     options?: ReadOptions,
   ): Promise<QueryAnswer<V>[]>;
+  /**
+   * Merges a range for many entities by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
   getRangeMany(
     pipeline: string,
     entities: readonly string[],
@@ -430,7 +464,7 @@ export class Querier {
     options?: ReadOptions,
   ): Promise<QueryAnswer<unknown>[]>;
   async getRangeMany(
-    pipeline: string | AnyTarget,
+    pipeline: string | QueryTarget<unknown>,
     entities: readonly string[],
     range: TimeRange,
     options: ReadOptions = {},
@@ -440,7 +474,7 @@ export class Querier {
     return await this.#run(target, entities, plan, options);
   }
 
-  #allTimePlan(target: AnyTarget): Plan {
+  #allTimePlan(target: QueryTarget<unknown>): Plan {
     if (target.window !== null) {
       throw new WindowMismatchError(
         target.name,
@@ -460,7 +494,11 @@ export class Querier {
     };
   }
 
-  #lastPlan(target: AnyTarget, last: number, at: number | undefined): Plan {
+  #lastPlan(
+    target: QueryTarget<unknown>,
+    last: number,
+    at: number | undefined,
+  ): Plan {
     const window = this.#windowOf(target, "getWindow");
     const limit = this.#limits.maxBuckets;
     if (!Number.isSafeInteger(last) || last < 1 || last > limit) {
@@ -475,7 +513,7 @@ export class Querier {
     return this.#windowPlan(target, "window", buckets);
   }
 
-  #rangePlan(target: AnyTarget, range: TimeRange): Plan {
+  #rangePlan(target: QueryTarget<unknown>, range: TimeRange): Plan {
     const window = this.#windowOf(target, "getRange");
     const { startMs, endMs } = range;
     checkTime("startMs", startMs);
@@ -502,11 +540,11 @@ export class Querier {
     return this.#windowPlan(target, "range", buckets);
   }
 
-  #resolve(pipeline: string | AnyTarget): AnyTarget {
+  #resolve(pipeline: string | QueryTarget<unknown>): QueryTarget<unknown> {
     return typeof pipeline === "string" ? this.target(pipeline) : pipeline;
   }
 
-  #windowOf(target: AnyTarget, method: string) {
+  #windowOf(target: QueryTarget<unknown>, method: string) {
     if (target.window === null) {
       throw new WindowMismatchError(
         target.name,
@@ -517,7 +555,7 @@ export class Querier {
   }
 
   #windowPlan(
-    target: AnyTarget,
+    target: QueryTarget<unknown>,
     op: "window" | "range",
     buckets: readonly number[],
   ): Plan {
@@ -572,7 +610,7 @@ export class Querier {
     }
   }
 
-  #idOf(target: AnyTarget): string {
+  #idOf(target: QueryTarget<unknown>): string {
     if (this.#targets.get(target.name) === target) {
       return `name:${target.name}`;
     }
@@ -585,7 +623,7 @@ export class Querier {
   }
 
   async #run(
-    target: AnyTarget,
+    target: QueryTarget<unknown>,
     entities: readonly string[],
     plan: Plan,
     options: ReadOptions,
@@ -630,7 +668,7 @@ export class Querier {
 
 /** Reads every key of `plan` for `entities` (unique) and folds each entity's buckets. */
 async function readAnswers(
-  target: AnyTarget,
+  target: QueryTarget<unknown>,
   entities: readonly string[],
   plan: Plan,
   freshRead = false,
@@ -680,7 +718,7 @@ async function readAnswers(
 
 /** The store of truth and the lease-capable cache (if any) behind a target. */
 function layersOf(
-  target: AnyTarget,
+  target: QueryTarget<unknown>,
 ): { store: Store; cache: Cache | undefined } {
   const { store } = target;
   if (store instanceof CachedStore) {
@@ -700,7 +738,7 @@ function layersOf(
  * cache only costs a store read: it is never the truth.
  */
 async function readKeys(
-  target: AnyTarget,
+  target: QueryTarget<unknown>,
   keys: readonly StateKey[],
   freshRead: boolean,
 ): Promise<{ values: (unknown | undefined)[]; cached: readonly boolean[] }> {

@@ -264,7 +264,7 @@ Deno.test("kafkaSource uses custom decode, id and time, falling back on an empty
     decode: (bytes, message) => ({
       n: Number(new TextDecoder().decode(bytes)) * 10 + message.partition,
     }),
-    id: (message, value) => value.n === 0 ? "" : `event-${value.n}`,
+    id: (_message, value) => value.n === 0 ? "" : `event-${value.n}`,
     time: (_message, value) => value.n * 1000,
   });
   const iterator = source[Symbol.asyncIterator]();

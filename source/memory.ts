@@ -325,33 +325,37 @@ class MemoryRecord<T> {
   }
 }
 
-/** A memory record with a stream and position. */
+/** A memory record with a stream and position (made into a bigint only when read). */
 class StreamRecord<T> {
   readonly value: T | undefined;
   readonly time: number;
   readonly stream: string;
-  readonly position: bigint;
   readonly source: MemorySource<T>;
   readonly index: number;
+  readonly at: number;
 
   constructor(
     source: MemorySource<T>,
     value: T | undefined,
     time: number,
     index: number,
-    position: number,
+    at: number,
     stream: string,
   ) {
     this.source = source;
     this.value = value;
     this.time = time;
     this.index = index;
+    this.at = at;
     this.stream = stream;
-    this.position = BigInt(position);
+  }
+
+  get position(): bigint {
+    return BigInt(this.at);
   }
 
   get id(): string {
-    return `${this.source.name}:${this.position}`;
+    return `${this.source.name}:${this.at}`;
   }
 
   ack(): void {

@@ -91,12 +91,10 @@ interface Slot<V> {
 /** What is folded in memory and not written yet. */
 class Pending<V> {
   readonly buckets = new Map<number | null, Map<string, Slot<V>>>();
-  slots = 0;
   readonly careful: CarefulDelta<V>[] = [];
   readonly batches: (readonly AnyRecord[])[] = [];
   readonly rejected = new Set<AnyRecord>();
   records = 0;
-  folded = 0;
   readonly streamMax = new Map<string, bigint>();
   maxTime = -Infinity;
 
@@ -278,7 +276,13 @@ export class Processor<E, V> {
     this.counts.events += n;
     options.metrics.eventsIn(this.#name, n);
     const dedup = options.dedup;
-    if (dedup) await this.#loadHorizons(records);
+    if (dedup) {
+      try {
+        await this.#loadHorizons(records);
+      } catch (error) {
+        this.#fail(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
     const out: Prepared<V> = {
       records: records as readonly AnyRecord[],
       n: 0,
@@ -593,7 +597,6 @@ export class Processor<E, V> {
             marks: null,
           };
           slots.set(entity, slot);
-          buffer.slots++;
         } else if (additive) {
           slot.value = monoid.combine(slot.value, value);
         } else {
@@ -611,7 +614,6 @@ export class Processor<E, V> {
         continue;
       }
       if (dedup) this.#mark(slot, buffer, streams[i]!, positions[i]!);
-      buffer.folded++;
       i = j;
     }
     return dead;
@@ -702,7 +704,6 @@ export class Processor<E, V> {
             marks: null,
           };
           slots.set(entity, created);
-          buffer.slots++;
           if (this.options.dedup) {
             this.#mark(created, buffer, p.streams[i]!, p.positions[i]!);
           }
@@ -727,7 +728,6 @@ export class Processor<E, V> {
             marks: null,
           };
           slots.set(entity, slot);
-          buffer.slots++;
         } else {
           (slot.pending ??= []).push(value);
           if (slot.pending.length >= 256) this.#settle(slot);
@@ -737,7 +737,6 @@ export class Processor<E, V> {
         }
       }
     }
-    buffer.folded++;
   }
 
   #mark(

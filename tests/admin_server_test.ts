@@ -10,9 +10,9 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sum } from "../monoid/mod.ts";
 import { KvStore } from "../state/kv.ts";
 import { InMemoryMetrics } from "../streaming/mod.ts";
-import { QueryService } from "../query/mod.ts";
+import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
 import {
-  AdminService,
   AuthRequiredError,
   reportToAdmin,
   serve,

@@ -7,6 +7,7 @@ import { sum } from "../monoid/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
 import { createTopic, produce, waitForCommits } from "./_kafka.ts";
+import { Worker } from "./_process.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -18,96 +19,9 @@ await ensureTable(client, TABLE);
 const store = new DynamoDBStore(client, TABLE);
 const WORKER = fileURLToPath(new URL("./_crash_worker.ts", import.meta.url));
 
-interface Step {
-  step: string;
-  [field: string]: unknown;
-}
-
-/** One worker process and the steps it printed. */
-class Worker {
-  readonly steps: Step[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-  #waiters: { test: (step: Step) => boolean; resolve: () => void }[] = [];
-
-  constructor(args: readonly string[]) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", WORKER, ...args],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#reading = this.#read();
-  }
-
-  async #read(): Promise<void> {
-    const lines = this.#child.stdout
-      .pipeThrough(new TextDecoderStream())
-      .pipeThrough(
-        new TransformStream<string, string>(
-          {
-            buffer: "",
-            transform(chunk, controller) {
-              this.buffer += chunk;
-              const parts = this.buffer.split("\n");
-              this.buffer = parts.pop()!;
-              for (const line of parts) controller.enqueue(line);
-            },
-          } as Transformer<string, string> & { buffer: string },
-        ),
-      );
-    for await (const line of lines) {
-      if (!line.startsWith("{")) continue;
-      const step = JSON.parse(line) as Step;
-      this.steps.push(step);
-      this.#waiters = this.#waiters.filter((waiter) => {
-        if (!waiter.test(step)) return true;
-        waiter.resolve();
-        return false;
-      });
-    }
-  }
-
-  /** Resolves when the worker prints a step passing `test` (counting steps already printed). */
-  until(test: (step: Step) => boolean, timeoutMs = 60_000): Promise<void> {
-    if (this.steps.some(test)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`worker never reached the awaited step`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
-        test,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-    });
-  }
-
-  count(step: string): number {
-    return this.steps.filter((s) => s.step === step).length;
-  }
-
-  total(step: string, field: string): number {
-    return this.steps.filter((s) => s.step === step).reduce(
-      (n, s) => n + Number(s[field] ?? 0),
-      0,
-    );
-  }
-
-  async kill(): Promise<void> {
-    this.#child.kill("SIGKILL");
-    await this.#child.status;
-    await this.#reading.catch(() => {});
-  }
-
-  async stop(): Promise<Deno.CommandStatus> {
-    this.#child.kill("SIGTERM");
-    const status = await this.#child.status;
-    await this.#reading.catch(() => {});
-    return status;
-  }
+/** Starts a crash worker on a topic, group, table and pipeline. */
+function crashWorker(args: readonly string[]): Worker {
+  return new Worker(WORKER, args);
 }
 
 /** A Zipf-like spread of page views so flushes hold thousands of keys, some of them hot. */
@@ -146,12 +60,12 @@ async function crashAndCheck(
   );
   const workers: Worker[] = [];
   for (const [round, kill] of kills.entries()) {
-    const worker = new Worker([topic, groupId, TABLE, name]);
+    const worker = crashWorker([topic, groupId, TABLE, name]);
     workers.push(worker);
     await kill(worker, round);
     await worker.kill();
   }
-  const last = new Worker([topic, groupId, TABLE, name]);
+  const last = crashWorker([topic, groupId, TABLE, name]);
   workers.push(last);
   await last.until((s) => s.step === "assigned");
   await waitForCommits(kafka.brokers, groupId, topic, 90_000);

@@ -12,7 +12,9 @@ import { CachedStore, type StateKey } from "../state/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { ValkeyCache } from "../state/valkey.ts";
 import { run, type RunSummary } from "../streaming/mod.ts";
+import { fileURLToPath } from "node:url";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { Worker } from "./_process.ts";
 import {
   createTopic,
   produce,
@@ -424,5 +426,97 @@ Deno.test({
       key.headers["murmur-record-id"],
       `${topic}/1/${key.headers["murmur-source-offset"]}`,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "examples/worker.ts: two workers share the group, answer /healthz, and SIGTERM hands over with exact totals",
+  ...integration,
+  async fn() {
+    const valkey = await service("valkey");
+    const topic = uniqueName("e2e-worker");
+    const groupId = uniqueName("e2e-worker-group");
+    const name = uniqueName("worker_views");
+    await createTopic(kafka.brokers, topic, 4);
+    const script = fileURLToPath(
+      new URL("../examples/worker.ts", import.meta.url),
+    );
+    const args = [
+      "--brokers",
+      kafka.brokers.join(","),
+      "--topic",
+      topic,
+      "--group",
+      groupId,
+      "--table",
+      TABLE,
+      "--dynamodb-endpoint",
+      dynamo.url,
+      "--valkey-url",
+      valkey.url,
+      "--pipeline",
+      name,
+      "--window",
+      "none",
+      "--batch-window",
+      "200",
+      "--log-interval",
+      "500",
+      "--port",
+      "0",
+    ];
+    const start = async () => {
+      const worker = new Worker(script, args);
+      await worker.until(
+        (line) => line.msg === "health endpoint listening",
+        30_000,
+      );
+      const port = worker.steps.find((line) =>
+        line.msg === "health endpoint listening"
+      )!.port;
+      return { worker, health: `http://127.0.0.1:${port}/healthz` };
+    };
+    const batches = [
+      views(3_000, 30, 200, 21),
+      views(3_000, 30, 200, 22),
+      views(2_000, 30, 200, 23),
+    ];
+    await produce(kafka.brokers, topic, messagesOf(batches[0]!), 500);
+    const a = await start();
+    await a.worker.until((line) => line.msg === "partitions assigned");
+    const healthy = await fetch(a.health);
+    assert.equal(healthy.status, 200);
+    const body = await healthy.json();
+    assert.equal(body.status, "running");
+    assert.equal(body.pipeline, name);
+
+    const b = await start();
+    await produce(kafka.brokers, topic, messagesOf(batches[1]!), 500);
+    await b.worker.until((line) =>
+      line.msg === "partitions assigned" &&
+      Array.isArray(line.partitions) && line.partitions.length > 0, 30_000);
+    const stoppedA = await a.worker.stop();
+    assert.equal(stoppedA.code, 0, "SIGTERM stops worker a cleanly");
+    await b.worker.until((line) =>
+      line.msg === "partitions assigned" &&
+      Array.isArray(line.partitions) && line.partitions.length === 4, 30_000);
+    await produce(kafka.brokers, topic, messagesOf(batches[2]!), 500);
+    await waitForCommits(kafka.brokers, groupId, topic);
+    const stoppedB = await b.worker.stop();
+    assert.equal(stoppedB.code, 0, "SIGTERM stops worker b cleanly");
+
+    for (const worker of [a.worker, b.worker]) {
+      const summary = worker.steps.find((line) => line.msg === "stopped")!;
+      assert.equal(summary.unacked, 0);
+      assert.ok(Number(summary.events) > 0, "each worker read a share");
+    }
+    const expected = totals(batches.flat());
+    const store = new DynamoDBStore(client, TABLE);
+    const stored = await store.getMany(
+      { namespace: name, monoid: sum() },
+      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
+    );
+    assert.deepEqual(stored, [...expected.values()]);
   },
 });

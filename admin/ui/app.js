@@ -125,11 +125,15 @@ function truncate(text, max) {
 function wrap(text, width) {
   if (text.length <= width) return [text];
   let cut = -1;
-  for (let i = Math.min(width, text.length - 1); i > width / 2; i--) {
-    if (" ,:/._-".includes(text[i - 1])) {
-      cut = i;
-      break;
+  // Prefer word and scheme breaks (" ", ",", ":", "/") to "." "_" "-".
+  for (const separators of [" ,:/", "._-"]) {
+    for (let i = Math.min(width, text.length - 1); i > width / 3; i--) {
+      if (separators.includes(text[i - 1])) {
+        cut = i;
+        break;
+      }
     }
+    if (cut > 0) break;
   }
   if (cut < 0) cut = width;
   return [
