@@ -41,6 +41,7 @@
 
 import type { Source, SourceRecord } from "./source.ts";
 
+export type { Source, SourceRecord } from "./source.ts";
 export {
   jsonDecoder,
   KafkaDecodeError,
