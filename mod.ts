@@ -14,7 +14,7 @@
  *
  * const store = new MemoryStore();
  * const views = pipeline<{ page: string }>("views")
- *   .from(new MemorySource([{ page: "/" }, { page: "/about" }, { page: "/" }]))
+ *   .from(MemorySource.of([{ page: "/" }, { page: "/about" }, { page: "/" }]))
  *   .key((e) => e.page)
  *   .value(() => 1)
  *   .aggregate(sum())

@@ -19,10 +19,14 @@ const HARNESSES = [
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));
 const flags = Deno.args.filter((a) => a.startsWith("--"));
-const unknown = args.filter((a) => !(HARNESSES as readonly string[]).includes(a));
+const unknown = args.filter((a) =>
+  !(HARNESSES as readonly string[]).includes(a)
+);
 if (unknown.length > 0) {
   console.error(
-    `unknown benchmark ${unknown.join(", ")}: choose from ${HARNESSES.join(", ")}`,
+    `unknown benchmark ${unknown.join(", ")}: choose from ${
+      HARNESSES.join(", ")
+    }`,
   );
   Deno.exit(2);
 }

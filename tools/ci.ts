@@ -19,7 +19,13 @@
 
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { down, type StackService, up, type UpResult } from "./stack.ts";
+import {
+  down,
+  ensureChromium,
+  type StackService,
+  up,
+  type UpResult,
+} from "./stack.ts";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const deno = Deno.execPath();
@@ -186,6 +192,12 @@ async function main(args: string[]): Promise<number> {
             : `started: ${started.join(", ") || "none (reused)"}`,
         };
       });
+    }
+    if (withStack) {
+      await step("browser", async () => ({
+        ok: true,
+        note: await ensureChromium(),
+      }));
     }
     await step("test", async () => {
       const res = await sh(["test", "-A", "--frozen", "--doc"], {

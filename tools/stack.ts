@@ -1052,6 +1052,23 @@ export async function install(
   await Promise.all(services.map((s) => DEFS[s].install()));
 }
 
+/**
+ * Makes sure Debian's Chromium is installed for the browser tests of the admin
+ * UI (`tests/ui_test.ts`); installs it with apt-get when it is missing.
+ *
+ * @returns The path of the Chromium executable.
+ */
+export async function ensureChromium(): Promise<string> {
+  const path = "/usr/bin/chromium";
+  if (!(await exists(path))) await aptInstall("chromium");
+  if (!(await exists(path))) {
+    throw new Error(
+      `chromium is still missing at ${path} after apt-get: install it with \`apt-get install -y chromium\``,
+    );
+  }
+  return path;
+}
+
 /** What `down` did for one service. */
 export interface DownResult {
   /** The service. */
