@@ -215,6 +215,11 @@ class KafkaRecord<T> implements SourceRecord<T> {
 
 type WaitOutcome = "ready" | "released" | "timeout";
 
+interface RoomWaiter {
+  readonly size: number;
+  readonly resolve: () => void;
+}
+
 interface HoldState {
   rebalance: RebalanceSignal | undefined;
   deadline: number;
@@ -256,10 +261,10 @@ class KafkaSource<T> implements Source<T> {
   #closing = false;
   #closed: Promise<void> | undefined;
   #released = false;
-  #release!: () => void;
-  readonly #releasedPromise: Promise<void>;
+  /** Wakes every held batch's wait (a release, or its own readiness). */
+  readonly #wakers = new Set<() => void>();
   #dataWaiter: (() => void) | undefined;
-  #roomWaiters: { size: number; resolve: () => void }[] = [];
+  #roomWaiters: RoomWaiter[] = [];
   #idleWaiter: (() => void) | undefined;
   #commitChain: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -268,7 +273,6 @@ class KafkaSource<T> implements Source<T> {
     this.name = options.name;
     this.#options = options;
     this.#client = client;
-    this.#releasedPromise = new Promise((resolve) => this.#release = resolve);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
@@ -355,11 +359,16 @@ class KafkaSource<T> implements Source<T> {
     }, this.#options.commitInterval);
   }
 
+  /** Lets every held batch return at once (close, or a client that gave up). */
+  #releaseHolds(): void {
+    this.#released = true;
+    for (const wake of this.#wakers) wake();
+  }
+
   #fail(error: Error): void {
     this.#failure ??= error;
     this.#dataWaiter?.();
-    this.#released = true;
-    this.#release();
+    this.#releaseHolds();
   }
 
   async #onBatch(batch: ClientBatch, control: BatchControl): Promise<void> {
@@ -388,11 +397,9 @@ class KafkaSource<T> implements Source<T> {
     hold.remaining = records.length;
     const state: HoldState = { rebalance: undefined, deadline: Infinity };
     if (records.length > 0) {
-      let outcome = await this.#wait(
-        this.#room(records.length),
-        control,
-        state,
-      );
+      const room = this.#room(records.length);
+      let outcome = await this.#wait(room.ready, control, state);
+      if (outcome !== "ready") room.cancel();
       if (outcome === "ready" && !this.#closing) {
         this.#queue.push(records);
         this.#queued += records.length;
@@ -454,15 +461,29 @@ class KafkaSource<T> implements Source<T> {
     }
   }
 
-  /** Resolves when `size` more records fit in the buffer (an empty buffer always takes a batch). */
-  #room(size: number): Promise<void> {
+  /**
+   * Resolves when `size` more records fit in the buffer (an empty buffer
+   * always takes a batch); `cancel` withdraws a wait that was given up.
+   */
+  #room(size: number): { ready: Promise<void>; cancel: () => void } {
     if (
       this.#queued === 0 ||
       this.#queued + size <= this.#options.maxBufferedRecords
     ) {
-      return Promise.resolve();
+      return { ready: Promise.resolve(), cancel: () => {} };
     }
-    return new Promise((resolve) => this.#roomWaiters.push({ size, resolve }));
+    let waiter!: RoomWaiter;
+    const ready = new Promise<void>((resolve) => {
+      waiter = { size, resolve };
+      this.#roomWaiters.push(waiter);
+    });
+    return {
+      ready,
+      cancel: () => {
+        this.#roomWaiters = this.#roomWaiters.filter((w) => w !== waiter);
+        this.#wakeRoom();
+      },
+    };
   }
 
   #wakeRoom(): void {
@@ -490,8 +511,10 @@ class KafkaSource<T> implements Source<T> {
     state: HoldState,
   ): Promise<WaitOutcome> {
     let isReady = false;
-    const settled = ready.then(() => {
+    let wake: (() => void) | undefined;
+    ready.then(() => {
       isReady = true;
+      wake?.();
     });
     const tick = Math.max(
       20,
@@ -502,11 +525,13 @@ class KafkaSource<T> implements Source<T> {
       if (this.#released) return "released";
       if (Date.now() >= state.deadline) return "timeout";
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        settled,
-        this.#releasedPromise,
-        new Promise<void>((resolve) => timer = setTimeout(resolve, tick)),
-      ]);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        this.#wakers.add(resolve);
+        timer = setTimeout(resolve, tick);
+      });
+      this.#wakers.delete(wake!);
+      wake = undefined;
       clearTimeout(timer);
       if (isReady || this.#released || state.rebalance !== undefined) continue;
       try {
@@ -566,8 +591,7 @@ class KafkaSource<T> implements Source<T> {
     this.#dataWaiter?.();
     for (const waiter of this.#roomWaiters.splice(0)) waiter.resolve();
     if (this.#started === undefined) {
-      this.#released = true;
-      this.#release();
+      this.#releaseHolds();
       return;
     }
     await this.#started;
@@ -583,8 +607,7 @@ class KafkaSource<T> implements Source<T> {
       this.#idleWaiter = undefined;
     }
     await this.#commit(this.#generation);
-    this.#released = true;
-    this.#release();
+    this.#releaseHolds();
     await this.#client.stop();
   }
 
