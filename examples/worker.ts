@@ -64,6 +64,7 @@ export interface WorkerConfig {
     readonly window: "day" | "hour" | "minute" | "none";
     readonly retentionDays: number;
     readonly batchWindowMs: number;
+    readonly batchMaxRecords: number;
     readonly dedup: boolean;
   };
   readonly health: { readonly port: number; readonly hostname: string };
@@ -113,6 +114,7 @@ const DEFAULTS: WorkerConfig = {
     window: "day",
     retentionDays: 90,
     batchWindowMs: 1000,
+    batchMaxRecords: 200_000,
     dedup: true,
   },
   health: { port: 8080, hostname: "0.0.0.0" },
@@ -370,6 +372,12 @@ export async function loadConfig(
         pick(flags["batch-window"], null, pipe.batchWindowMs),
         DEFAULTS.pipeline.batchWindowMs,
       ),
+      batchMaxRecords: integer(
+        "pipeline.batchMaxRecords",
+        pipe.batchMaxRecords,
+        DEFAULTS.pipeline.batchMaxRecords,
+        1,
+      ),
       dedup: flag("pipeline.dedup", pipe.dedup, DEFAULTS.pipeline.dedup),
     },
     health: {
@@ -580,7 +588,10 @@ export async function runWorker(
   try {
     return await run(views, {
       source,
-      batchWindow: { time: config.pipeline.batchWindowMs },
+      batchWindow: {
+        time: config.pipeline.batchWindowMs,
+        maxRecords: config.pipeline.batchMaxRecords,
+      },
       dedup: config.pipeline.dedup,
       metrics,
       signal,

@@ -9,7 +9,7 @@ import {
   max,
   type Stamped,
 } from "../monoid/mod.ts";
-import { hll, type HyperLogLog } from "../sketch/hll.ts";
+import { hll, HyperLogLog } from "../sketch/hll.ts";
 import { type TopK, topK } from "../sketch/topk.ts";
 import { pipeline, type PipelineBuilder } from "./pipeline.ts";
 
@@ -35,7 +35,10 @@ export function counter<E>(name: string): PipelineBuilder<E, number> {
 
 /**
  * Counts distinct elements per key with a HyperLogLog sketch (about 0.8 %
- * standard error, 12 KB at most per key and bucket).
+ * standard error, 12 KB at most per key and bucket). Each event becomes a
+ * one-element sketch ({@linkcode HyperLogLog.of}); the batch window folds
+ * them into one sketch per key, so small keys stay in the compact sparse
+ * encoding.
  *
  * @typeParam E The event type.
  * @param name The pipeline's name.
@@ -55,14 +58,9 @@ export function uniqueCount<E>(
   name: string,
   element: (event: E) => string,
 ): PipelineBuilder<E, HyperLogLog> {
-  const monoid = hll();
   return pipeline<E>(name)
-    .value((event) => {
-      const sketch = monoid.identity();
-      sketch.add(element(event));
-      return sketch;
-    })
-    .aggregate(monoid);
+    .value((event) => HyperLogLog.of(element(event)))
+    .aggregate(hll());
 }
 
 /** Options for {@linkcode topN}. */

@@ -58,6 +58,13 @@ const ALPHA_INF = 0.721347520444481703680;
 const DEFAULT_SPARSE_MAX_BYTES = 3000;
 const ANCHOR_SHIFT = 8;
 const ANCHOR_BLOCKS = REGISTERS >> ANCHOR_SHIFT;
+// Layout of the anchor table: offsets, then first registers, then previous-opcode offsets.
+const ANCHOR_REGISTER = ANCHOR_BLOCKS;
+const ANCHOR_PREVIOUS = 2 * ANCHOR_BLOCKS;
+// Sparse strings shorter than this are scanned from the start: no anchor table for small sketches.
+const ANCHOR_MIN_BYTES = 64;
+// The first sparse buffer of a sketch: room for the empty or any one-register string, and a few edits.
+const INITIAL_SPARSE_BYTES = 16;
 
 /** The number of registers (2^14) every Redis-compatible HyperLogLog has. */
 export const HLL_REGISTERS: number = REGISTERS;
@@ -117,10 +124,33 @@ export interface CardinalityEstimate {
 /** The encoding a {@linkcode HyperLogLog} will be written in: Redis's sparse run-length form or its dense 6-bit form. */
 export type HyperLogLogEncoding = "sparse" | "dense";
 
-// An empty sparse stream: one XZERO opcode covering all 16384 registers.
-const EMPTY_SPARSE = Uint8Array.of(0x7f, 0xff);
+// An empty sparse stream is one XZERO opcode covering all 16384 registers: 0x7f 0xff.
+const EMPTY_XZERO_HIGH = 0x7f;
+const EMPTY_XZERO_LOW = 0xff;
 const histogram = new Float64Array(64);
 const splitScratch = new Uint8Array(5);
+// Two register arrays for comparing sparse sketches without allocating; created on first use.
+const scratchRegisters: (Uint8Array | undefined)[] = [undefined, undefined];
+// The register index of the element patLen() hashed last.
+let hashedIndex = 0;
+
+// Redis's hllPatLen(): leaves the register index in `hashedIndex` and returns
+// the run length of the 50 bits above it, with a sentinel at bit 50: 1..51.
+function patLen(item: string | Uint8Array): number {
+  const lo = hashItem(item, REDIS_HLL_SEED);
+  const hi = hashHigh();
+  hashedIndex = lo & INDEX_MASK;
+  const low = (lo >>> 14) | (hi << 18);
+  if (low !== 0) return 32 - Math.clz32(low & -low);
+  const high = (hi >>> 14) | 0x40000;
+  return 64 - Math.clz32(high & -high);
+}
+
+function scratch(slot: 0 | 1): Uint8Array {
+  const registers = scratchRegisters[slot] ??= new Uint8Array(REGISTERS);
+  registers.fill(0);
+  return registers;
+}
 
 function checkSparseMaxBytes(value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -161,10 +191,88 @@ function tau(x: number): number {
   return z / 3;
 }
 
-function estimateFromRegisters(registers: Uint8Array): number {
+function denseHistogram(registers: Uint8Array): Float64Array {
   const c = histogram;
   c.fill(0);
   for (let i = 0; i < REGISTERS; i++) c[registers[i]!]!++;
+  return c;
+}
+
+// The same histogram read off the sparse opcodes, without unpacking them.
+function sparseHistogram(sparse: Uint8Array, length: number): Float64Array {
+  const c = histogram;
+  c.fill(0);
+  for (let p = 0; p < length; p++) {
+    const op = sparse[p]!;
+    if ((op & 0x80) !== 0) c[((op >> 2) & 0x1f) + 1]! += (op & 3) + 1;
+    else if ((op & 0x40) !== 0) {
+      c[0]! += (((op & 0x3f) << 8) | sparse[++p]!) + 1;
+    } else c[0]! += (op & 0x3f) + 1;
+  }
+  return c;
+}
+
+// Writes the non-zero registers of sparse opcodes into `registers`, which must be all zeros.
+function unpackSparse(
+  sparse: Uint8Array,
+  length: number,
+  registers: Uint8Array,
+): void {
+  let index = 0;
+  for (let p = 0; p < length; p++) {
+    const op = sparse[p]!;
+    if ((op & 0x80) !== 0) {
+      const value = ((op >> 2) & 0x1f) + 1;
+      const end = index + (op & 3) + 1;
+      while (index < end) registers[index++] = value;
+    } else if ((op & 0x40) !== 0) {
+      index += (((op & 0x3f) << 8) | sparse[++p]!) + 1;
+    } else index += (op & 0x3f) + 1;
+  }
+}
+
+// Raises dense `registers` to the sparse opcodes' values; returns whether any register rose.
+function maxFromSparse(
+  registers: Uint8Array,
+  sparse: Uint8Array,
+  length: number,
+): boolean {
+  let changed = false;
+  let index = 0;
+  for (let p = 0; p < length; p++) {
+    const op = sparse[p]!;
+    if ((op & 0x80) !== 0) {
+      const value = ((op >> 2) & 0x1f) + 1;
+      const end = index + (op & 3) + 1;
+      for (; index < end; index++) {
+        if (value > registers[index]!) {
+          registers[index] = value;
+          changed = true;
+        }
+      }
+    } else if ((op & 0x40) !== 0) {
+      index += (((op & 0x3f) << 8) | sparse[++p]!) + 1;
+    } else index += (op & 0x3f) + 1;
+  }
+  return changed;
+}
+
+// The estimate of a sketch whose only non-zero register holds `value`, by value (what HyperLogLog.of() caches).
+const singleEstimates: number[] = [];
+
+function singleEstimate(value: number): number {
+  let estimate = singleEstimates[value];
+  if (estimate === undefined) {
+    const c = histogram;
+    c.fill(0);
+    c[0] = REGISTERS - 1;
+    c[value] = 1;
+    estimate = singleEstimates[value] = estimateFromHistogram(c);
+  }
+  return estimate;
+}
+
+function estimateFromHistogram(c: Float64Array): number {
   const m = REGISTERS;
   let z = m * tau((m - c[Q + 1]!) / m);
   for (let k = Q; k >= 1; k--) {
@@ -261,14 +369,21 @@ function valOpcode(value: number, length: number): number {
  * ```
  */
 export class HyperLogLog {
-  #registers: Uint8Array;
-  #sparse: Uint8Array | null;
-  #sparseLength: number;
+  // Three states. Dense: the 16 384 registers. Sparse: the opcodes (registers
+  // are read off them, never kept twice). Small, neither array set: empty when
+  // #smallCount is 0, else only register #smallIndex holds #smallCount; its
+  // sparse string ([zeros] VAL [zeros]) is written out when first needed, so
+  // empty and one-element sketches (one per event in a pipeline) allocate no
+  // buffer at all.
+  #registers: Uint8Array | null = null;
+  #sparse: Uint8Array | null = null;
+  #sparseLength = 0;
+  #smallIndex = 0;
+  #smallCount = 0;
   #sparseMaxBytes: number;
   #cached = 0;
-  #anchorOffset = new Int32Array(ANCHOR_BLOCKS).fill(-1);
-  #anchorRegister = new Int32Array(ANCHOR_BLOCKS);
-  #anchorPrevious = new Int32Array(ANCHOR_BLOCKS);
+  // Block anchors of a long sparse string (see #sparseSet), created once it reaches ANCHOR_MIN_BYTES.
+  #anchors: Int32Array | null = null;
 
   /**
    * Creates an empty sketch (sparse, like a fresh Redis key).
@@ -280,10 +395,42 @@ export class HyperLogLog {
     this.#sparseMaxBytes = checkSparseMaxBytes(
       options.sparseMaxBytes ?? DEFAULT_SPARSE_MAX_BYTES,
     );
-    this.#registers = new Uint8Array(REGISTERS);
-    this.#sparse = new Uint8Array(64);
-    this.#sparse.set(EMPTY_SPARSE);
-    this.#sparseLength = EMPTY_SPARSE.length;
+  }
+
+  /**
+   * A sketch holding one element: the same sketch (and bytes) as
+   * `new HyperLogLog(options)` followed by `add(item)`, built without the
+   * general sparse edit and with its count already known. The cheap way to
+   * lift one event into the {@linkcode hll} monoid.
+   *
+   * @example Usage
+   * ```ts
+   * import { hll, HyperLogLog } from "@murmur/core/sketch/hll";
+   *
+   * const visitors = hll().combineAll(["ann", "bob", "ann"].map((id) => HyperLogLog.of(id)));
+   * console.log(visitors.count()); // 2
+   * ```
+   *
+   * @param item The element: a string (hashed as its UTF-8 bytes) or raw bytes.
+   * @param options Encoding options; see {@linkcode HyperLogLogOptions}.
+   * @returns A new sketch with that one element.
+   * @throws {TypeError} When `item` is neither a string nor a Uint8Array.
+   * @throws {RangeError} When `sparseMaxBytes` is not a non-negative integer.
+   */
+  static of(
+    item: string | Uint8Array,
+    options: HyperLogLogOptions = {},
+  ): HyperLogLog {
+    if (typeof item !== "string" && !(item instanceof Uint8Array)) {
+      throw new TypeError(
+        `HyperLogLog.of() takes a string or a Uint8Array, got ${typeof item}`,
+      );
+    }
+    const hll = new HyperLogLog(options);
+    const count = patLen(item);
+    hll.#setFirst(hashedIndex, count);
+    hll.#cached = singleEstimate(count);
+    return hll;
   }
 
   /**
@@ -336,7 +483,6 @@ export class HyperLogLog {
       );
     }
     const hll = new HyperLogLog(options);
-    const registers = hll.#registers;
     const encoding = bytes[4];
     if (encoding === ENCODING_DENSE) {
       if (bytes.length !== DENSE_BYTES) {
@@ -344,6 +490,7 @@ export class HyperLogLog {
           `hyll: dense encoding must be exactly ${DENSE_BYTES} bytes, got ${bytes.length}`,
         );
       }
+      const registers = new Uint8Array(REGISTERS);
       for (let i = 0, b = HEADER_BYTES; i < REGISTERS; i += 4, b += 3) {
         const b0 = bytes[b]!;
         const b1 = bytes[b + 1]!;
@@ -353,6 +500,7 @@ export class HyperLogLog {
         registers[i + 2] = ((b1 >> 4) | (b2 << 4)) & 63;
         registers[i + 3] = b2 >> 2;
       }
+      hll.#registers = registers;
       hll.#sparse = null;
       hll.#sparseLength = 0;
     } else if (encoding === ENCODING_SPARSE) {
@@ -376,10 +524,6 @@ export class HyperLogLog {
           p += 2;
         } else {
           run = (op & 3) + 1;
-          const value = ((op >> 2) & 0x1f) + 1;
-          if (index + run <= REGISTERS) {
-            registers.fill(value, index, index + run);
-          }
           p++;
         }
         if (index + run > REGISTERS) {
@@ -411,7 +555,7 @@ export class HyperLogLog {
 
   /** The encoding {@linkcode HyperLogLog.toBytes} writes: `"sparse"` until Redis would switch to `"dense"`. */
   get encoding(): HyperLogLogEncoding {
-    return this.#sparse === null ? "dense" : "sparse";
+    return this.#registers === null ? "sparse" : "dense";
   }
 
   /** The sparse size limit in bytes, header included; see {@linkcode HyperLogLogOptions.sparseMaxBytes}. */
@@ -440,19 +584,14 @@ export class HyperLogLog {
         `hll.add() takes a string or a Uint8Array, got ${typeof item}`,
       );
     }
-    const lo = hashItem(item, REDIS_HLL_SEED);
-    const hi = hashHigh();
-    const index = lo & INDEX_MASK;
-    // Run length of the 50 bits above the index, with a sentinel at bit 50: 1..51.
-    const low = (lo >>> 14) | (hi << 18);
-    const count = low !== 0
-      ? 32 - Math.clz32(low & -low)
-      : 64 - Math.clz32(((hi >>> 14) | 0x40000) & -((hi >>> 14) | 0x40000));
+    const count = patLen(item);
+    const index = hashedIndex;
     const registers = this.#registers;
-    if (count <= registers[index]!) return false;
-    registers[index] = count;
+    if (registers !== null) {
+      if (count <= registers[index]!) return false;
+      registers[index] = count;
+    } else if (!this.#sparseSet(index, count)) return false;
     this.#cached = -1;
-    if (this.#sparse !== null) this.#sparseSet(index, count);
     return true;
   }
 
@@ -496,7 +635,15 @@ export class HyperLogLog {
    */
   count(): number {
     if (this.#cached < 0) {
-      this.#cached = estimateFromRegisters(this.#registers);
+      const registers = this.#registers;
+      const sparse = this.#sparse;
+      this.#cached = registers !== null
+        ? estimateFromHistogram(denseHistogram(registers))
+        : sparse !== null
+        ? estimateFromHistogram(sparseHistogram(sparse, this.#sparseLength))
+        : this.#smallCount === 0
+        ? 0
+        : singleEstimate(this.#smallCount);
     }
     return this.#cached;
   }
@@ -560,6 +707,7 @@ export class HyperLogLog {
       return true;
     }
     const registers = this.#registers;
+    if (registers === null) return this.#smallCount === 0;
     for (let i = 0; i < REGISTERS; i++) if (registers[i] !== 0) return false;
     return true;
   }
@@ -609,27 +757,47 @@ export class HyperLogLog {
    */
   mergeInPlace(other: HyperLogLog): this {
     if (other === this) return this;
-    const a = this.#registers;
-    const b = other.#registers;
-    if (other.#sparse === null && this.#sparse !== null) this.#promote();
+    const theirs = other.#registers;
     let changed = false;
-    if (this.#sparse === null) {
-      for (let i = 0; i < REGISTERS; i++) {
-        const v = b[i]!;
-        if (v > a[i]!) {
-          a[i] = v;
+    if (theirs !== null) {
+      if (this.#isBlank()) {
+        // Raising zeros to `other`'s registers is a copy.
+        this.#registers = theirs.slice();
+        this.#sparse = null;
+        this.#sparseLength = 0;
+        changed = true;
+      } else {
+        const mine = this.#registers ?? this.#promote();
+        for (let i = 0; i < REGISTERS; i++) {
+          const v = theirs[i]!;
+          if (v > mine[i]!) {
+            mine[i] = v;
+            changed = true;
+          }
+        }
+      }
+    } else if (other.#sparse === null) {
+      // A small sketch holds at most one register: one #sparseSet, as PFMERGE would do.
+      const count = other.#smallCount;
+      if (count !== 0) {
+        const index = other.#smallIndex;
+        const mine = this.#registers;
+        if (mine === null) changed = this.#sparseSet(index, count);
+        else if (count > mine[index]!) {
+          mine[index] = count;
           changed = true;
         }
       }
+    } else if (this.#registers !== null) {
+      changed = maxFromSparse(
+        this.#registers,
+        other.#sparse,
+        other.#sparseLength,
+      );
+    } else if (this.#isBlank()) {
+      changed = this.#fillFrom(other.#sparse, other.#sparseLength);
     } else {
-      for (let i = 0; i < REGISTERS; i++) {
-        const v = b[i]!;
-        if (v > a[i]!) {
-          a[i] = v;
-          changed = true;
-          if (this.#sparse !== null) this.#sparseSet(i, v);
-        }
-      }
+      changed = this.#mergeSparse(other.#sparse, other.#sparseLength);
     }
     if (changed) this.#cached = -1;
     return this;
@@ -653,8 +821,9 @@ export class HyperLogLog {
    * @returns `true` when every register is equal.
    */
   equals(other: HyperLogLog): boolean {
-    const a = this.#registers;
-    const b = other.#registers;
+    if (other === this) return true;
+    const a = this.#registers ?? this.#unpack(scratch(0));
+    const b = other.#registers ?? other.#unpack(scratch(1));
     for (let i = 0; i < REGISTERS; i++) if (a[i] !== b[i]) return false;
     return true;
   }
@@ -675,13 +844,13 @@ export class HyperLogLog {
    */
   clone(): HyperLogLog {
     const copy = new HyperLogLog({ sparseMaxBytes: this.#sparseMaxBytes });
-    copy.#registers.set(this.#registers);
-    if (this.#sparse === null) {
-      copy.#sparse = null;
-      copy.#sparseLength = 0;
-    } else {
+    if (this.#registers !== null) copy.#registers = this.#registers.slice();
+    else if (this.#sparse !== null) {
       copy.#sparse = this.#sparse.slice();
       copy.#sparseLength = this.#sparseLength;
+    } else {
+      copy.#smallIndex = this.#smallIndex;
+      copy.#smallCount = this.#smallCount;
     }
     copy.#cached = this.#cached;
     return copy;
@@ -701,7 +870,8 @@ export class HyperLogLog {
    * @returns 16 384 register values, each 0..51.
    */
   registers(): Uint8Array {
-    return this.#registers.slice();
+    return this.#registers?.slice() ??
+      this.#unpack(new Uint8Array(REGISTERS));
   }
 
   /**
@@ -730,10 +900,16 @@ export class HyperLogLog {
       out = new Uint8Array(HEADER_BYTES + this.#sparseLength);
       out[4] = ENCODING_SPARSE;
       out.set(this.#sparse.subarray(0, this.#sparseLength), HEADER_BYTES);
+    } else if (this.#registers === null) {
+      const index = this.#smallIndex;
+      const count = this.#smallCount;
+      out = new Uint8Array(HEADER_BYTES + smallLength(index, count));
+      out[4] = ENCODING_SPARSE;
+      writeSmall(out, HEADER_BYTES, index, count);
     } else {
       out = new Uint8Array(DENSE_BYTES);
       out[4] = ENCODING_DENSE;
-      const r = this.#registers;
+      const r = this.#registers!;
       for (let i = 0, b = HEADER_BYTES; i < REGISTERS; i += 4, b += 3) {
         const r1 = r[i + 1]!;
         const r2 = r[i + 2]!;
@@ -803,48 +979,219 @@ export class HyperLogLog {
     );
   }
 
-  #promote(): void {
+  // Turns dense for good: unpacks the registers and returns them.
+  #promote(): Uint8Array {
+    const registers = this.#unpack(new Uint8Array(REGISTERS));
+    this.#registers = registers;
+    this.#smallCount = 0;
     this.#sparse = null;
     this.#sparseLength = 0;
+    this.#anchors = null;
+    return registers;
+  }
+
+  // Sets register `index` of an empty sketch to `count`, as #sparseSet would
+  // on the empty string: small while its string fits, else dense.
+  #setFirst(index: number, count: number): void {
+    if (count <= SPARSE_VAL_MAX_VALUE) {
+      const length = smallLength(index, count);
+      // The split of the 2-byte empty string only grows it when longer than 2 bytes.
+      if (length <= 2 || HEADER_BYTES + length <= this.#sparseMaxBytes) {
+        this.#smallIndex = index;
+        this.#smallCount = count;
+        return;
+      }
+    }
+    this.#smallCount = 0;
+    this.#promote()[index] = count;
+  }
+
+  // Writes out a small sketch's sparse string and returns the buffer.
+  #materialize(): Uint8Array {
+    const sparse = new Uint8Array(INITIAL_SPARSE_BYTES);
+    this.#sparseLength = writeSmall(
+      sparse,
+      0,
+      this.#smallIndex,
+      this.#smallCount,
+    );
+    this.#smallCount = 0;
+    this.#sparse = sparse;
+    return sparse;
+  }
+
+  // Whether this is the empty sparse string exactly as a fresh sketch holds it.
+  #isBlank(): boolean {
+    const sparse = this.#sparse;
+    if (sparse === null) {
+      return this.#registers === null && this.#smallCount === 0;
+    }
+    return this.#sparseLength === 2 && sparse[0] === EMPTY_XZERO_HIGH &&
+      sparse[1] === EMPTY_XZERO_LOW;
+  }
+
+  // Writes this sketch's registers into `registers` (all zeros) and returns it.
+  #unpack(registers: Uint8Array): Uint8Array {
+    const dense = this.#registers;
+    const sparse = this.#sparse;
+    if (dense !== null) registers.set(dense);
+    else if (sparse !== null) {
+      unpackSparse(sparse, this.#sparseLength, registers);
+    } else if (this.#smallCount !== 0) {
+      registers[this.#smallIndex] = this.#smallCount;
+    }
+    return registers;
+  }
+
+  // PFMERGE into a sparse sketch: #sparseSet for each of the source's
+  // non-zero registers in index order, going on densely if it turns dense.
+  #mergeSparse(source: Uint8Array, length: number): boolean {
+    let changed = false;
+    let index = 0;
+    for (let p = 0; p < length; p++) {
+      const op = source[p]!;
+      if ((op & 0x80) !== 0) {
+        const value = ((op >> 2) & 0x1f) + 1;
+        const end = index + (op & 3) + 1;
+        for (; index < end; index++) {
+          const registers = this.#registers;
+          if (registers === null) {
+            if (this.#sparseSet(index, value)) changed = true;
+          } else if (value > registers[index]!) {
+            registers[index] = value;
+            changed = true;
+          }
+        }
+      } else if ((op & 0x40) !== 0) {
+        index += (((op & 0x3f) << 8) | source[++p]!) + 1;
+      } else index += (op & 0x3f) + 1;
+    }
+    return changed;
+  }
+
+  // #mergeSparse into the blank string, in one pass. Inserting registers in
+  // index order always splits the trailing zero run: the string becomes
+  // [zeros] VAL ... [trailing zeros], a VAL joining the one before it when
+  // adjacent, equal and shorter than 4. The length is tracked as #sparseSet
+  // would check it, so the string goes dense at the same register.
+  #fillFrom(source: Uint8Array, length: number): boolean {
+    let buf = this.#sparse ?? new Uint8Array(INITIAL_SPARSE_BYTES);
+    const limit = this.#sparseMaxBytes;
+    let end = 0; // bytes written, not counting the trailing zero run
+    let next = 0; // the first register of the trailing zero run
+    let lastValue = 0; // value and length of the VAL at end - 1, when next follows it
+    let lastLength = 0;
+    let index = 0;
+    for (let p = 0; p < length; p++) {
+      const op = source[p]!;
+      if ((op & 0x80) === 0) {
+        index += (op & 0x40) !== 0
+          ? (((op & 0x3f) << 8) | source[++p]!) + 1
+          : (op & 0x3f) + 1;
+        continue;
+      }
+      const value = ((op >> 2) & 0x1f) + 1;
+      const stop = index + (op & 3) + 1;
+      for (; index < stop; index++) {
+        const span = REGISTERS - next;
+        if (span > 1) {
+          const trailing = zerosSize(span);
+          const gap = index - next;
+          const rest = INDEX_MASK - index;
+          const written = (gap === 0 ? 0 : zerosSize(gap)) + 1 +
+            (rest === 0 ? 0 : zerosSize(rest));
+          const delta = written - trailing;
+          if (delta > 0 && HEADER_BYTES + end + trailing + delta > limit) {
+            // Dense from here on, and this was blank: the result is the source's registers.
+            const registers = new Uint8Array(REGISTERS);
+            unpackSparse(source, length, registers);
+            this.#registers = registers;
+            this.#sparse = null;
+            this.#sparseLength = 0;
+            this.#anchors = null;
+            return true;
+          }
+        }
+        if (buf.length < end + 5) {
+          const grown = new Uint8Array(Math.max(end * 2, end + 64));
+          grown.set(buf.subarray(0, end));
+          buf = grown;
+        }
+        if (
+          index === next && end > 0 && value === lastValue && lastLength < 4
+        ) {
+          buf[end - 1] = valOpcode(value, ++lastLength);
+        } else {
+          if (index !== next) end = writeZeros(buf, end, index - next);
+          buf[end++] = valOpcode(value, 1);
+          lastValue = value;
+          lastLength = 1;
+        }
+        next = index + 1;
+      }
+    }
+    if (next === 0) return false;
+    if (next < REGISTERS) end = writeZeros(buf, end, REGISTERS - next);
+    this.#sparse = buf;
+    this.#sparseLength = end;
+    this.#anchors = null;
+    return true;
   }
 
   // Redis's hllSparseSet(): edit the sparse opcodes in place for register
-  // `index` rising to `count`, promoting to dense exactly when Redis would.
-  // Redis scans from the first opcode; block anchors (the first opcode that
-  // starts in each 256-register block) let the scan start close to `index`
-  // and are shifted or dropped after each edit, so the bytes stay identical.
-  #sparseSet(index: number, count: number): void {
+  // `index` rising to `count` (nothing when it already holds as much),
+  // promoting to dense exactly when Redis would; returns whether it rose.
+  // Redis scans from the first opcode; on long strings, block anchors (the
+  // first opcode that starts in each 256-register block) let the scan start
+  // close to `index` and are shifted or dropped after each edit, so the bytes
+  // stay identical.
+  #sparseSet(index: number, count: number): boolean {
     if (count > SPARSE_VAL_MAX_VALUE) {
-      this.#promote();
-      return;
+      // A VAL opcode holds at most 32, so the register rises.
+      this.#promote()[index] = count;
+      return true;
     }
-    let buf = this.#sparse!;
+    let buf = this.#sparse;
+    if (buf === null) {
+      const small = this.#smallCount;
+      if (small === 0) {
+        this.#setFirst(index, count);
+        return true;
+      }
+      if (index === this.#smallIndex) {
+        // The lone VAL opcode is rewritten in place; its zero neighbours never merge with it.
+        if (count <= small) return false;
+        this.#smallCount = count;
+        return true;
+      }
+      buf = this.#materialize();
+    }
     const endBefore = this.#sparseLength;
     let end = endBefore;
-    if (buf.length < end + 3) {
-      const grown = new Uint8Array(Math.max(end * 2, end + 64));
-      grown.set(buf.subarray(0, end));
-      buf = this.#sparse = grown;
+    let anchors = this.#anchors;
+    if (anchors === null && end >= ANCHOR_MIN_BYTES) {
+      anchors = this.#anchors = new Int32Array(3 * ANCHOR_BLOCKS);
+      anchors.fill(-1, 0, ANCHOR_BLOCKS);
     }
-    const anchorOff = this.#anchorOffset;
-    const anchorReg = this.#anchorRegister;
-    const anchorPrev = this.#anchorPrevious;
 
     // Step 1: find the opcode covering `index`, starting from the nearest anchor.
     let block = index >> ANCHOR_SHIFT;
-    while (
-      block >= 0 && (anchorOff[block]! < 0 || anchorReg[block]! > index)
-    ) block--;
     let p = 0;
     let first = 0;
     let prev = -1;
     let prevFirst = -1;
     let lastBlock = -1;
-    if (block >= 0) {
-      p = anchorOff[block]!;
-      first = anchorReg[block]!;
-      prev = anchorPrev[block]!;
-      lastBlock = block;
+    if (anchors !== null) {
+      while (
+        block >= 0 &&
+        (anchors[block]! < 0 || anchors[ANCHOR_REGISTER + block]! > index)
+      ) block--;
+      if (block >= 0) {
+        p = anchors[block]!;
+        first = anchors[ANCHOR_REGISTER + block]!;
+        prev = anchors[ANCHOR_PREVIOUS + block]!;
+        lastBlock = block;
+      }
     }
     let span = 0;
     while (p < end) {
@@ -856,14 +1203,16 @@ export class HyperLogLog {
         span = (((op & 0x3f) << 8) | buf[p + 1]!) + 1;
         opLength = 2;
       }
-      const opBlock = first >> ANCHOR_SHIFT;
-      if (opBlock !== lastBlock) {
-        if (anchorOff[opBlock]! < 0) {
-          anchorOff[opBlock] = p;
-          anchorReg[opBlock] = first;
-          anchorPrev[opBlock] = prev;
+      if (anchors !== null) {
+        const opBlock = first >> ANCHOR_SHIFT;
+        if (opBlock !== lastBlock) {
+          if (anchors[opBlock]! < 0) {
+            anchors[opBlock] = p;
+            anchors[ANCHOR_REGISTER + opBlock] = first;
+            anchors[ANCHOR_PREVIOUS + opBlock] = prev;
+          }
+          lastBlock = opBlock;
         }
-        lastBlock = opBlock;
       }
       if (index <= first + span - 1) break;
       prev = p;
@@ -879,6 +1228,12 @@ export class HyperLogLog {
     const op = buf[p]!;
     const isXZero = (op & 0xc0) === 0x40;
     const isZero = (op & 0xc0) === 0;
+    if (!isZero && !isXZero && ((op >> 2) & 0x1f) + 1 >= count) return false;
+    if (buf.length < end + 3) {
+      const grown = new Uint8Array(Math.max(end * 2, end + 64));
+      grown.set(buf.subarray(0, end));
+      buf = this.#sparse = grown;
+    }
     const next = isXZero ? p + 2 : p + 1;
     let written: number;
 
@@ -904,8 +1259,8 @@ export class HyperLogLog {
       // Step 3: splice the new opcodes in, or go dense when the string would outgrow the limit.
       const delta = n - (isXZero ? 2 : 1);
       if (delta > 0 && HEADER_BYTES + end + delta > this.#sparseMaxBytes) {
-        this.#promote();
-        return;
+        this.#promote()[index] = count;
+        return true;
       }
       if (delta !== 0 && next < end) buf.copyWithin(next + delta, next, end);
       buf.set(seq.subarray(0, n), p);
@@ -944,6 +1299,7 @@ export class HyperLogLog {
       q++;
     }
     this.#sparseLength = end;
+    if (anchors === null) return true;
 
     // Anchors before the edit stand; those in the rewritten zone go; those after it shift.
     let untouched = visited < end
@@ -957,20 +1313,50 @@ export class HyperLogLog {
       ? prevFirst >> ANCHOR_SHIFT
       : Math.max(0, block - 1);
     for (let b = fromBlock; b < ANCHOR_BLOCKS; b++) {
-      const offset = anchorOff[b]!;
+      const offset = anchors[b]!;
       if (offset < start) continue;
-      const previous = anchorPrev[b]!;
+      const previous = anchors[ANCHOR_PREVIOUS + b]!;
       if (
         offset < next || offset + shift < untouched || previous < next ||
         previous + shift < untouched
       ) {
-        anchorOff[b] = -1;
+        anchors[b] = -1;
       } else {
-        anchorOff[b] = offset + shift;
-        anchorPrev[b] = previous + shift;
+        anchors[b] = offset + shift;
+        anchors[ANCHOR_PREVIOUS + b] = previous + shift;
       }
     }
+    return true;
   }
+}
+
+// The size of a zero run's opcode: ZERO up to 64 registers, XZERO beyond.
+function zerosSize(run: number): number {
+  return run > SPARSE_ZERO_MAX_LEN ? 2 : 1;
+}
+
+// The length of the sparse string of a small sketch (see HyperLogLog's states).
+function smallLength(index: number, count: number): number {
+  if (count === 0) return 2;
+  return (index > 0 ? zerosSize(index) : 0) + 1 +
+    (index < INDEX_MASK ? zerosSize(INDEX_MASK - index) : 0);
+}
+
+// Writes a small sketch's sparse string at `offset`; returns the offset after it.
+function writeSmall(
+  out: Uint8Array,
+  offset: number,
+  index: number,
+  count: number,
+): number {
+  if (count === 0) {
+    out[offset] = EMPTY_XZERO_HIGH;
+    out[offset + 1] = EMPTY_XZERO_LOW;
+    return offset + 2;
+  }
+  let n = index > 0 ? writeZeros(out, offset, index) : offset;
+  out[n++] = valOpcode(count, 1);
+  return index < INDEX_MASK ? writeZeros(out, n, INDEX_MASK - index) : n;
 }
 
 // Writes a zero run as ZERO (1..64 registers) or XZERO (65..16384); returns the new length.

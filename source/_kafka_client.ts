@@ -223,16 +223,20 @@ function kafka(connection: ClientConnection): Kafka {
 
 const utf8 = new TextDecoder();
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (headers === undefined) return out;
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
+
+function headersOf(
+  headers: IHeaders | undefined,
+): Readonly<Record<string, string>> {
+  if (headers === undefined) return noHeaders;
+  let out: Record<string, string> | undefined;
   for (const name in headers) {
     const raw = headers[name];
     const one = Array.isArray(raw) ? raw[raw.length - 1] : raw;
     if (one === undefined) continue;
-    out[name] = typeof one === "string" ? one : utf8.decode(one);
+    (out ??= {})[name] = typeof one === "string" ? one : utf8.decode(one);
   }
-  return out;
+  return out ?? noHeaders;
 }
 
 function messageOf(
@@ -249,6 +253,19 @@ function messageOf(
     timestamp: Number(message.timestamp),
     headers: headersOf(message.headers),
   };
+}
+
+/** Converts a fetched batch's messages; a plain loop outside the async handler, so it gets optimized. */
+function messagesOf(
+  topic: string,
+  partition: number,
+  messages: readonly KafkajsMessage[],
+): ClientMessage[] {
+  const out = new Array<ClientMessage>(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    out[i] = messageOf(topic, partition, messages[i]!);
+  }
+  return out;
 }
 
 interface TypedError {
@@ -326,8 +343,10 @@ export function kafkajsConsumer(
             await handlers.onBatch({
               topic: batch.topic,
               partition: batch.partition,
-              messages: batch.messages.map((message) =>
-                messageOf(batch.topic, batch.partition, message)
+              messages: messagesOf(
+                batch.topic,
+                batch.partition,
+                batch.messages,
               ),
               lastOffset: BigInt(batch.lastOffset()),
             }, control);

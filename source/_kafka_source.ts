@@ -161,14 +161,19 @@ class Generation {
 class Hold {
   remaining = 0;
   readonly done: Promise<void>;
+  /** `<topic>/<partition>/`, the start of every default record id. */
+  readonly idPrefix: string;
   #resolve!: () => void;
 
   constructor(
     readonly owner: { onAcked(): void },
     readonly generation: Generation,
     readonly stream: string,
+    topic: string,
+    partition: number,
   ) {
     this.done = new Promise((resolve) => this.#resolve = resolve);
+    this.idPrefix = `${topic}/${partition}/`;
   }
 
   ack(position: bigint): void {
@@ -180,32 +185,36 @@ class Hold {
 
 class KafkaRecord<T> implements SourceRecord<T> {
   readonly value: T | undefined;
-  readonly id: string;
   readonly time: number;
   readonly stream: string;
   readonly position: bigint;
   readonly raw?: Uint8Array;
   readonly error?: Error;
   readonly #hold: Hold;
+  #id: string | undefined;
 
   constructor(
     value: T | undefined,
-    id: string,
+    id: string | undefined,
     time: number,
-    stream: string,
     position: bigint,
     raw: Uint8Array | null,
     error: Error | undefined,
     hold: Hold,
   ) {
     this.value = value;
-    this.id = id;
+    this.#id = id;
     this.time = time;
-    this.stream = stream;
+    this.stream = hold.stream;
     this.position = position;
     if (raw !== null) this.raw = raw;
     if (error !== undefined) this.error = error;
     this.#hold = hold;
+  }
+
+  /** `<topic>/<partition>/<offset>` unless the user's `id()` gave one; built when first asked (Kafka records dedup by marks). */
+  get id(): string {
+    return this.#id ??= this.#hold.idPrefix + this.position;
   }
 
   ack(): void {
@@ -296,11 +305,14 @@ class KafkaSource<T> implements Source<T> {
     return this.#closed;
   }
 
-  onAcked(): void {
-    if (--this.#inFlight === 0 && this.#idleWaiter !== undefined) {
-      this.#idleWaiter();
-    }
-  }
+  /** What held batches report each first ack to: counts records still out with the runtime. */
+  readonly #acks = {
+    onAcked: () => {
+      if (--this.#inFlight === 0 && this.#idleWaiter !== undefined) {
+        this.#idleWaiter();
+      }
+    },
+  };
 
   async #next(): Promise<IteratorResult<readonly SourceRecord<T>[]>> {
     if (this.#started === undefined && !this.#closing) {
@@ -379,21 +391,14 @@ class KafkaSource<T> implements Source<T> {
       topic: batch.topic,
       partition: batch.partition,
     });
-    const hold = new Hold(this, generation, stream);
-    const records: KafkaRecord<T>[] = [];
-    let last = -1n;
-    for (const message of batch.messages) {
-      if (!generation.tracker.delivered(stream, message.offset)) continue;
-      records.push(this.#record(message, stream, hold));
-      last = message.offset;
-    }
-    // Offsets past the last message (transaction markers) become committable once the messages before them are.
-    if (
-      batch.lastOffset > last &&
-      generation.tracker.delivered(stream, batch.lastOffset)
-    ) {
-      generation.tracker.ack(stream, batch.lastOffset);
-    }
+    const hold = new Hold(
+      this.#acks,
+      generation,
+      stream,
+      batch.topic,
+      batch.partition,
+    );
+    const records = this.#records(batch, hold);
     hold.remaining = records.length;
     const state: HoldState = { rebalance: undefined, deadline: Infinity };
     if (records.length > 0) {
@@ -417,13 +422,34 @@ class KafkaSource<T> implements Source<T> {
     if (state.rebalance !== undefined) throw state.rebalance;
   }
 
-  #record(message: ClientMessage, stream: string, hold: Hold): KafkaRecord<T> {
-    const { topic, partition, offset } = message;
-    const fallbackId = `${topic}/${partition}/${offset}`;
+  /**
+   * Turns a batch's messages into records and tracks their offsets. Kept out
+   * of the async handler so the per-message loop gets optimized.
+   */
+  #records(batch: ClientBatch, hold: Hold): KafkaRecord<T>[] {
+    const { tracker } = hold.generation;
+    const stream = hold.stream;
+    const records: KafkaRecord<T>[] = [];
+    let last = -1n;
+    for (const message of batch.messages) {
+      if (!tracker.delivered(stream, message.offset)) continue;
+      records.push(this.#record(message, hold));
+      last = message.offset;
+    }
+    // Offsets past the last message (transaction markers) become committable once the messages before them are.
+    if (
+      batch.lastOffset > last && tracker.delivered(stream, batch.lastOffset)
+    ) {
+      tracker.ack(stream, batch.lastOffset);
+    }
+    return records;
+  }
+
+  #record(message: ClientMessage, hold: Hold): KafkaRecord<T> {
     const options = this.#options;
     try {
       const value = options.decode(message.value ?? empty, message);
-      let id = fallbackId;
+      let id: string | undefined;
       if (options.id !== undefined) {
         const custom = options.id(message, value);
         if (typeof custom === "string" && custom.length > 0) id = custom;
@@ -441,8 +467,7 @@ class KafkaSource<T> implements Source<T> {
         value,
         id,
         time,
-        stream,
-        offset,
+        message.offset,
         message.value,
         undefined,
         hold,
@@ -450,12 +475,16 @@ class KafkaSource<T> implements Source<T> {
     } catch (error) {
       return new KafkaRecord<T>(
         undefined,
-        fallbackId,
+        undefined,
         message.timestamp,
-        stream,
-        offset,
+        message.offset,
         message.value,
-        new KafkaDecodeError(topic, partition, offset, error),
+        new KafkaDecodeError(
+          message.topic,
+          message.partition,
+          message.offset,
+          error,
+        ),
         hold,
       );
     }

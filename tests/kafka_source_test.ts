@@ -221,14 +221,15 @@ Deno.test({
       const source = kafkaSource<View>(
         fastOptions(kafka.brokers, topic, groupId),
       );
-      // Acks arrive a little later, as a batch window would give them.
+      // Acks come well after a heartbeat interval, as a slow batch window would
+      // give them, so rebalances are noticed while batches are held.
       const loop = drain(source, (batch) => {
         for (const record of batch) {
           seen.set(record.id, [...(seen.get(record.id) ?? []), name]);
         }
         setTimeout(() => {
           for (const record of batch) record.ack();
-        }, 150);
+        }, 700);
       });
       return { source, loop };
     };
