@@ -382,8 +382,9 @@ export class HyperLogLog {
   #smallCount = 0;
   #sparseMaxBytes: number;
   #cached = 0;
-  // Block anchors of a long sparse string (see #sparseSet), created once it reaches ANCHOR_MIN_BYTES.
-  #anchors: Int32Array | null = null;
+  // Block anchors of a long sparse string (see #sparseSet), created once it
+  // reaches ANCHOR_MIN_BYTES; a plain array, much cheaper to create than a typed one.
+  #anchors: number[] | null = null;
 
   /**
    * Creates an empty sketch (sparse, like a fresh Redis key).
@@ -1075,7 +1076,11 @@ export class HyperLogLog {
   // adjacent, equal and shorter than 4. The length is tracked as #sparseSet
   // would check it, so the string goes dense at the same register.
   #fillFrom(source: Uint8Array, length: number): boolean {
-    let buf = this.#sparse ?? new Uint8Array(INITIAL_SPARSE_BYTES);
+    // The result is about as long as the source: size the buffer once.
+    let buf = this.#sparse;
+    if (buf === null || buf.length < length + 8) {
+      buf = new Uint8Array(length + INITIAL_SPARSE_BYTES);
+    }
     const limit = this.#sparseMaxBytes;
     let end = 0; // bytes written, not counting the trailing zero run
     let next = 0; // the first register of the trailing zero run
@@ -1170,8 +1175,7 @@ export class HyperLogLog {
     let end = endBefore;
     let anchors = this.#anchors;
     if (anchors === null && end >= ANCHOR_MIN_BYTES) {
-      anchors = this.#anchors = new Int32Array(3 * ANCHOR_BLOCKS);
-      anchors.fill(-1, 0, ANCHOR_BLOCKS);
+      anchors = this.#anchors = new Array<number>(3 * ANCHOR_BLOCKS).fill(-1);
     }
 
     // Step 1: find the opcode covering `index`, starting from the nearest anchor.
