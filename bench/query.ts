@@ -17,6 +17,7 @@ import { ValkeyCache } from "../state/valkey.ts";
 import { createQuerier } from "../query/mod.ts";
 import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
 import { serve } from "../admin/mod.ts";
+import { service } from "../tests/_stack.ts";
 
 const quick = Deno.args.includes("--quick");
 const TABLE = "murmur_bench_query";
@@ -25,25 +26,6 @@ const BUCKETS = 30;
 const CONCURRENCY = 16;
 const SECONDS = quick ? 3 : 10;
 const DAY = 86_400_000;
-
-async function endpoints(): Promise<{ dynamodb: string; valkey: string }> {
-  let recorded: Record<string, { url?: string }> = {};
-  try {
-    recorded = JSON.parse(
-      await Deno.readTextFile(
-        new URL("../.stack/endpoints.json", import.meta.url),
-      ),
-    );
-  } catch {
-    // No recorded stack: fall back to the conventional ports.
-  }
-  return {
-    dynamodb: Deno.env.get("MURMUR_DYNAMODB_ENDPOINT") ??
-      recorded.dynamodb?.url ?? "http://127.0.0.1:8000",
-    valkey: Deno.env.get("MURMUR_VALKEY_URL") ?? recorded.valkey?.url ??
-      "redis://127.0.0.1:6379",
-  };
-}
 
 interface Row {
   readonly case: string;
@@ -107,7 +89,10 @@ async function load(
   return row;
 }
 
-const urls = await endpoints();
+const urls = {
+  dynamodb: (await service("dynamodb")).url,
+  valkey: (await service("valkey")).url,
+};
 const dynamo = new DynamoDBClient({
   endpoint: urls.dynamodb,
   region: "us-east-1",

@@ -13,28 +13,10 @@ import { hll, type HyperLogLog } from "../sketch/hll.ts";
 import type { Delta, Scope, StateKey } from "../state/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { ValkeyCache } from "../state/valkey.ts";
+import { service } from "../tests/_stack.ts";
 
 const quick = Deno.args.includes("--quick");
 const TABLE = "murmur_bench_store";
-
-async function endpoints(): Promise<{ dynamodb: string; valkey: string }> {
-  let recorded: Record<string, { url?: string }> = {};
-  try {
-    recorded = JSON.parse(
-      await Deno.readTextFile(
-        new URL("../.stack/endpoints.json", import.meta.url),
-      ),
-    );
-  } catch {
-    // No recorded stack: fall back to the conventional ports.
-  }
-  return {
-    dynamodb: Deno.env.get("MURMUR_DYNAMODB_ENDPOINT") ??
-      recorded.dynamodb?.url ?? "http://127.0.0.1:8000",
-    valkey: Deno.env.get("MURMUR_VALKEY_URL") ?? recorded.valkey?.url ??
-      "redis://127.0.0.1:6379",
-  };
-}
 
 interface Row {
   readonly target: string;
@@ -322,7 +304,10 @@ async function valkey(url: string): Promise<void> {
   raw.disconnect();
 }
 
-const where = await endpoints();
+const where = {
+  dynamodb: (await service("dynamodb")).url,
+  valkey: (await service("valkey")).url,
+};
 await dynamodb(where.dynamodb);
 await valkey(where.valkey);
 
