@@ -65,7 +65,20 @@ export function uniqueCount<E>(
 
 /** Options for {@linkcode topN}. */
 export interface TopNOptions<E> {
-  /** How many heavy hitters to keep per key (the sketch's capacity). Default: 10. */
+  /**
+   * How many items the answers are about: the top `n` per key. It sizes the
+   * default capacity `k`. The stored sketch keeps up to `k` items, heaviest
+   * first, so read the answer with `sketch.top(n)`. Default: 10.
+   */
+  readonly n?: number;
+  /**
+   * The sketch's capacity: how many items it tracks per key and bucket.
+   * Counts are exact until more than `k` distinct items arrive; after that
+   * every count overstates its item by at most N / k (N = the key's total
+   * weight), and every item heavier than N / k is kept. Tracking far more
+   * items than you report is what lets the true top `n` surface on a long,
+   * skewed stream. Default: `max(10 · n, 100)`.
+   */
   readonly k?: number;
   /** Returns the item to rank, e.g. `e => e.pageId`. */
   readonly item: (event: E) => string;
@@ -73,29 +86,46 @@ export interface TopNOptions<E> {
   readonly weight?: (event: E) => number;
 }
 
+const DEFAULT_TOP_N = 10;
+
+// The default capacity for `n` reported items: ten times as many, at least 100.
+function capacityFor(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(
+      `topN: n (how many items to report) must be a positive integer, got ${n}`,
+    );
+  }
+  return Math.max(10 * n, 100);
+}
+
 /**
- * Keeps the top-N items per key with a Top-K (Misra–Gries) sketch, e.g. the
- * most viewed pages per country.
+ * Keeps the top-N items per key with a Top-K (Space-Saving) sketch, e.g. the
+ * most viewed pages per country. The sketch tracks `k` items (by default
+ * `max(10 · n, 100)`), many more than the `n` you report, so the true top
+ * `n` of a skewed stream are kept with tight counts; read them with
+ * `sketch.top(n)`.
  *
  * @typeParam E The event type.
  * @param name The pipeline's name.
- * @param options The capacity, the item and its weight.
+ * @param options How many to report, the capacity, the item and its weight.
  * @returns A builder with value and monoid set.
+ * @throws {RangeError} When `n` or `k` is not a positive integer (`k` at most 1 048 576).
  *
  * @example Usage
  * ```ts
  * import { topN } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
- * const top = topN<{ country: string; page: string }>("top_pages", { k: 20, item: (e) => e.page })
+ * const top = topN<{ country: string; page: string }>("top_pages", { n: 20, item: (e) => e.page })
  *   .key((e) => e.country).storeIn(new MemoryStore()).build();
- * console.log(top.monoid.name); // "topk(k=20)"
+ * console.log(top.monoid.name); // "topk(k=200)"
  * ```
  */
 export function topN<E>(
   name: string,
   options: TopNOptions<E>,
 ): PipelineBuilder<E, TopK> {
-  const monoid = topK(options.k === undefined ? {} : { k: options.k });
+  const capacity = capacityFor(options.n ?? DEFAULT_TOP_N);
+  const monoid = topK({ k: options.k ?? capacity });
   const { item, weight } = options;
   return pipeline<E>(name)
     .value((event) =>

@@ -63,6 +63,7 @@ const ANCHOR_REGISTER = ANCHOR_BLOCKS;
 const ANCHOR_PREVIOUS = 2 * ANCHOR_BLOCKS;
 // Sparse strings shorter than this are scanned from the start: no anchor table for small sketches.
 const ANCHOR_MIN_BYTES = 64;
+const NO_OPTIONS: HyperLogLogOptions = Object.freeze({});
 // The first sparse buffer of a sketch: room for the empty or any one-register string, and a few edits.
 const INITIAL_SPARSE_BYTES = 16;
 
@@ -345,6 +346,13 @@ function valOpcode(value: number, length: number): number {
  * {@linkcode HyperLogLogOptions.sparseMaxBytes} (3000). While sparse, updates
  * follow Redis's own in-place edit rules, so a sketch fed the same elements
  * in the same order as `PFADD` produces the same bytes.
+ *
+ * **Memory.** A sparse sketch holds only its run-length string (a few bytes
+ * to 3 KB); the 16 KB register array exists only once the sketch is dense.
+ * An empty or one-element sketch ({@linkcode HyperLogLog.of}) allocates no
+ * buffer at all until it is edited or written, so lifting every event of a
+ * stream into a sketch and folding them with {@linkcode hll}'s `combineAll`
+ * stays cheap.
  *
  * **Values.** Two sketches are equal ({@linkcode HyperLogLog.equals}) when
  * their registers are; their bytes may still differ in encoding or in how a
@@ -844,7 +852,8 @@ export class HyperLogLog {
    * @returns The copy.
    */
   clone(): HyperLogLog {
-    const copy = new HyperLogLog({ sparseMaxBytes: this.#sparseMaxBytes });
+    const copy = new HyperLogLog(NO_OPTIONS);
+    copy.#sparseMaxBytes = this.#sparseMaxBytes;
     if (this.#registers !== null) copy.#registers = this.#registers.slice();
     else if (this.#sparse !== null) {
       copy.#sparse = this.#sparse.slice();
@@ -1267,7 +1276,7 @@ export class HyperLogLog {
         return true;
       }
       if (delta !== 0 && next < end) buf.copyWithin(next + delta, next, end);
-      buf.set(seq.subarray(0, n), p);
+      for (let k = 0; k < n; k++) buf[p + k] = seq[k]!;
       end += delta;
       written = p + n;
     }
@@ -1405,7 +1414,10 @@ function hyllCodecWith(options: HyperLogLogOptions): Codec<HyperLogLog> {
 /**
  * The HyperLogLog monoid (kind `"hll"`): identity is an empty sketch,
  * `combine` is the union (register-wise maximum) and returns a new sketch
- * without touching its inputs; it is commutative and idempotent. Values are
+ * without touching its inputs; it is commutative and idempotent.
+ * `combineAll` folds into one new sketch, PFMERGE by PFMERGE (the same bytes
+ * as folding `combine` from the identity), so many one-element inputs cost
+ * one register edit each. Values are
  * equal when {@linkcode HyperLogLog.equals} says so. Its codec writes Redis
  * `HYLL` bytes, so a Valkey cache can apply it with `PFMERGE`.
  *
@@ -1414,12 +1426,8 @@ function hyllCodecWith(options: HyperLogLogOptions): Codec<HyperLogLog> {
  * import { hll, HyperLogLog } from "@murmur/core/sketch/hll";
  *
  * const distinct = hll();
- * const lift = (id: string) => {
- *   const sketch = distinct.identity();
- *   sketch.add(id);
- *   return sketch;
- * };
- * const total = distinct.combineAll(["a", "b", "a"].map(lift));
+ * // One small sketch per event (HyperLogLog.of), folded in bulk.
+ * const total = distinct.combineAll(["a", "b", "a"].map((id) => HyperLogLog.of(id)));
  * console.log(total.count(), total instanceof HyperLogLog); // 2 true
  * ```
  *

@@ -612,3 +612,159 @@ Deno.test("hyllCodec: JSON is base64 of the HYLL string and bad JSON is a CodecE
   assert.throws(() => hyllCodec.fromJSON("not base64!"), CodecError);
   assert.throws(() => hyllCodec.fromJSON(btoa("HYLL")), CodecError);
 });
+
+// Elements whose registers sit next to each other in [0, 64) with small values, keyed by register.
+function packedElements(): string[] {
+  const byIndex = new Map<number, string>();
+  for (let i = 0; byIndex.size < 64 && i < 400_000; i++) {
+    const item = `k${i}`;
+    const { index, count } = patLen(item);
+    if (index < 64 && count <= 2 && !byIndex.has(index)) {
+      byIndex.set(index, item);
+    }
+  }
+  return [...byIndex.values()];
+}
+
+Deno.test("HyperLogLog.of() is new HyperLogLog() plus add(), byte for byte", () => {
+  // The deep element has a run of 33 (dense at once); 16..22 bytes bracket every one-element string.
+  const deep = new Uint8Array(8);
+  new DataView(deep.buffer).setBigUint64(0, 3130853818n, true);
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 8 }),
+        fc.uint8Array({ maxLength: 8 }),
+        fc.constant(deep),
+      ),
+      fc.constantFrom(0, 16, 18, 19, 20, 21, 22, 3000),
+      (item, sparseMaxBytes) => {
+        const one = HyperLogLog.of(item, { sparseMaxBytes });
+        const added = new HyperLogLog({ sparseMaxBytes });
+        added.add(item);
+        assert.equal(one.encoding, added.encoding);
+        assert.equal(one.sparseMaxBytes, sparseMaxBytes);
+        assert.deepEqual(one.toBytes(), added.toBytes());
+        assert.deepEqual(one.registers(), added.registers());
+        assert.equal(one.count(), 1);
+        assert.ok(!one.isEmpty());
+        assert.ok(one.equals(added) && added.equals(one));
+        // Still an ordinary sketch afterwards.
+        assert.equal(one.add(item), false);
+        assert.equal(one.add("another"), added.add("another"));
+        assert.deepEqual(one.toBytes(), added.toBytes());
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.throws(
+    () => HyperLogLog.of(7 as unknown as string),
+    TypeError,
+  );
+  assert.throws(() => HyperLogLog.of("x", { sparseMaxBytes: -1 }), RangeError);
+});
+
+Deno.test("hll() combineAll of one-element sketches writes what the same adds write", () => {
+  const random = seeded(17);
+  const packed = packedElements();
+  for (const sparseMaxBytes of [3000, 200, 40]) {
+    const items = Array.from(
+      { length: 1500 },
+      (_, i) =>
+        i % 3 === 0
+          ? packed[Math.floor(random() * packed.length)]!
+          : `c${Math.floor(random() * 900)}`,
+    );
+    const lifted = items.map((item) => HyperLogLog.of(item));
+    const before = lifted.map((sketch) => sketch.toBytes());
+    const monoid = hll({ sparseMaxBytes });
+    const folded = monoid.combineAll(lifted);
+    assert.deepEqual(
+      folded.toBytes(),
+      lifted.reduce((a, b) => monoid.combine(a, b), monoid.identity())
+        .toBytes(),
+    );
+    const oracle = new NaiveRedisHll(sparseMaxBytes);
+    for (const item of items) oracle.add(item);
+    assert.equal(folded.encoding, oracle.dense ? "dense" : "sparse");
+    assert.deepEqual(
+      folded.toBytes({ cacheCardinality: false }),
+      oracle.bytes(),
+    );
+    assert.ok(folded.equals(sketchOf(items)));
+    assert.deepEqual(lifted.map((sketch) => sketch.toBytes()), before);
+  }
+});
+
+Deno.test("hll.mergeInPlace() into an empty sketch goes dense exactly where index-order adds would", () => {
+  const random = seeded(23);
+  const packed = packedElements();
+  const items = [
+    ...packed,
+    ...Array.from({ length: 60 }, () => `m${Math.floor(random() * 1e6)}`),
+  ];
+  const source = new HyperLogLog({ sparseMaxBytes: 100_000 });
+  source.addAll(items);
+  const registers = source.registers();
+  const inIndexOrder = items
+    .filter((item) => {
+      const { index, count } = patLen(item);
+      return registers[index] === count;
+    })
+    .sort((a, b) => patLen(a).index - patLen(b).index);
+  const length = source.toBytes().length;
+  for (let limit = 16; limit <= length + 2; limit++) {
+    const merged = new HyperLogLog({ sparseMaxBytes: limit }).mergeInPlace(
+      source,
+    );
+    const oracle = new NaiveRedisHll(limit);
+    for (const item of inIndexOrder) oracle.add(item);
+    assert.equal(
+      merged.encoding,
+      oracle.dense ? "dense" : "sparse",
+      `${limit}`,
+    );
+    assert.deepEqual(
+      merged.toBytes({ cacheCardinality: false }),
+      oracle.bytes(),
+      `${limit}`,
+    );
+    assert.ok(merged.equals(source));
+  }
+});
+
+Deno.test("hll: every operation agrees across empty, one-element, sparse and dense sketches", () => {
+  const shapes = (): HyperLogLog[] => [
+    new HyperLogLog(),
+    HyperLogLog.of("solo"),
+    HyperLogLog.of("solo", { sparseMaxBytes: 0 }),
+    sketchOf(["solo", "duo"]),
+    sketchOf(Array.from({ length: 400 }, (_, i) => `s${i}`)),
+    sketchOf(Array.from({ length: 5000 }, (_, i) => `d${i}`)),
+  ];
+  const dense = (sketch: HyperLogLog) =>
+    new HyperLogLog({ sparseMaxBytes: 0 }).mergeInPlace(sketch);
+  for (const a of shapes()) {
+    const expected = a.registers();
+    assert.equal(a.count(), dense(a).count());
+    assert.equal(a.isEmpty(), expected.every((r) => r === 0));
+    assert.ok(a.equals(dense(a)) && dense(a).equals(a));
+    assert.ok(HyperLogLog.fromBytes(a.toBytes()).equals(a));
+    assert.deepEqual(a.clone().toBytes(), a.toBytes());
+    for (const b of shapes()) {
+      const before = [a.toBytes(), b.toBytes()];
+      const union = a.merge(b);
+      assert.deepEqual([a.toBytes(), b.toBytes()], before);
+      const theirs = b.registers();
+      assert.deepEqual(
+        union.registers(),
+        expected.map((r, i) => Math.max(r, theirs[i]!)),
+      );
+      assert.equal(union.count(), dense(union).count());
+      assert.deepEqual(
+        hll().combineAll([a, b]).toBytes(),
+        new HyperLogLog().mergeInPlace(a).mergeInPlace(b).toBytes(),
+      );
+    }
+  }
+});

@@ -1,6 +1,6 @@
 // The runtime's engine: extract and fold record batches, write deltas with retries and exactly-once marks, ack.
 
-import { defineMonoid, type Monoid } from "../monoid/mod.ts";
+import { defineMonoid, type Monoid, type MonoidKind } from "../monoid/mod.ts";
 import type { Pipeline } from "../pipeline/mod.ts";
 import type { SourceRecord } from "../source/mod.ts";
 import {
@@ -147,6 +147,46 @@ function hashKey(text: string): number {
   return h >>> 0;
 }
 
+// Sketch kinds whose values are instances of the sketch's own class, which always encode.
+const SKETCH_KINDS: ReadonlySet<MonoidKind> = new Set(["hll", "topk", "bloom"]);
+
+/**
+ * How a non-additive value is checked before it is folded (`null`: additive
+ * values need no check): combine() with an identity operand may skip type
+ * checks, so the value must encode; a sketch value only has to be an
+ * instance of the identity's class (encoding every one-event sketch would
+ * cost more than folding it).
+ */
+function valueCheck<V>(monoid: Monoid<V>): ((value: V) => void) | null {
+  if (monoid.additive) return null;
+  const identity: unknown = monoid.identity();
+  const type = typeof identity === "object" && identity !== null
+    ? identity.constructor
+    : undefined;
+  if (
+    SKETCH_KINDS.has(monoid.kind) && typeof type === "function" &&
+    type !== Object
+  ) {
+    return (value) => {
+      if (!(value instanceof type)) {
+        throw new TypeError(
+          `monoid ${monoid.name} folds ${type.name} values, got ${
+            value === null
+              ? "null"
+              : typeof value === "object"
+              ? value.constructor?.name ?? "an object"
+              : typeof value
+          }`,
+        );
+      }
+    };
+  }
+  const codec = monoid.codec;
+  return (value) => {
+    codec.encode(value);
+  };
+}
+
 function fingerprint<V>(monoid: Monoid<V>, value: V): string {
   switch (typeof value) {
     case "string":
@@ -222,6 +262,7 @@ export class Processor<E, V> {
 
   readonly #name: string;
   readonly #monoid: Monoid<V>;
+  readonly #checkValue: ((value: V) => void) | null;
   readonly #scope: Scope<V>;
   readonly #progress: Scope<bigint>;
   readonly #keyDebounce: Debouncer | null;
@@ -241,6 +282,7 @@ export class Processor<E, V> {
     this.options = options;
     this.#name = pipeline.name;
     this.#monoid = pipeline.monoid;
+    this.#checkValue = valueCheck(pipeline.monoid);
     this.#scope = pipeline.scope;
     this.#progress = progressScope(pipeline.name);
     const kd = options.keyDebounce;
@@ -481,7 +523,7 @@ export class Processor<E, V> {
   ): void {
     try {
       this.#monoid.combine(this.#monoid.identity(), value);
-      if (!this.#monoid.additive) this.#monoid.codec.encode(value);
+      this.#checkValue?.(value);
     } catch (error) {
       out.dead.push({
         record,
@@ -556,6 +598,7 @@ export class Processor<E, V> {
     const dead = p.dead;
     const monoid = this.#monoid;
     const additive = monoid.additive;
+    const checkValue = this.#checkValue;
     const { entities, buckets, values, expires, owners, streams, positions } =
       p;
     const dedup = this.options.dedup;
@@ -585,8 +628,7 @@ export class Processor<E, V> {
       const value = values[i]!;
       let slot = slots.get(entity);
       try {
-        // combine() with an identity operand may skip type checks; encoding a value checks it fully.
-        if (!additive) monoid.codec.encode(value);
+        if (checkValue !== null) checkValue(value);
         if (slot === undefined) {
           slot = {
             entity,
@@ -651,7 +693,7 @@ export class Processor<E, V> {
     const value = p.values[from]!;
     let lifted: V;
     try {
-      if (!monoid.additive) monoid.codec.encode(value);
+      this.#checkValue?.(value);
       lifted = monoid.combine(monoid.identity(), value);
     } catch (error) {
       const record = p.records[p.owners[from]!]!;
