@@ -11,7 +11,7 @@ import {
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { Querier, QueryAnswer } from "../query/mod.ts";
 import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
-import { toAnswerMessage, toConnectError } from "./_query_service.ts";
+import { checkTop, toAnswerMessage, toConnectError } from "./_query_service.ts";
 import {
   type AdminService,
   type MetricsSnapshot,
@@ -189,6 +189,7 @@ export function createAdminService(
       return await forward(req, context);
     }
     try {
+      const shown = { probes: req.probes, ...checkTop(req.top) };
       let answer: QueryAnswer<unknown>;
       switch (req.scope.case) {
         case "window":
@@ -213,7 +214,7 @@ export function createAdminService(
         default:
           answer = await querier.get(target, req.entity, readOptions);
       }
-      return toAnswerMessage(target, answer, { probes: req.probes });
+      return toAnswerMessage(target, answer, shown);
     } catch (error) {
       throw toConnectError(error);
     }
@@ -248,6 +249,7 @@ export function createAdminService(
       entity: req.entity,
       freshRead: req.freshRead,
       probes: req.probes,
+      ...(req.top === undefined ? {} : { top: req.top }),
     };
     switch (req.scope.case) {
       case "window":

@@ -56,21 +56,28 @@ export function createQueryService(
     }
     return probes;
   };
+  // What the typed value shows: the request's probes and its top-K count.
+  const shownBy = (req: ShownFields): AnswerMessageOptions => ({
+    probes: probesOf(req.probes),
+    ...checkTop(req.top),
+  });
   const read = (
     req: { freshRead: boolean },
     context: HandlerContext,
   ): ReadOptions => ({ freshRead: req.freshRead, signal: context.signal });
   const one = async (
     pipeline: string,
-    probes: readonly string[],
+    req: ShownFields,
     answer: () => Promise<QueryAnswer<unknown>>,
   ) => {
     try {
-      const checked = probesOf(probes);
+      const shown = shownBy(req);
       return {
-        answer: toAnswerMessage(querier.target(pipeline), await answer(), {
-          probes: checked,
-        }),
+        answer: toAnswerMessage(
+          querier.target(pipeline),
+          await answer(),
+          shown,
+        ),
       };
     } catch (error) {
       throw toConnectError(error);
@@ -78,15 +85,15 @@ export function createQueryService(
   };
   const many = async (
     pipeline: string,
-    probes: readonly string[],
+    req: ShownFields,
     answers: () => Promise<QueryAnswer<unknown>[]>,
   ) => {
     try {
-      const checked = probesOf(probes);
+      const shown = shownBy(req);
       const target = querier.target(pipeline);
       return {
         answers: (await answers()).map((answer) =>
-          toAnswerMessage(target, answer, { probes: checked })
+          toAnswerMessage(target, answer, shown)
         ),
       };
     } catch (error) {
@@ -97,19 +104,19 @@ export function createQueryService(
     get: (req, context) =>
       one(
         req.pipeline,
-        req.probes,
+        req,
         () => querier.get(req.pipeline, req.entity, read(req, context)),
       ),
     getMany: (req, context) =>
       many(
         req.pipeline,
-        req.probes,
+        req,
         () => querier.getMany(req.pipeline, req.entities, read(req, context)),
       ),
     getWindow: (req, context) =>
       one(
         req.pipeline,
-        req.probes,
+        req,
         () =>
           querier.getWindow(req.pipeline, req.entity, req.last, {
             ...read(req, context),
@@ -119,7 +126,7 @@ export function createQueryService(
     getWindowMany: (req, context) =>
       many(
         req.pipeline,
-        req.probes,
+        req,
         () =>
           querier.getWindowMany(req.pipeline, req.entities, req.last, {
             ...read(req, context),
@@ -129,7 +136,7 @@ export function createQueryService(
     getRange: (req, context) =>
       one(
         req.pipeline,
-        req.probes,
+        req,
         () =>
           querier.getRange(
             req.pipeline,
@@ -144,7 +151,7 @@ export function createQueryService(
     getRangeMany: (req, context) =>
       many(
         req.pipeline,
-        req.probes,
+        req,
         () =>
           querier.getRangeMany(
             req.pipeline,
@@ -159,21 +166,53 @@ export function createQueryService(
   };
 }
 
+/** The request fields that shape an answer's typed value. */
+interface ShownFields {
+  readonly probes: readonly string[];
+  readonly top?: number | undefined;
+}
+
+/**
+ * Checks a request's top-K count (unset means the pipeline's own count).
+ *
+ * @param top The request's `top` field.
+ * @returns The options that carry it.
+ * @throws {InvalidQueryError} When it is 0.
+ */
+export function checkTop(top: number | undefined): { top?: number } {
+  if (top === undefined) return {};
+  if (!Number.isSafeInteger(top) || top < 1) {
+    throw new InvalidQueryError(
+      "top",
+      `${top} top-K entries asked for; give at least 1, or leave top unset for the pipeline's own count`,
+    );
+  }
+  return { top };
+}
+
 /** Options for {@linkcode toAnswerMessage}. */
 export interface AnswerMessageOptions {
   /** Items to test for membership when the value is a Bloom filter. */
   readonly probes?: readonly string[];
+  /**
+   * How many entries a top-K value reports, heaviest first. Default: the
+   * target's `top`, or every tracked item when it has none.
+   */
+  readonly top?: number;
 }
 
 /**
- * Converts a query answer to its wire form: the typed value, the canonical
- * bytes (empty when nothing was present), the coverage and the read stats.
+ * Converts a query answer to its wire form: the typed value (a top-K one
+ * cut to the requested or the target's `top`), the canonical bytes (the
+ * whole value; empty when nothing was present), the coverage and the read
+ * stats.
  *
  * @typeParam V The value type.
- * @param target The pipeline that answered (for its monoid and codec).
+ * @param target The pipeline that answered (for its monoid, codec and `top`).
  * @param answer The answer.
- * @param options Bloom probe items.
+ * @param options Bloom probe items; how many top-K entries to report.
  * @returns The `murmur.v1.Answer` message.
+ * @throws {InvalidQueryError} When `top` is not a positive integer.
  */
 export function toAnswerMessage<V>(
   target: QueryTarget<V>,
@@ -189,6 +228,7 @@ export function toAnswerMessage<V>(
     value: toValueMessage(
       typedValue(target.monoid, answer.value, {
         probes: options.probes ?? [],
+        ...topOf(options.top ?? target.top),
       }),
     ),
     data: answer.present ? codec.encode(answer.value) : new Uint8Array(),
@@ -204,6 +244,10 @@ export function toAnswerMessage<V>(
     },
     stats: answer.stats,
   });
+}
+
+function topOf(top: number | null | undefined): { top?: number } {
+  return top === null || top === undefined ? {} : { top };
 }
 
 function toValueMessage(typed: TypedValue): Value {

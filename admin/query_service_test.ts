@@ -7,10 +7,14 @@ import {
 } from "@connectrpc/connect";
 import { daily, days, sum } from "../monoid/mod.ts";
 import { bloom, hll, topK } from "../sketch/mod.ts";
+import { createConnectTransport } from "@connectrpc/connect-web";
 import { MemoryStore } from "../state/mod.ts";
+import { topN } from "../pipeline/mod.ts";
+import { TestDriver } from "../testing/mod.ts";
 import { createQueryClient } from "../query/client.ts";
 import { createQuerier } from "../query/mod.ts";
-import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { type Answer, QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
+import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
 import { createQueryService } from "./_query_service.ts";
 import { createHandler } from "./server.ts";
 
@@ -277,4 +281,98 @@ Deno.test("query client decodes typed values and full readings", async () => {
     { key: "a", count: 5 },
     { key: "c", count: 2 },
   ]);
+});
+
+/** A topN(n: 3) pipeline (capacity 100) fed five pages, heaviest first: / 9, /a 7, /b 5, /c 3, /d 1. */
+async function topPages() {
+  const pages = topN<{ country: string; page: string }>("top_pages", {
+    n: 3,
+    item: (e) => e.page,
+  }).key((e) => e.country).storeIn(new MemoryStore()).build();
+  const driver = new TestDriver(pages);
+  const counts = [["/", 9], ["/a", 7], ["/b", 5], ["/c", 3], [
+    "/d",
+    1,
+  ]] as const;
+  for (const [page, n] of counts) {
+    await driver.send(
+      ...Array.from({ length: n }, () => ({ country: "de", page })),
+    );
+  }
+  await driver.flush();
+  return pages;
+}
+
+const TOP_3 = [
+  { key: "/", count: 9 },
+  { key: "/a", count: 7 },
+  { key: "/b", count: 5 },
+];
+
+function topKOf(answer: Answer | undefined) {
+  const kind = answer?.value?.kind;
+  assert.equal(kind?.case, "topK");
+  if (kind?.case !== "topK") throw new Error("not a top-K answer");
+  return {
+    k: kind.value.k,
+    entries: kind.value.entries.map(({ key, count }) => ({ key, count })),
+  };
+}
+
+Deno.test("QueryService reports a topN(n: 3) pipeline's top 3, keeps K and the whole sketch's bytes", async () => {
+  const pages = await topPages();
+  const transport = createRouterTransport((router) =>
+    router.service(QueryService, createQueryService(createQuerier([pages])))
+  );
+  const client = createClient(QueryService, transport);
+  const { answer } = await client.get({ pipeline: "top_pages", entity: "de" });
+  assert.deepEqual(topKOf(answer), { k: 100, entries: TOP_3 });
+  const bytes = pages.monoid.codec.decode(answer!.data);
+  assert.equal(bytes.top().length, 5, "the canonical bytes hold every item");
+  const { answers } = await client.getMany({
+    pipeline: "top_pages",
+    entities: ["de", "de"],
+  });
+  assert.deepEqual(answers.map((a) => topKOf(a).entries), [TOP_3, TOP_3]);
+  const one = await client.get({ pipeline: "top_pages", entity: "de", top: 1 });
+  assert.deepEqual(topKOf(one.answer).entries, [{ key: "/", count: 9 }]);
+  const wide = await client.get({
+    pipeline: "top_pages",
+    entity: "de",
+    top: 50,
+  });
+  assert.equal(topKOf(wide.answer).entries.length, 5);
+  assert.equal(
+    await codeOf(client.get({ pipeline: "top_pages", entity: "de", top: 0 })),
+    Code.InvalidArgument,
+  );
+});
+
+Deno.test("query client and the console's Query report a topN pipeline's n entries unless top says otherwise", async () => {
+  const pages = await topPages();
+  await using handler = createHandler({ pipelines: [pages], ui: false });
+  const fetch = (input: RequestInfo | URL, init?: RequestInit) =>
+    handler(new Request(input, init));
+  const client = createQueryClient({ baseUrl: "http://localhost", fetch });
+  assert.deepEqual(await client.topK("top_pages").get("de"), TOP_3);
+  assert.deepEqual(await client.topK("top_pages").get("de", { top: 2 }), [
+    { key: "/", count: 9 },
+    { key: "/a", count: 7 },
+  ]);
+  const admin = createClient(
+    AdminService,
+    createConnectTransport({ baseUrl: "http://localhost", fetch }),
+  );
+  const answered = await admin.query({ pipeline: "top_pages", entity: "de" });
+  assert.deepEqual(topKOf(answered.answer), { k: 100, entries: TOP_3 });
+  const four = await admin.query({
+    pipeline: "top_pages",
+    entity: "de",
+    top: 4,
+  });
+  assert.equal(topKOf(four.answer).entries.length, 4);
+  assert.equal(
+    await codeOf(admin.query({ pipeline: "top_pages", entity: "de", top: 0 })),
+    Code.InvalidArgument,
+  );
 });

@@ -76,6 +76,11 @@ export interface PipelineDescription {
   readonly cache: string | null;
   /** Whether each event has one key or many. */
   readonly keyMode: "key" | "keyMany";
+  /**
+   * How many entries a Top-K answer reports, heaviest first, or `null` for
+   * every item the sketch tracks (see {@linkcode PipelineBuilder.top}).
+   */
+  readonly top: number | null;
   /** The data-flow graph, in flow order. */
   readonly stages: readonly PipelineStage[];
 }
@@ -114,6 +119,12 @@ export interface Pipeline<E, V> {
   readonly extract: PipelineExtractors<E, V>;
   /** The debouncers declared with `.debounce()`. */
   readonly debounce: PipelineDebounce;
+  /**
+   * How many entries its Top-K query answers report, heaviest first, or
+   * `null` for every item the sketch tracks. Set by `.top(n)` and by the
+   * `topN()` preset; the stored sketch always keeps its full capacity.
+   */
+  readonly top: number | null;
   /** Describes the pipeline as plain JSON. */
   describe(): PipelineDescription;
 }
@@ -190,6 +201,7 @@ interface Config<E> {
   readonly store: Store | null;
   readonly cache: Cache | Store | null;
   readonly debounce: PipelineDebounce;
+  readonly top: number | null;
 }
 
 /** The reserved prefix of internal namespaces (exactly-once progress). */
@@ -234,6 +246,7 @@ export class PipelineBuilder<E, V = unknown> {
       store: null,
       cache: null,
       debounce: {},
+      top: null,
     });
   }
 
@@ -357,6 +370,40 @@ export class PipelineBuilder<E, V = unknown> {
   }
 
   /**
+   * Sets how many entries query answers report for a Top-K monoid: the
+   * heaviest `n`, where the sketch may track many more (its capacity `k`, so
+   * that the true top `n` surface with tight counts). Only the answers'
+   * typed value is cut; the stored sketch and the answers' canonical bytes
+   * keep every tracked item, and a query may ask for another count. Without
+   * it, answers report every tracked item. `build()` refuses it on other
+   * monoids.
+   *
+   * @param n How many entries to report; a positive integer.
+   * @returns A new builder.
+   *
+   * @example Usage
+   * ```ts
+   * import { pipeline } from "@murmur/core/pipeline";
+   * import { topK } from "@murmur/core/sketch";
+   * import { MemoryStore } from "@murmur/core/state";
+   * import assert from "node:assert/strict";
+   *
+   * const sketches = topK({ k: 200 });
+   * const pages = pipeline<{ page: string }>("top_pages")
+   *   .key(() => "all")
+   *   .value((e) => sketches.identity().add(e.page))
+   *   .aggregate(sketches)
+   *   .top(20)
+   *   .storeIn(new MemoryStore())
+   *   .build();
+   * assert.equal(pages.top, 20);
+   * ```
+   */
+  top(n: number): PipelineBuilder<E, V> {
+    return this.#with({ top: n });
+  }
+
+  /**
    * Validates and builds the pipeline.
    *
    * @returns The pipeline.
@@ -415,6 +462,18 @@ export class PipelineBuilder<E, V = unknown> {
         `pipeline "${name}": .window() needs a Window such as daily() or hourly() from "@murmur/core/monoid"`,
       );
     }
+    if (c.top !== null) {
+      if (!Number.isSafeInteger(c.top) || c.top < 1) {
+        fail(
+          `pipeline "${name}": .top(n) needs a positive integer (how many Top-K entries answers report), got ${c.top}`,
+        );
+      }
+      if (monoid.kind !== "topk") {
+        fail(
+          `pipeline "${name}" folds with ${monoid.name} (kind "${monoid.kind}"), but .top(n) only applies to Top-K sketches: remove .top(), or aggregate with topK({ k })`,
+        );
+      }
+    }
     if (c.debounce.key !== undefined) {
       assertDebounceOptions(name, "key", c.debounce.key);
       assertDebounceable(name, monoid, "key");
@@ -438,6 +497,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
   readonly keyMode: "key" | "keyMany";
   readonly extract: PipelineExtractors<E, V>;
   readonly debounce: PipelineDebounce;
+  readonly top: number | null;
 
   constructor(c: Config<E>) {
     this.name = c.name;
@@ -455,6 +515,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
       time: c.time,
     });
     this.debounce = c.debounce;
+    this.top = c.top;
     Object.freeze(this);
   }
 
@@ -496,7 +557,13 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
         }`,
       );
     }
-    add("aggregate", "aggregate", this.monoid.name);
+    add(
+      "aggregate",
+      "aggregate",
+      this.top === null
+        ? this.monoid.name
+        : `${this.monoid.name}, report top ${this.top}`,
+    );
     add("store", "store", this.store.name);
     if (this.cache !== null) add("cache", "cache", this.cache.name);
     return {
@@ -509,6 +576,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
       store: this.store.name,
       cache: this.cache?.name ?? null,
       keyMode: this.keyMode,
+      top: this.top,
       stages,
     };
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { daily, days, max, sum } from "../monoid/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { MemoryCache } from "../state/mod.ts";
+import { topK } from "../sketch/mod.ts";
 import { pipeline, PipelineConfigError } from "./pipeline.ts";
 
 interface View {
@@ -129,6 +130,42 @@ Deno.test("pipeline().debounce() is refused on monoids where it under-counts", (
       pipeline<View>("m").key((e) => e.page).value((e) => e.at).aggregate(max())
         .debounce({ key: { window: -1 } }).storeIn(store).build(),
     /positive number of ms/,
+  );
+});
+
+Deno.test("pipeline().top() sets how many Top-K entries answers report", () => {
+  const store = new MemoryStore();
+  const sketches = topK({ k: 50 });
+  const base = pipeline<View>("t").key((e) => e.country)
+    .value((e) => sketches.identity().add(e.page)).aggregate(sketches)
+    .storeIn(store);
+  const all = base.build();
+  assert.equal(all.top, null);
+  assert.equal(all.describe().top, null);
+  assert.equal(
+    all.describe().stages.find((s) => s.id === "aggregate")?.label,
+    "topk(k=50)",
+  );
+  const five = base.top(5).build();
+  assert.equal(five.top, 5);
+  assert.equal(five.describe().top, 5);
+  assert.equal(
+    five.describe().stages.find((s) => s.id === "aggregate")?.label,
+    "topk(k=50), report top 5",
+  );
+  assert.equal(five.monoid, sketches);
+  for (const n of [0, -2, 1.5, Number.NaN]) {
+    assert.throws(
+      () => base.top(n).build(),
+      (e: unknown) =>
+        e instanceof PipelineConfigError && /positive integer/.test(e.message),
+    );
+  }
+  assert.throws(
+    () =>
+      pipeline<View>("s").key((e) => e.page).value(() => 1).aggregate(sum())
+        .top(3).storeIn(store).build(),
+    /only applies to Top-K sketches: remove \.top\(\)/,
   );
 });
 

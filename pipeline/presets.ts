@@ -66,9 +66,10 @@ export function uniqueCount<E>(
 /** Options for {@linkcode topN}. */
 export interface TopNOptions<E> {
   /**
-   * How many items the answers are about: the top `n` per key. It sizes the
-   * default capacity `k`. The stored sketch keeps up to `k` items, heaviest
-   * first, so read the answer with `sketch.top(n)`. Default: 10.
+   * How many items the answers are about: the top `n` per key. Query answers
+   * report these `n` (the pipeline's `top`), and it sizes the default
+   * capacity `k`. The stored sketch keeps up to `k` items, so read a sketch
+   * you fetch yourself with `sketch.top(n)`. Default: 10.
    */
   readonly n?: number;
   /**
@@ -102,8 +103,9 @@ function capacityFor(n: number): number {
  * Keeps the top-N items per key with a Top-K (Space-Saving) sketch, e.g. the
  * most viewed pages per country. The sketch tracks `k` items (by default
  * `max(10 · n, 100)`), many more than the `n` you report, so the true top
- * `n` of a skewed stream are kept with tight counts; read them with
- * `sketch.top(n)`.
+ * `n` of a skewed stream are kept with tight counts. The built pipeline's
+ * `top` is `n` (at most `k`), so query answers report the top `n`; a sketch
+ * you read yourself keeps all `k`: take `sketch.top(n)`.
  *
  * @typeParam E The event type.
  * @param name The pipeline's name.
@@ -118,14 +120,17 @@ function capacityFor(n: number): number {
  * const top = topN<{ country: string; page: string }>("top_pages", { n: 20, item: (e) => e.page })
  *   .key((e) => e.country).storeIn(new MemoryStore()).build();
  * console.log(top.monoid.name); // "topk(k=200)"
+ * console.log(top.top); // 20
  * ```
  */
 export function topN<E>(
   name: string,
   options: TopNOptions<E>,
 ): PipelineBuilder<E, TopK> {
-  const capacity = capacityFor(options.n ?? DEFAULT_TOP_N);
-  const monoid = topK({ k: options.k ?? capacity });
+  const n = options.n ?? DEFAULT_TOP_N;
+  const capacity = capacityFor(n);
+  const k = options.k ?? capacity;
+  const monoid = topK({ k });
   const { item, weight } = options;
   return pipeline<E>(name)
     .value((event) =>
@@ -134,7 +139,8 @@ export function topN<E>(
         weight === undefined ? 1 : weight(event),
       )
     )
-    .aggregate(monoid);
+    .aggregate(monoid)
+    .top(Math.min(n, k));
 }
 
 /** Options for {@linkcode trending}. */

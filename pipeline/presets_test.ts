@@ -124,6 +124,17 @@ Deno.test("topN() tracks max(10 · n, 100) items unless k is given", () => {
   assert.throws(() => name({ k: 0 }), RangeError);
 });
 
+Deno.test("topN() answers report n items (at most k) while the sketch tracks k", () => {
+  const top = (options: { n?: number; k?: number }) =>
+    topN<View>("t", { ...options, item: (e) => e.page }).key((e) => e.page)
+      .storeIn(new MemoryStore()).build().top;
+  assert.equal(top({}), 10);
+  assert.equal(top({ n: 3 }), 3);
+  assert.equal(top({ n: 20, k: 30 }), 20);
+  assert.equal(top({ k: 3 }), 3);
+  assert.equal(top({ n: 50, k: 30 }), 30);
+});
+
 Deno.test("topN() finds the true top n of a long Zipf stream", async () => {
   const p = topN<View>("t", { n: 10, item: (e) => e.page }).key(() => "all")
     .storeIn(new MemoryStore()).build();

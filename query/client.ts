@@ -157,6 +157,16 @@ export interface BloomValue {
   readonly estimatedItems: number;
 }
 
+/** Options of top-K reads. */
+export interface TopKOptions {
+  /**
+   * How many entries to report, heaviest first; at least 1. Default: the
+   * pipeline's own count (a `topN()` pipeline's `n`), or every tracked item
+   * when it sets none.
+   */
+  readonly top?: number;
+}
+
 /** Options of Bloom reads. */
 export interface BloomOptions {
   /** Items to test for membership. */
@@ -192,8 +202,11 @@ export interface QueryClient {
   optionalNumber(pipeline: string): PipelineReader<number | null>;
   /** Reads a HyperLogLog pipeline as `{ estimate, lower, upper, confidence }`. */
   cardinality(pipeline: string): PipelineReader<CardinalityValue>;
-  /** Reads a top-K pipeline as `[{ key, count }]`, heaviest first. */
-  topK(pipeline: string): PipelineReader<TopKEntry[]>;
+  /**
+   * Reads a top-K pipeline as `[{ key, count }]`, heaviest first: the
+   * pipeline's own count of entries unless `top` asks for another.
+   */
+  topK(pipeline: string): PipelineReader<TopKEntry[], TopKOptions>;
   /** Reads a Bloom filter pipeline and tests membership. */
   bloom(pipeline: string): BloomReader;
   /** Reads any pipeline as its codec's JSON form. */
@@ -245,13 +258,18 @@ export function createQueryClient(options: QueryClientOptions): QueryClient {
   const reader = <T, O>(
     pipeline: string,
     decode: (value: Value | undefined, pipeline: string) => T,
-    extra: (options: O | undefined) => { probes?: string[] } = () => ({}),
+    extra: (options: O | undefined) => ExtraFields = () => ({}),
   ): PipelineReader<T, O> => readerFor(raw, pipeline, decode, extra);
   return {
     number: (pipeline) => reader(pipeline, decodeNumber),
     optionalNumber: (pipeline) => reader(pipeline, decodeOptionalNumber),
     cardinality: (pipeline) => reader(pipeline, decodeCardinality),
-    topK: (pipeline) => reader(pipeline, decodeTopK),
+    topK: (pipeline) =>
+      reader<TopKEntry[], TopKOptions>(
+        pipeline,
+        decodeTopK,
+        (o) => (o?.top === undefined ? {} : { top: o.top }),
+      ),
     json: (pipeline) => reader(pipeline, decodeJson),
     bloom: (pipeline) => {
       const base = reader<BloomValue, BloomOptions>(
@@ -303,7 +321,7 @@ function readerFor<T, O>(
   raw: Client<typeof QueryService>,
   pipeline: string,
   decode: (value: Value | undefined, pipeline: string) => T,
-  extra: (options: O | undefined) => { probes?: string[] },
+  extra: (options: O | undefined) => ExtraFields,
 ): PipelineReader<T, O> {
   const call = (options: (ClientReadOptions & O) | undefined) => ({
     ...(options?.signal === undefined ? {} : { signal: options.signal }),
@@ -395,6 +413,12 @@ function readerFor<T, O>(
       return readingOf(answer, decode(answer.value, pipeline));
     },
   };
+}
+
+/** Request fields a reader adds to every call: Bloom probes, a top-K count. */
+interface ExtraFields {
+  probes?: string[];
+  top?: number;
 }
 
 function readingOf<T>(answer: Answer, value: T): Reading<T> {

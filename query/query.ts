@@ -11,6 +11,11 @@ import {
 } from "../state/mod.ts";
 import type { Granularity, QueryTarget } from "./target.ts";
 import {
+  type TypedValue,
+  typedValue,
+  type TypedValueOptions,
+} from "./typed.ts";
+import {
   InvalidQueryError,
   PipelineNotFoundError,
   WindowMismatchError,
@@ -472,6 +477,55 @@ export class Querier {
     const target = this.#resolve(pipeline);
     const plan = this.#rangePlan(target, range);
     return await this.#run(target, entities, plan, options);
+  }
+
+  /**
+   * Describes an answer's value in typed form ({@linkcode typedValue}), as
+   * the Connect service sends it: a Top-K value reports the pipeline's `top`
+   * entries (a `topN()` pipeline's `n`), or every tracked item when the
+   * pipeline sets none, unless `options.top` asks for another count.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline that answered, or its name.
+   * @param answer The answer.
+   * @param options Bloom probe items; how many Top-K entries to report.
+   * @returns The typed value.
+   * @throws {PipelineNotFoundError} For an unknown pipeline name.
+   * @throws {InvalidQueryError} When `top` is not a positive integer.
+   *
+   * @example Usage
+   * ```ts
+   * import { createQuerier } from "@murmur/core/query";
+   * import { topN } from "@murmur/core/pipeline";
+   * import { MemoryStore } from "@murmur/core/state";
+   * import assert from "node:assert/strict";
+   *
+   * const pages = topN<{ page: string }>("top_pages", { n: 2, item: (e) => e.page })
+   *   .key(() => "all").storeIn(new MemoryStore()).build();
+   * const sketch = pages.monoid.identity().add("/", 9).add("/a", 4).add("/b", 1);
+   * await pages.store.merge(pages.scope, [{ key: { entity: "all", bucket: null }, value: sketch }]);
+   *
+   * const querier = createQuerier([pages]);
+   * const answer = await querier.get(pages, "all");
+   * const typed = querier.typed(pages, answer);
+   * assert.equal(typed.type === "topk" && typed.entries.length, 2);
+   * assert.equal(answer.value.top().length, 3); // the value keeps the whole sketch
+   * ```
+   */
+  typed<V>(
+    pipeline: string | QueryTarget<V>,
+    answer: QueryAnswer<V>,
+    options: TypedValueOptions = {},
+  ): TypedValue {
+    const target = typeof pipeline === "string"
+      ? this.target(pipeline) as QueryTarget<V>
+      : pipeline;
+    const top = options.top ?? target.top ?? undefined;
+    return typedValue(
+      target.monoid,
+      answer.value,
+      top === undefined ? options : { ...options, top },
+    );
   }
 
   #allTimePlan(target: QueryTarget<unknown>): Plan {

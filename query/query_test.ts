@@ -8,13 +8,16 @@ import {
   type StateKey,
   type Store,
 } from "../state/mod.ts";
-import { pipeline } from "../pipeline/mod.ts";
+import { pipeline, topN } from "../pipeline/mod.ts";
+import { topK } from "../sketch/mod.ts";
+import { TestDriver } from "../testing/mod.ts";
 import {
   createQuerier,
   InvalidQueryError,
   lambdaQuery,
   PipelineNotFoundError,
   type QueryTarget,
+  typedValue,
   WindowMismatchError,
 } from "./mod.ts";
 
@@ -385,6 +388,107 @@ Deno.test("querier serves a built pipeline from @murmur/core/pipeline", async ()
   const answer = await q.getWindow(built, "home", 30, { at: T0 });
   const value: number = answer.value;
   assert.equal(value, 41);
+});
+
+Deno.test("typedValue() reports every tracked top-K entry, or the heaviest `top`", () => {
+  const monoid = topK({ k: 10 });
+  const sketch = monoid.identity();
+  for (const [key, n] of [["a", 2], ["b", 7], ["c", 4], ["d", 1]] as const) {
+    sketch.add(key, n);
+  }
+  assert.deepEqual(typedValue(monoid, sketch), {
+    type: "topk",
+    k: 10,
+    entries: [
+      { key: "b", count: 7 },
+      { key: "c", count: 4 },
+      { key: "a", count: 2 },
+      { key: "d", count: 1 },
+    ],
+  });
+  assert.deepEqual(typedValue(monoid, sketch, { top: 2 }), {
+    type: "topk",
+    k: 10,
+    entries: [{ key: "b", count: 7 }, { key: "c", count: 4 }],
+  });
+  const wide = typedValue(monoid, sketch, { top: 100 });
+  assert.equal(wide.type === "topk" && wide.entries.length, 4);
+  assert.deepEqual(typedValue(sum(), 5, { top: 2 }), {
+    type: "number",
+    value: 5,
+  });
+  for (const top of [0, -1, 2.5]) {
+    assert.throws(
+      () => typedValue(monoid, sketch, { top }),
+      (e: unknown) => e instanceof InvalidQueryError && e.field === "top",
+    );
+  }
+});
+
+Deno.test("querier.typed() reports a topN(n: 3) pipeline's top 3, heaviest first", async () => {
+  const pages = topN<{ country: string; page: string }>("top_pages", {
+    n: 3,
+    item: (e) => e.page,
+  }).key((e) => e.country).storeIn(new MemoryStore()).build();
+  const driver = new TestDriver(pages);
+  const counts = [["/", 9], ["/a", 7], ["/b", 5], ["/c", 3], [
+    "/d",
+    1,
+  ]] as const;
+  for (const [page, n] of counts) {
+    await driver.send(
+      ...Array.from({ length: n }, () => ({ country: "de", page })),
+    );
+  }
+  await driver.flush();
+  const querier = createQuerier([pages]);
+  const answer = await querier.get(pages, "de");
+  assert.equal(answer.value.k, 100);
+  assert.equal(answer.value.top().length, 5, "the value keeps every item");
+  const expected = {
+    type: "topk",
+    k: 100,
+    entries: [
+      { key: "/", count: 9 },
+      { key: "/a", count: 7 },
+      { key: "/b", count: 5 },
+    ],
+  };
+  assert.deepEqual(querier.typed(pages, answer), expected);
+  assert.deepEqual(querier.typed("top_pages", answer), expected);
+  const one = querier.typed(pages, answer, { top: 1 });
+  assert.deepEqual(one.type === "topk" && one.entries, [{
+    key: "/",
+    count: 9,
+  }]);
+  const all = querier.typed(pages, answer, { top: 100 });
+  assert.equal(all.type === "topk" && all.entries.length, 5);
+  const [many] = await querier.getMany("top_pages", ["de"]);
+  assert.deepEqual(querier.typed("top_pages", many!), expected);
+  assert.throws(
+    () => querier.typed(pages, answer, { top: 0 }),
+    InvalidQueryError,
+  );
+  assert.throws(() => querier.typed("nope", answer), PipelineNotFoundError);
+});
+
+Deno.test("querier.typed() reports every entry of a top-K pipeline that sets no top", async () => {
+  const store = new MemoryStore();
+  const monoid = topK({ k: 4 });
+  const target = { name: "t", monoid, window: null, store };
+  await store.merge({ namespace: "t", monoid }, [
+    {
+      key: { entity: "x", bucket: null },
+      value: monoid.identity().add("p", 1).add("q", 3).add("r", 2),
+    },
+  ]);
+  const querier = createQuerier([target]);
+  const typed = querier.typed(target, await querier.get(target, "x"));
+  assert.deepEqual(typed.type === "topk" && typed.entries.map((e) => e.key), [
+    "q",
+    "r",
+    "p",
+  ]);
 });
 
 Deno.test("lambdaQuery() merges batch and realtime per key, split at the cutover", async () => {

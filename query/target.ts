@@ -1,4 +1,4 @@
-// What the query layer needs from a pipeline: a name, a monoid, a window, a store and maybe a cache.
+// What the query layer needs from a pipeline: a name, a monoid, a window, a store, maybe a cache and a Top-K report size.
 
 import type { Monoid } from "../monoid/monoid.ts";
 import type { Cache, Scope, Store } from "../state/mod.ts";
@@ -54,4 +54,10 @@ export interface QueryTarget<V> {
   readonly scope?: Scope<V>;
   /** A description of its source, e.g. `"kafka:page_views"`, shown by the admin UI. */
   readonly source?: { readonly name: string } | null;
+  /**
+   * How many entries its Top-K answers report, heaviest first, when a query
+   * does not say; `null` or absent reports every item the sketch tracks. A
+   * `topN()` pipeline sets it to its `n`.
+   */
+  readonly top?: number | null;
 }

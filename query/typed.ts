@@ -2,6 +2,7 @@
 
 import type { JsonValue, Monoid } from "../monoid/mod.ts";
 import { BloomFilter, HyperLogLog, TopK } from "../sketch/mod.ts";
+import { InvalidQueryError } from "./errors.ts";
 
 /** A cardinality estimate with its confidence interval. */
 export interface CardinalityValue {
@@ -50,7 +51,7 @@ export type TypedValue =
     readonly type: "topk";
     /** The sketch's capacity K, not the number of entries. */
     readonly k: number;
-    /** The entries, heaviest first. */
+    /** The entries, heaviest first: all tracked items, or the first `top`. */
     readonly entries: readonly TopKEntry[];
   }
   | {
@@ -70,19 +71,25 @@ export type TypedValue =
 export interface TypedValueOptions {
   /** Items to test for membership when the value is a Bloom filter. Default: none. */
   readonly probes?: readonly string[];
+  /**
+   * How many entries a top-K value reports, heaviest first; a positive
+   * integer. Default: every item the sketch tracks (up to its K).
+   */
+  readonly top?: number;
 }
 
 /**
  * Describes a merged value in typed form: numbers as numbers, HyperLogLog
  * sketches as a cardinality with bounds, top-K sketches as their entries
- * with the sketch's K, Bloom filters as the membership of the probe items,
- * and anything else as its codec's JSON.
+ * (all, or the heaviest `top`) with the sketch's K, Bloom filters as the
+ * membership of the probe items, and anything else as its codec's JSON.
  *
  * @typeParam V The value type.
  * @param monoid The monoid that folded the value.
  * @param value The value.
- * @param options Probe items for Bloom filters.
+ * @param options Probe items for Bloom filters; how many top-K entries to report.
  * @returns The typed form; `json` when nothing more specific fits.
+ * @throws {InvalidQueryError} When `top` is not a positive integer.
  *
  * @example Usage
  * ```ts
@@ -90,12 +97,35 @@ export interface TypedValueOptions {
  * import { sum } from "@murmur/core/monoid";
  * console.log(typedValue(sum(), 42)); // { type: "number", value: 42 }
  * ```
+ *
+ * @example The heaviest entries of a top-K sketch
+ * ```ts
+ * import { typedValue } from "@murmur/core/query";
+ * import { topK } from "@murmur/core/sketch";
+ * import assert from "node:assert/strict";
+ *
+ * const monoid = topK({ k: 100 });
+ * const sketch = monoid.identity().add("a", 5).add("b", 3).add("c", 1);
+ * const typed = typedValue(monoid, sketch, { top: 2 });
+ * assert.deepEqual(typed, {
+ *   type: "topk",
+ *   k: 100,
+ *   entries: [{ key: "a", count: 5 }, { key: "b", count: 3 }],
+ * });
+ * ```
  */
 export function typedValue<V>(
   monoid: Monoid<V>,
   value: V,
   options: TypedValueOptions = {},
 ): TypedValue {
+  const top = options.top;
+  if (top !== undefined && (!Number.isSafeInteger(top) || top < 1)) {
+    throw new InvalidQueryError(
+      "top",
+      `${top} top-K entries asked for; give a whole number of at least 1`,
+    );
+  }
   if (value === null || value === undefined) return { type: "none" };
   if (typeof value === "number") return { type: "number", value };
   if (typeof value === "bigint") return { type: "integer", value };
@@ -106,7 +136,10 @@ export function typedValue<V>(
     return {
       type: "topk",
       k: value.k,
-      entries: value.top().map(({ key, count }) => ({ key, count })),
+      entries: value.top(top ?? value.k).map(({ key, count }) => ({
+        key,
+        count,
+      })),
     };
   }
   if (value instanceof BloomFilter) {

@@ -1297,6 +1297,12 @@ function queryForm(pipelines, preset, onResult) {
     placeholder: "item to test, e.g. device-123",
     spellcheck: "false",
   });
+  const top = h("input", {
+    type: "number",
+    min: 1,
+    id: "q-top",
+    placeholder: "the pipeline's own count",
+  });
   const fresh = h("input", { type: "checkbox", id: "q-fresh" });
   const run = h("button", {
     type: "submit",
@@ -1323,6 +1329,13 @@ function queryForm(pipelines, preset, onResult) {
     h("span", {}, "Probe item"),
     probe,
   );
+  const topField = h(
+    "label",
+    { class: "field" },
+    h("span", {}, "Entries"),
+    top,
+    h("span", { class: "help" }, "how many of the heaviest items to show"),
+  );
 
   const sync = () => {
     const p = byName.get(select.value);
@@ -1338,6 +1351,7 @@ function queryForm(pipelines, preset, onResult) {
     lastField.hidden = mode !== "last";
     rangeField.hidden = mode !== "range";
     probeField.hidden = p?.monoidKind !== "bloom";
+    topField.hidden = p?.monoidKind !== "topk";
     lastUnit.textContent = windowed
       ? `${p.window.granularity} buckets, the current one included`
       : "";
@@ -1365,6 +1379,7 @@ function queryForm(pipelines, preset, onResult) {
     lastField,
     rangeField,
     probeField,
+    topField,
     h("label", { class: "check" }, fresh, "Fresh read (skip the cache)"),
     error,
     run,
@@ -1386,6 +1401,9 @@ function queryForm(pipelines, preset, onResult) {
     }
     if (!probeField.hidden && probe.value.trim() !== "") {
       request.probes = [probe.value.trim()];
+    }
+    if (!topField.hidden && top.value.trim() !== "") {
+      request.top = Number(top.value);
     }
     run.disabled = true;
     run.textContent = "Running…";

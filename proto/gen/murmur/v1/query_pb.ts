@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file murmur/v1/query.proto.
  */
 export const file_murmur_v1_query: GenFile = /*@__PURE__*/
-  fileDesc("ChVtdXJtdXIvdjEvcXVlcnkucHJvdG8SCW11cm11ci52MSJSCgpHZXRSZXF1ZXN0EhAKCHBpcGVsaW5lGAEgASgJEg4KBmVudGl0eRgCIAEoCRISCgpmcmVzaF9yZWFkGAMgASgIEg4KBnByb2JlcxgEIAMoCSIwCgtHZXRSZXNwb25zZRIhCgZhbnN3ZXIYASABKAsyES5tdXJtdXIudjEuQW5zd2VyIlgKDkdldE1hbnlSZXF1ZXN0EhAKCHBpcGVsaW5lGAEgASgJEhAKCGVudGl0aWVzGAIgAygJEhIKCmZyZXNoX3JlYWQYAyABKAgSDgoGcHJvYmVzGAQgAygJIjUKD0dldE1hbnlSZXNwb25zZRIiCgdhbnN3ZXJzGAEgAygLMhEubXVybXVyLnYxLkFuc3dlciKEAQoQR2V0V2luZG93UmVxdWVzdBIQCghwaXBlbGluZRgBIAEoCRIOCgZlbnRpdHkYAiABKAkSDAoEbGFzdBgDIAEoDRISCgVhdF9tcxgEIAEoA0gAiAEBEhIKCmZyZXNoX3JlYWQYBSABKAgSDgoGcHJvYmVzGAYgAygJQggKBl9hdF9tcyI2ChFHZXRXaW5kb3dSZXNwb25zZRIhCgZhbnN3ZXIYASABKAsyES5tdXJtdXIudjEuQW5zd2VyIooBChRHZXRXaW5kb3dNYW55UmVxdWVzdBIQCghwaXBlbGluZRgBIAEoCRIQCghlbnRpdGllcxgCIAMoCRIMCgRsYXN0GAMgASgNEhIKBWF0X21zGAQgASgDSACIAQESEgoKZnJlc2hfcmVhZBgFIAEoCBIOCgZwcm9iZXMYBiADKAlCCAoGX2F0X21zIjsKFUdldFdpbmRvd01hbnlSZXNwb25zZRIiCgdhbnN3ZXJzGAEgAygLMhEubXVybXVyLnYxLkFuc3dlciJ5Cg9HZXRSYW5nZVJlcXVlc3QSEAoIcGlwZWxpbmUYASABKAkSDgoGZW50aXR5GAIgASgJEhAKCHN0YXJ0X21zGAMgASgDEg4KBmVuZF9tcxgEIAEoAxISCgpmcmVzaF9yZWFkGAUgASgIEg4KBnByb2JlcxgGIAMoCSI1ChBHZXRSYW5nZVJlc3BvbnNlEiEKBmFuc3dlchgBIAEoCzIRLm11cm11ci52MS5BbnN3ZXIifwoTR2V0UmFuZ2VNYW55UmVxdWVzdBIQCghwaXBlbGluZRgBIAEoCRIQCghlbnRpdGllcxgCIAMoCRIQCghzdGFydF9tcxgDIAEoAxIOCgZlbmRfbXMYBCABKAMSEgoKZnJlc2hfcmVhZBgFIAEoCBIOCgZwcm9iZXMYBiADKAkiOgoUR2V0UmFuZ2VNYW55UmVzcG9uc2USIgoHYW5zd2VycxgBIAMoCzIRLm11cm11ci52MS5BbnN3ZXIi1AEKBkFuc3dlchIQCghwaXBlbGluZRgBIAEoCRIOCgZlbnRpdHkYAiABKAkSDwoHcHJlc2VudBgDIAEoCBIfCgV2YWx1ZRgEIAEoCzIQLm11cm11ci52MS5WYWx1ZRIMCgRkYXRhGAUgASgMEg4KBmZvcm1hdBgGIAEoCRIMCgRraW5kGAcgASgJEiUKCGNvdmVyYWdlGAggASgLMhMubXVybXVyLnYxLkNvdmVyYWdlEiMKBXN0YXRzGAkgASgLMhQubXVybXVyLnYxLlJlYWRTdGF0cyJ9CghDb3ZlcmFnZRIQCghhbGxfdGltZRgBIAEoCBITCgtncmFudWxhcml0eRgCIAEoCRIQCghzdGFydF9tcxgDIAEoAxIOCgZlbmRfbXMYBCABKAMSDwoHYnVja2V0cxgFIAMoAxIXCg9wcmVzZW50X2J1Y2tldHMYBiADKAMiVQoJUmVhZFN0YXRzEgwKBGtleXMYASABKA0SEgoKY2FjaGVfaGl0cxgCIAEoDRITCgtzdG9yZV9yZWFkcxgDIAEoDRIRCgljb2FsZXNjZWQYBCABKAgiuAEKBVZhbHVlEhAKBm51bWJlchgBIAEoAUgAEhEKB2ludGVnZXIYAiABKBJIABItCgtjYXJkaW5hbGl0eRgDIAEoCzIWLm11cm11ci52MS5DYXJkaW5hbGl0eUgAEiAKBXRvcF9rGAQgASgLMg8ubXVybXVyLnYxLlRvcEtIABIhCgVibG9vbRgFIAEoCzIQLm11cm11ci52MS5CbG9vbUgAEg4KBGpzb24YBiABKAlIAEIGCgRraW5kIlEKC0NhcmRpbmFsaXR5EhAKCGVzdGltYXRlGAEgASgBEg0KBWxvd2VyGAIgASgBEg0KBXVwcGVyGAMgASgBEhIKCmNvbmZpZGVuY2UYBCABKAEiOAoEVG9wSxIJCgFrGAEgASgNEiUKB2VudHJpZXMYAiADKAsyFC5tdXJtdXIudjEuVG9wS0VudHJ5IicKCVRvcEtFbnRyeRILCgNrZXkYASABKAkSDQoFY291bnQYAiABKAEiZQoFQmxvb20SJQoGcHJvYmVzGAEgAygLMhUubXVybXVyLnYxLkJsb29tUHJvYmUSDAoEYml0cxgCIAEoBBIOCgZoYXNoZXMYAyABKA0SFwoPZXN0aW1hdGVkX2l0ZW1zGAQgASgBIjEKCkJsb29tUHJvYmUSDAoEaXRlbRgBIAEoCRIVCg1taWdodF9jb250YWluGAIgASgIMtYDCgxRdWVyeVNlcnZpY2USOQoDR2V0EhUubXVybXVyLnYxLkdldFJlcXVlc3QaFi5tdXJtdXIudjEuR2V0UmVzcG9uc2UiA5ACARJFCgdHZXRNYW55EhkubXVybXVyLnYxLkdldE1hbnlSZXF1ZXN0GhoubXVybXVyLnYxLkdldE1hbnlSZXNwb25zZSIDkAIBEksKCUdldFdpbmRvdxIbLm11cm11ci52MS5HZXRXaW5kb3dSZXF1ZXN0GhwubXVybXVyLnYxLkdldFdpbmRvd1Jlc3BvbnNlIgOQAgESVwoNR2V0V2luZG93TWFueRIfLm11cm11ci52MS5HZXRXaW5kb3dNYW55UmVxdWVzdBogLm11cm11ci52MS5HZXRXaW5kb3dNYW55UmVzcG9uc2UiA5ACARJICghHZXRSYW5nZRIaLm11cm11ci52MS5HZXRSYW5nZVJlcXVlc3QaGy5tdXJtdXIudjEuR2V0UmFuZ2VSZXNwb25zZSIDkAIBElQKDEdldFJhbmdlTWFueRIeLm11cm11ci52MS5HZXRSYW5nZU1hbnlSZXF1ZXN0Gh8ubXVybXVyLnYxLkdldFJhbmdlTWFueVJlc3BvbnNlIgOQAgFiBnByb3RvMw");
+  fileDesc("ChVtdXJtdXIvdjEvcXVlcnkucHJvdG8SCW11cm11ci52MSJsCgpHZXRSZXF1ZXN0EhAKCHBpcGVsaW5lGAEgASgJEg4KBmVudGl0eRgCIAEoCRISCgpmcmVzaF9yZWFkGAMgASgIEg4KBnByb2JlcxgEIAMoCRIQCgN0b3AYBSABKA1IAIgBAUIGCgRfdG9wIjAKC0dldFJlc3BvbnNlEiEKBmFuc3dlchgBIAEoCzIRLm11cm11ci52MS5BbnN3ZXIicgoOR2V0TWFueVJlcXVlc3QSEAoIcGlwZWxpbmUYASABKAkSEAoIZW50aXRpZXMYAiADKAkSEgoKZnJlc2hfcmVhZBgDIAEoCBIOCgZwcm9iZXMYBCADKAkSEAoDdG9wGAUgASgNSACIAQFCBgoEX3RvcCI1Cg9HZXRNYW55UmVzcG9uc2USIgoHYW5zd2VycxgBIAMoCzIRLm11cm11ci52MS5BbnN3ZXIingEKEEdldFdpbmRvd1JlcXVlc3QSEAoIcGlwZWxpbmUYASABKAkSDgoGZW50aXR5GAIgASgJEgwKBGxhc3QYAyABKA0SEgoFYXRfbXMYBCABKANIAIgBARISCgpmcmVzaF9yZWFkGAUgASgIEg4KBnByb2JlcxgGIAMoCRIQCgN0b3AYByABKA1IAYgBAUIICgZfYXRfbXNCBgoEX3RvcCI2ChFHZXRXaW5kb3dSZXNwb25zZRIhCgZhbnN3ZXIYASABKAsyES5tdXJtdXIudjEuQW5zd2VyIqQBChRHZXRXaW5kb3dNYW55UmVxdWVzdBIQCghwaXBlbGluZRgBIAEoCRIQCghlbnRpdGllcxgCIAMoCRIMCgRsYXN0GAMgASgNEhIKBWF0X21zGAQgASgDSACIAQESEgoKZnJlc2hfcmVhZBgFIAEoCBIOCgZwcm9iZXMYBiADKAkSEAoDdG9wGAcgASgNSAGIAQFCCAoGX2F0X21zQgYKBF90b3AiOwoVR2V0V2luZG93TWFueVJlc3BvbnNlEiIKB2Fuc3dlcnMYASADKAsyES5tdXJtdXIudjEuQW5zd2VyIpMBCg9HZXRSYW5nZVJlcXVlc3QSEAoIcGlwZWxpbmUYASABKAkSDgoGZW50aXR5GAIgASgJEhAKCHN0YXJ0X21zGAMgASgDEg4KBmVuZF9tcxgEIAEoAxISCgpmcmVzaF9yZWFkGAUgASgIEg4KBnByb2JlcxgGIAMoCRIQCgN0b3AYByABKA1IAIgBAUIGCgRfdG9wIjUKEEdldFJhbmdlUmVzcG9uc2USIQoGYW5zd2VyGAEgASgLMhEubXVybXVyLnYxLkFuc3dlciKZAQoTR2V0UmFuZ2VNYW55UmVxdWVzdBIQCghwaXBlbGluZRgBIAEoCRIQCghlbnRpdGllcxgCIAMoCRIQCghzdGFydF9tcxgDIAEoAxIOCgZlbmRfbXMYBCABKAMSEgoKZnJlc2hfcmVhZBgFIAEoCBIOCgZwcm9iZXMYBiADKAkSEAoDdG9wGAcgASgNSACIAQFCBgoEX3RvcCI6ChRHZXRSYW5nZU1hbnlSZXNwb25zZRIiCgdhbnN3ZXJzGAEgAygLMhEubXVybXVyLnYxLkFuc3dlciLUAQoGQW5zd2VyEhAKCHBpcGVsaW5lGAEgASgJEg4KBmVudGl0eRgCIAEoCRIPCgdwcmVzZW50GAMgASgIEh8KBXZhbHVlGAQgASgLMhAubXVybXVyLnYxLlZhbHVlEgwKBGRhdGEYBSABKAwSDgoGZm9ybWF0GAYgASgJEgwKBGtpbmQYByABKAkSJQoIY292ZXJhZ2UYCCABKAsyEy5tdXJtdXIudjEuQ292ZXJhZ2USIwoFc3RhdHMYCSABKAsyFC5tdXJtdXIudjEuUmVhZFN0YXRzIn0KCENvdmVyYWdlEhAKCGFsbF90aW1lGAEgASgIEhMKC2dyYW51bGFyaXR5GAIgASgJEhAKCHN0YXJ0X21zGAMgASgDEg4KBmVuZF9tcxgEIAEoAxIPCgdidWNrZXRzGAUgAygDEhcKD3ByZXNlbnRfYnVja2V0cxgGIAMoAyJVCglSZWFkU3RhdHMSDAoEa2V5cxgBIAEoDRISCgpjYWNoZV9oaXRzGAIgASgNEhMKC3N0b3JlX3JlYWRzGAMgASgNEhEKCWNvYWxlc2NlZBgEIAEoCCK4AQoFVmFsdWUSEAoGbnVtYmVyGAEgASgBSAASEQoHaW50ZWdlchgCIAEoEkgAEi0KC2NhcmRpbmFsaXR5GAMgASgLMhYubXVybXVyLnYxLkNhcmRpbmFsaXR5SAASIAoFdG9wX2sYBCABKAsyDy5tdXJtdXIudjEuVG9wS0gAEiEKBWJsb29tGAUgASgLMhAubXVybXVyLnYxLkJsb29tSAASDgoEanNvbhgGIAEoCUgAQgYKBGtpbmQiUQoLQ2FyZGluYWxpdHkSEAoIZXN0aW1hdGUYASABKAESDQoFbG93ZXIYAiABKAESDQoFdXBwZXIYAyABKAESEgoKY29uZmlkZW5jZRgEIAEoASI4CgRUb3BLEgkKAWsYASABKA0SJQoHZW50cmllcxgCIAMoCzIULm11cm11ci52MS5Ub3BLRW50cnkiJwoJVG9wS0VudHJ5EgsKA2tleRgBIAEoCRINCgVjb3VudBgCIAEoASJlCgVCbG9vbRIlCgZwcm9iZXMYASADKAsyFS5tdXJtdXIudjEuQmxvb21Qcm9iZRIMCgRiaXRzGAIgASgEEg4KBmhhc2hlcxgDIAEoDRIXCg9lc3RpbWF0ZWRfaXRlbXMYBCABKAEiMQoKQmxvb21Qcm9iZRIMCgRpdGVtGAEgASgJEhUKDW1pZ2h0X2NvbnRhaW4YAiABKAgy1gMKDFF1ZXJ5U2VydmljZRI5CgNHZXQSFS5tdXJtdXIudjEuR2V0UmVxdWVzdBoWLm11cm11ci52MS5HZXRSZXNwb25zZSIDkAIBEkUKB0dldE1hbnkSGS5tdXJtdXIudjEuR2V0TWFueVJlcXVlc3QaGi5tdXJtdXIudjEuR2V0TWFueVJlc3BvbnNlIgOQAgESSwoJR2V0V2luZG93EhsubXVybXVyLnYxLkdldFdpbmRvd1JlcXVlc3QaHC5tdXJtdXIudjEuR2V0V2luZG93UmVzcG9uc2UiA5ACARJXCg1HZXRXaW5kb3dNYW55Eh8ubXVybXVyLnYxLkdldFdpbmRvd01hbnlSZXF1ZXN0GiAubXVybXVyLnYxLkdldFdpbmRvd01hbnlSZXNwb25zZSIDkAIBEkgKCEdldFJhbmdlEhoubXVybXVyLnYxLkdldFJhbmdlUmVxdWVzdBobLm11cm11ci52MS5HZXRSYW5nZVJlc3BvbnNlIgOQAgESVAoMR2V0UmFuZ2VNYW55Eh4ubXVybXVyLnYxLkdldFJhbmdlTWFueVJlcXVlc3QaHy5tdXJtdXIudjEuR2V0UmFuZ2VNYW55UmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * GetRequest names one entity of an unwindowed pipeline.
@@ -47,6 +47,15 @@ export type GetRequest = Message<"murmur.v1.GetRequest"> & {
    * @generated from field: repeated string probes = 4;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 5;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -110,6 +119,15 @@ export type GetManyRequest = Message<"murmur.v1.GetManyRequest"> & {
    * @generated from field: repeated string probes = 4;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 5;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -187,6 +205,15 @@ export type GetWindowRequest = Message<"murmur.v1.GetWindowRequest"> & {
    * @generated from field: repeated string probes = 6;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 7;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -264,6 +291,15 @@ export type GetWindowManyRequest = Message<"murmur.v1.GetWindowManyRequest"> & {
    * @generated from field: repeated string probes = 6;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 7;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -341,6 +377,15 @@ export type GetRangeRequest = Message<"murmur.v1.GetRangeRequest"> & {
    * @generated from field: repeated string probes = 6;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 7;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -418,6 +463,15 @@ export type GetRangeManyRequest = Message<"murmur.v1.GetRangeManyRequest"> & {
    * @generated from field: repeated string probes = 6;
    */
   probes: string[];
+
+  /**
+   * How many entries a top-K answer reports, heaviest first; at least 1.
+   * Unset: the pipeline's own count (a topN pipeline's n), or every tracked
+   * item when it sets none. The answer's `data` still holds the whole sketch.
+   *
+   * @generated from field: optional uint32 top = 7;
+   */
+  top?: number | undefined;
 };
 
 /**
@@ -750,7 +804,8 @@ export type TopK = Message<"murmur.v1.TopK"> & {
   k: number;
 
   /**
-   * The entries, heaviest first.
+   * The entries, heaviest first: the requested or the pipeline's `top`, or
+   * every tracked key when neither is set.
    *
    * @generated from field: repeated murmur.v1.TopKEntry entries = 2;
    */
