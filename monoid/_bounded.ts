@@ -1,4 +1,4 @@
-// Private codec shared by min() and max(): an optional number ("not set" or a value).
+// Private parts shared by min() and max(): an optional number ("not set" or a value), its codec and flags.
 
 import {
   ByteReader,
@@ -7,7 +7,7 @@ import {
   numberFromJSON,
   numberToJSON,
 } from "./_codec.ts";
-import type { Codec, JsonValue } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 const FORMAT = "murmur.bounded.v1";
 
@@ -66,4 +66,27 @@ export function unordered(name: string, a: unknown, b: unknown): TypeError {
       describe(b)
     }; values must be numbers other than NaN`,
   );
+}
+
+/**
+ * Assembles min() or max() from its fold. The folds stay in min.ts and max.ts:
+ * one shared fold would be one function to V8, optimised for whichever of the
+ * two ran first and about 1.7 times slower for the other.
+ */
+export function boundedMonoid(
+  kind: "min" | "max",
+  combine: (a: number | null, b: number | null) => number | null,
+  combineAll: (values: Iterable<number | null>) => number | null,
+): Monoid<number | null> {
+  return Object.freeze({
+    kind,
+    name: kind,
+    additive: false,
+    commutative: true,
+    idempotent: true,
+    identity: () => null,
+    combine,
+    combineAll,
+    codec: boundedCodec,
+  });
 }

@@ -276,8 +276,3 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-/** Freezes a monoid object, reading as intent at every factory. */
-export function freeze<T extends object>(monoid: T): Readonly<T> {
-  return Object.freeze(monoid);
-}

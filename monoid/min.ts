@@ -1,6 +1,6 @@
 // min(): the smallest number seen, with "not set" (null) as a true identity.
 
-import { boundedCodec, unordered } from "./_bounded.ts";
+import { boundedMonoid, unordered } from "./_bounded.ts";
 import type { Monoid } from "./monoid.ts";
 
 function combine(a: number | null, b: number | null): number | null {
@@ -32,17 +32,7 @@ function combineAll(values: Iterable<number | null>): number | null {
   return m;
 }
 
-const MIN: Monoid<number | null> = Object.freeze({
-  kind: "min" as const,
-  name: "min",
-  additive: false,
-  commutative: true,
-  idempotent: true,
-  identity: () => null,
-  combine,
-  combineAll,
-  codec: boundedCodec,
-});
+const MIN = boundedMonoid("min", combine, combineAll);
 
 /**
  * Keeps the smallest number. The identity is `null` ("not set"), never a fake

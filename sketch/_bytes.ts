@@ -63,7 +63,11 @@ export class ByteWriter {
 export class ByteReader {
   #offset = 0;
 
-  constructor(readonly bytes: Uint8Array, readonly format: string) {}
+  constructor(readonly bytes: Uint8Array, readonly format: string) {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new CodecError(`${format}: expected a Uint8Array`);
+    }
+  }
 
   get offset(): number {
     return this.#offset;
@@ -132,12 +136,19 @@ export class ByteReader {
     }
   }
 
-  magic(expected: readonly number[], name: string): void {
-    const got = this.take(expected.length, "header");
-    for (let i = 0; i < expected.length; i++) {
-      if (got[i] !== expected[i]) {
+  /** Reads the magic bytes, then the version byte, failing on either mismatch. */
+  header(magic: readonly number[], version: number, name: string): void {
+    const got = this.take(magic.length, "header");
+    for (let i = 0; i < magic.length; i++) {
+      if (got[i] !== magic[i]) {
         this.fail(`bad header: these bytes are not a ${name}`);
       }
+    }
+    const gotVersion = this.take(1, "version")[0];
+    if (gotVersion !== version) {
+      this.fail(
+        `unsupported version ${gotVersion}; this build reads version ${version}`,
+      );
     }
   }
 

@@ -479,15 +479,8 @@ export class BloomFilter implements BloomFilterShape {
    * header or version, or a field is out of range.
    */
   static fromBytes(bytes: Uint8Array): BloomFilter {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new CodecError(`${FORMAT}: expected a Uint8Array`);
-    }
     const reader = new ByteReader(bytes, FORMAT);
-    reader.magic(MAGIC, 'Bloom filter (they start with "MBF")');
-    const version = reader.take(1, "version")[0];
-    if (version !== VERSION) {
-      reader.fail(`unsupported version ${version}; this build reads version 1`);
-    }
+    reader.header(MAGIC, VERSION, 'Bloom filter (they start with "MBF")');
     const capacity = reader.varint("capacity");
     const falsePositiveRate = reader.f64("false-positive rate");
     const bits = reader.varint("bit count");

@@ -37,7 +37,8 @@ import { IncompatibleSketchError } from "./_errors.ts";
 
 export { IncompatibleSketchError } from "./_errors.ts";
 
-const MAGIC = [0x4d, 0x54, 0x4b, 0x01] as const; // "MTK" + format version 1
+const MAGIC = [0x4d, 0x54, 0x4b] as const; // "MTK"
+const VERSION = 1;
 const FORMAT = "murmur.topk.v1";
 const DEFAULT_K = 10;
 const MAX_K = 1 << 20;
@@ -544,6 +545,7 @@ export class TopK {
   toBytes(): Uint8Array {
     const writer = new ByteWriter(32 + this.#keys.length * 16);
     writer.bytes(MAGIC);
+    writer.bytes([VERSION]);
     writer.varint(this.k);
     writer.varint(this.#total);
     writer.varint(this.#threshold);
@@ -575,15 +577,8 @@ export class TopK {
    * have another header or version, or break an invariant.
    */
   static fromBytes(bytes: Uint8Array): TopK {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new CodecError(`${FORMAT}: expected a Uint8Array`);
-    }
     const reader = new ByteReader(bytes, FORMAT);
-    reader.magic(MAGIC.slice(0, 3), 'Top-K sketch (they start with "MTK")');
-    const version = reader.take(1, "version")[0];
-    if (version !== MAGIC[3]) {
-      reader.fail(`unsupported version ${version}; this build reads version 1`);
-    }
+    reader.header(MAGIC, VERSION, 'Top-K sketch (they start with "MTK")');
     const k = reader.varint("k");
     const total = reader.varint("total");
     const threshold = reader.varint("threshold");

@@ -13,6 +13,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import type { KafkaMessage } from "./kafka.ts";
 
 /** How to reach the brokers: shared by consumers and producers. */
 export interface ClientConnection {
@@ -44,16 +45,8 @@ export interface ClientSasl {
 /** How chatty the client library may be on stderr. */
 export type ClientLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
 
-/** One fetched message, in client-neutral form. */
-export interface ClientMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly key: Uint8Array | null;
-  readonly value: Uint8Array | null;
-  readonly timestamp: number;
-  readonly headers: Readonly<Record<string, string>>;
-}
+/** One fetched message, in client-neutral form: the message decoders see. */
+export type ClientMessage = KafkaMessage;
 
 /** The messages of one partition fetched together. */
 export interface ClientBatch {

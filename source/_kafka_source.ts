@@ -8,6 +8,7 @@ import {
   type ClientLogLevel,
   type ClientMessage,
   type ConsumerClient,
+  type ConsumerSettings,
   RebalanceSignal,
 } from "./_kafka_client.ts";
 import {
@@ -23,26 +24,16 @@ import type {
   KafkaSourceOptions,
 } from "./kafka.ts";
 
-/** The options of a Kafka source with defaults applied. */
-export interface ResolvedSourceOptions<T> {
+/** The options of a Kafka source with defaults applied; the consumer's settings among them. */
+export interface ResolvedSourceOptions<T> extends ConsumerSettings {
   readonly name: string;
-  readonly topics: readonly string[];
-  readonly groupId: string;
   readonly decode: KafkaDecoder<T>;
   readonly id: ((message: KafkaMessage, value: T) => string) | undefined;
   readonly time: ((message: KafkaMessage, value: T) => number) | undefined;
-  readonly fromBeginning: boolean;
   readonly maxBufferedRecords: number;
   readonly handoverTimeout: number;
   readonly commitInterval: number;
   readonly closeTimeout: number;
-  readonly sessionTimeout: number;
-  readonly rebalanceTimeout: number;
-  readonly heartbeatInterval: number;
-  readonly maxBytesPerPartition: number;
-  readonly maxBytes: number;
-  readonly maxWaitTime: number;
-  readonly partitionsConsumedConcurrently: number;
   readonly logLevel: ClientLogLevel;
   readonly onAssignment:
     | ((partitions: readonly KafkaPartition[]) => void)

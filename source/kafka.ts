@@ -238,18 +238,7 @@ export function kafkaSource<T>(options: KafkaSourceOptions<T>): Source<T> {
   const settings = resolveSourceOptions(options);
   return openKafkaSource<T>(
     settings,
-    kafkajsConsumer(connectionOf(options), {
-      groupId: settings.groupId,
-      topics: settings.topics,
-      fromBeginning: settings.fromBeginning,
-      sessionTimeout: settings.sessionTimeout,
-      rebalanceTimeout: settings.rebalanceTimeout,
-      heartbeatInterval: settings.heartbeatInterval,
-      maxBytesPerPartition: settings.maxBytesPerPartition,
-      maxBytes: settings.maxBytes,
-      maxWaitTime: settings.maxWaitTime,
-      partitionsConsumedConcurrently: settings.partitionsConsumedConcurrently,
-    }),
+    kafkajsConsumer(connectionOf(options), settings),
   );
 }
 

@@ -1,6 +1,6 @@
 // The exactly-once decision shared by the in-process backends: apply, skip or conflict.
 
-import type { StreamMark } from "./store.ts";
+import { type Delta, MarkConflictError, type StreamMark } from "./store.ts";
 
 /** What to do with one delta given the entry's remembered marks and claims. */
 export type MarkDecision = "apply" | "skip" | "conflict";
@@ -76,4 +76,42 @@ export function conflictDetail(
     parts.push(`${claimed.length} of ${claims.length} claims already held`);
   }
   return parts.join("; ");
+}
+
+/**
+ * Decides one delta for a backend that holds the entry's marks and claims in
+ * hand, throwing on a conflict.
+ *
+ * @returns `true` to apply the delta, `false` to skip it as applied already.
+ * @throws {MarkConflictError} When its marks or claims were partly applied already.
+ */
+export function admits(
+  namespace: string,
+  delta: Delta<unknown>,
+  remembered: (stream: string) => bigint | undefined,
+  held: (claim: string) => boolean,
+): boolean {
+  const decision = decide(
+    decideMarks(delta.marks, remembered),
+    decideClaims(delta.claims, held),
+  );
+  if (decision === "conflict") {
+    throw new MarkConflictError(
+      namespace,
+      delta.key,
+      conflictDetail(delta.marks, remembered, delta.claims, held),
+    );
+  }
+  return decision === "apply";
+}
+
+/** Raises each stream's remembered position to the mark's `to` (an applied delta's marks). */
+export function rememberMarks(
+  remembered: Map<string, bigint>,
+  marks: readonly StreamMark[],
+): void {
+  for (const mark of marks) {
+    const at = remembered.get(mark.stream);
+    if (at === undefined || mark.to > at) remembered.set(mark.stream, mark.to);
+  }
 }

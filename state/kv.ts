@@ -4,15 +4,13 @@ import {
   DEFAULT_CLAIM_TTL_MS,
   type Delta,
   DeltaRejectedError,
-  MarkConflictError,
   type MergeOptions,
   type MergeResult,
   type Scope,
   type StateKey,
   type Store,
-  type StreamMark,
 } from "./store.ts";
-import { conflictDetail, decide, decideClaims, decideMarks } from "./_marks.ts";
+import { admits, rememberMarks } from "./_marks.ts";
 
 /** Options for {@linkcode KvStore}. */
 export interface KvStoreOptions {
@@ -523,22 +521,11 @@ export class KvStore implements Store {
     let changed = false;
     for (const { index, delta } of slot.items) {
       if (delta.marks !== undefined || delta.claims !== undefined) {
-        const remembered = (s: string) => marks.get(s);
-        const isHeld = (c: string) => held.has(c);
-        const decision = decide(
-          decideMarks(delta.marks, remembered),
-          decideClaims(delta.claims, isHeld),
-        );
-        if (decision === "skip") {
+        if (
+          !admits(namespace, delta, (s) => marks.get(s), (c) => held.has(c))
+        ) {
           skipped.push(index);
           continue;
-        }
-        if (decision === "conflict") {
-          throw new MarkConflictError(
-            namespace,
-            delta.key,
-            conflictDetail(delta.marks, remembered, delta.claims, isHeld),
-          );
         }
       }
       value = value === undefined
@@ -547,10 +534,7 @@ export class KvStore implements Store {
       if (delta.expiresAt !== undefined) {
         expiresAt = Math.max(expiresAt ?? delta.expiresAt, delta.expiresAt);
       }
-      for (const mark of (delta.marks ?? []) as readonly StreamMark[]) {
-        const at = marks.get(mark.stream);
-        if (at === undefined || mark.to > at) marks.set(mark.stream, mark.to);
-      }
+      if (delta.marks !== undefined) rememberMarks(marks, delta.marks);
       for (const claim of delta.claims ?? []) {
         held.add(claim);
         newClaims.push({

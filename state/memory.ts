@@ -3,14 +3,13 @@
 import {
   DEFAULT_CLAIM_TTL_MS,
   type Delta,
-  MarkConflictError,
   type MergeOptions,
   type MergeResult,
   type Scope,
   type StateKey,
   type Store,
 } from "./store.ts";
-import { conflictDetail, decide, decideClaims, decideMarks } from "./_marks.ts";
+import { admits, rememberMarks } from "./_marks.ts";
 
 interface Entry {
   value: unknown;
@@ -177,25 +176,13 @@ export class MemoryStore implements Store {
         if (delta.marks !== undefined || delta.claims !== undefined) {
           const marks = entry?.marks;
           const claims = entry?.claims;
-          const remembered = (s: string) => marks?.get(s);
           const held = (c: string) => {
             const until = claims?.get(c);
             return until !== undefined && until > now;
           };
-          const decision = decide(
-            decideMarks(delta.marks, remembered),
-            decideClaims(delta.claims, held),
-          );
-          if (decision === "skip") {
+          if (!admits(scope.namespace, delta, (s) => marks?.get(s), held)) {
             skipped.push(i);
             continue;
-          }
-          if (decision === "conflict") {
-            throw new MarkConflictError(
-              scope.namespace,
-              delta.key,
-              conflictDetail(delta.marks, remembered, delta.claims, held),
-            );
           }
         }
         if (entry === undefined) {
@@ -215,13 +202,7 @@ export class MemoryStore implements Store {
           }
         }
         if (delta.marks !== undefined) {
-          entry.marks ??= new Map();
-          for (const mark of delta.marks) {
-            const at = entry.marks.get(mark.stream);
-            if (at === undefined || mark.to > at) {
-              entry.marks.set(mark.stream, mark.to);
-            }
-          }
+          rememberMarks(entry.marks ??= new Map(), delta.marks);
         }
         if (delta.claims !== undefined && delta.claims.length > 0) {
           entry.claims ??= new Map();

@@ -64,7 +64,6 @@ interface CarefulDelta<V> {
 /** A batch after extraction: the fold items as parallel arrays, plus what to set aside. */
 export interface Prepared<V> {
   readonly records: readonly AnyRecord[];
-  n: number;
   readonly entities: string[];
   readonly buckets: (number | null)[];
   readonly values: V[];
@@ -86,6 +85,29 @@ interface Slot<V> {
   pending: V[] | null;
   expiresAt: number | undefined;
   marks: Map<string, { from: bigint; to: bigint }> | null;
+}
+
+/** A slot holding its first value. */
+function newSlot<V>(
+  entity: string,
+  bucket: number | null,
+  value: V,
+  expiresAt: number | undefined,
+): Slot<V> {
+  return { entity, bucket, value, pending: null, expiresAt, marks: null };
+}
+
+/** The slots of one bucket, created on first use. */
+function slotsOf<V>(
+  buffer: Pending<V>,
+  bucket: number | null,
+): Map<string, Slot<V>> {
+  let slots = buffer.buckets.get(bucket);
+  if (slots === undefined) {
+    slots = new Map();
+    buffer.buckets.set(bucket, slots);
+  }
+  return slots;
 }
 
 /** What is folded in memory and not written yet. */
@@ -327,7 +349,6 @@ export class Processor<E, V> {
     }
     const out: Prepared<V> = {
       records: records as readonly AnyRecord[],
-      n: 0,
       entities: [],
       buckets: [],
       values: [],
@@ -453,7 +474,21 @@ export class Processor<E, V> {
       if (dedup) {
         const stream = record.stream;
         const position = record.position;
+        // A record without a position, or at or below the horizon, is written alone.
+        let exact: { marks: StreamMark[] } | { claims: string[] } | undefined;
         if (stream === undefined || position === undefined) {
+          exact = { claims: [`${this.#name}|${record.id}`] };
+        } else if (position <= this.#horizon.get(stream)!) {
+          exact = { marks: [{ stream, from: position, to: position }] };
+        } else {
+          this.#horizon.set(stream, position);
+          const count = single !== undefined ? 1 : many!.length;
+          for (let i = 0; i < count; i++) {
+            out.streams.push(stream);
+            out.positions.push(position);
+          }
+        }
+        if (exact !== undefined) {
           this.#carefulRecord(
             out,
             record as AnyRecord,
@@ -462,33 +497,9 @@ export class Processor<E, V> {
             bucket,
             value,
             expiresAt,
-            {
-              claims: [`${this.#name}|${record.id}`],
-            },
+            exact,
           );
           continue;
-        }
-        const horizon = this.#horizon.get(stream)!;
-        if (position <= horizon) {
-          this.#carefulRecord(
-            out,
-            record as AnyRecord,
-            single,
-            many,
-            bucket,
-            value,
-            expiresAt,
-            {
-              marks: [{ stream, from: position, to: position }],
-            },
-          );
-          continue;
-        }
-        this.#horizon.set(stream, position);
-        const count = single !== undefined ? 1 : many!.length;
-        for (let i = 0; i < count; i++) {
-          out.streams.push(stream);
-          out.positions.push(position);
         }
       }
       if (single !== undefined) {
@@ -507,7 +518,6 @@ export class Processor<E, V> {
         }
       }
     }
-    out.n = entities.length;
     return out;
   }
 
@@ -583,7 +593,9 @@ export class Processor<E, V> {
       this.options.metrics.debounced(this.#name, prepared.debounced);
     }
     for (const c of prepared.careful) buffer.careful.push(c);
-    const dead = prepared.n > 0 ? this.#fold(prepared, buffer) : prepared.dead;
+    const dead = prepared.entities.length > 0
+      ? this.#fold(prepared, buffer)
+      : prepared.dead;
     if (dead.length > 0) await this.#deadLetter(dead);
     if (this.#buffer.records >= this.options.batchMax) await this.#makeRoom();
     else if (this.options.batchTime === 0 && this.#flushing === null) {
@@ -604,7 +616,7 @@ export class Processor<E, V> {
     const dedup = this.options.dedup;
     let lastBucket: number | null | undefined = undefined;
     let slots: Map<string, Slot<V>> | undefined;
-    const n = p.n;
+    const n = entities.length;
     let i = 0;
     while (i < n) {
       const owner = owners[i]!;
@@ -617,11 +629,7 @@ export class Processor<E, V> {
       }
       const bucket = buckets[i]!;
       if (bucket !== lastBucket || slots === undefined) {
-        slots = buffer.buckets.get(bucket);
-        if (slots === undefined) {
-          slots = new Map();
-          buffer.buckets.set(bucket, slots);
-        }
+        slots = slotsOf(buffer, bucket);
         lastBucket = bucket;
       }
       const entity = entities[i]!;
@@ -630,14 +638,12 @@ export class Processor<E, V> {
       try {
         if (checkValue !== null) checkValue(value);
         if (slot === undefined) {
-          slot = {
+          slot = newSlot(
             entity,
             bucket,
-            value: monoid.combine(monoid.identity(), value),
-            pending: null,
-            expiresAt: expires[i],
-            marks: null,
-          };
+            monoid.combine(monoid.identity(), value),
+            expires[i],
+          );
           slots.set(entity, slot);
         } else if (additive) {
           slot.value = monoid.combine(slot.value, value);
@@ -705,11 +711,7 @@ export class Processor<E, V> {
     }
     // One record has one time and one value, so all its items share a bucket.
     const bucket = p.buckets[from]!;
-    let slots = buffer.buckets.get(bucket);
-    if (slots === undefined) {
-      slots = new Map();
-      buffer.buckets.set(bucket, slots);
-    }
+    const slots = slotsOf(buffer, bucket);
     if (monoid.additive) {
       const next: V[] = [];
       try {
@@ -735,25 +737,15 @@ export class Processor<E, V> {
       }
       for (let i = from; i < to; i++) {
         const entity = p.entities[i]!;
-        const slot = slots.get(entity);
+        let slot = slots.get(entity);
         if (slot === undefined) {
-          const created: Slot<V> = {
-            entity,
-            bucket,
-            value: next[i - from]!,
-            pending: null,
-            expiresAt: p.expires[i],
-            marks: null,
-          };
-          slots.set(entity, created);
-          if (this.options.dedup) {
-            this.#mark(created, buffer, p.streams[i]!, p.positions[i]!);
-          }
+          slot = newSlot(entity, bucket, next[i - from]!, p.expires[i]);
+          slots.set(entity, slot);
         } else {
           slot.value = next[i - from]!;
-          if (this.options.dedup) {
-            this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
-          }
+        }
+        if (this.options.dedup) {
+          this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
         }
       }
     } else {
@@ -761,14 +753,7 @@ export class Processor<E, V> {
         const entity = p.entities[i]!;
         let slot = slots.get(entity);
         if (slot === undefined) {
-          slot = {
-            entity,
-            bucket,
-            value: lifted,
-            pending: null,
-            expiresAt: p.expires[i],
-            marks: null,
-          };
+          slot = newSlot(entity, bucket, lifted, p.expires[i]);
           slots.set(entity, slot);
         } else {
           (slot.pending ??= []).push(value);
