@@ -235,6 +235,27 @@ function mutex(): <T>(work: () => Promise<T>) => Promise<T> {
 const mavenLock = mutex();
 const aptLock = mutex();
 
+/**
+ * Runs `build` once per cache folder: the `.complete` marker written after it
+ * succeeds makes later calls (and later runs) return at once. With a lock, the
+ * marker is checked again inside it, so concurrent callers build only once.
+ */
+async function once(
+  dir: string,
+  build: () => Promise<void>,
+  lock?: <T>(work: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  const marker = join(dir, ".complete");
+  if (await exists(marker)) return;
+  const task = async () => {
+    if (await exists(marker)) return;
+    await build();
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(marker, new Date().toISOString());
+  };
+  await (lock ? lock(task) : task());
+}
+
 function isRoot(): boolean {
   return typeof Deno.uid === "function" && Deno.uid() === 0;
 }
@@ -310,9 +331,7 @@ async function mavenLib(
   const key = await sha(await Deno.readTextFile(pom));
   const dir = join(CACHE, "stack", `${service}-${version}-${key}`);
   const lib = join(dir, "lib");
-  if (await exists(join(dir, ".complete"))) return lib;
-  await mavenLock(async () => {
-    if (await exists(join(dir, ".complete"))) return;
+  await once(dir, async () => {
     if (!(await which("mvn"))) await aptInstall("maven");
     say(`  ${service}: resolving ${version} from Maven Central (cached after)`);
     const staging = `${lib}.tmp-${Deno.pid}`;
@@ -330,8 +349,7 @@ async function mavenLib(
     await Deno.remove(lib, { recursive: true }).catch(() => undefined);
     await Deno.mkdir(dir, { recursive: true });
     await Deno.rename(staging, lib);
-    await Deno.writeTextFile(join(dir, ".complete"), new Date().toISOString());
-  });
+  }, mavenLock);
   return lib;
 }
 
@@ -481,20 +499,20 @@ function dynamoDef(): ServiceDef {
 /** Copies sqlite4java's native libraries to the names sqlite4java looks for. */
 async function dynamoNative(lib: string): Promise<string> {
   const native = join(dirname(lib), "native");
-  if (await exists(join(native, ".complete"))) return native;
-  await Deno.mkdir(native, { recursive: true });
-  for await (const entry of Deno.readDir(lib)) {
-    const m = entry.name.match(
-      /^(lib)?(sqlite4java-[a-z0-9-]+?)-\d+(\.\d+)*\.(so|dylib|dll)$/,
-    );
-    if (m) {
-      await Deno.copyFile(
-        join(lib, entry.name),
-        join(native, `${m[1] ?? ""}${m[2]}.${m[4]}`),
+  await once(native, async () => {
+    await Deno.mkdir(native, { recursive: true });
+    for await (const entry of Deno.readDir(lib)) {
+      const m = entry.name.match(
+        /^(lib)?(sqlite4java-[a-z0-9-]+?)-\d+(\.\d+)*\.(so|dylib|dll)$/,
       );
+      if (m) {
+        await Deno.copyFile(
+          join(lib, entry.name),
+          join(native, `${m[1] ?? ""}${m[2]}.${m[4]}`),
+        );
+      }
     }
-  }
-  await Deno.writeTextFile(join(native, ".complete"), "");
+  });
   return native;
 }
 
@@ -623,7 +641,14 @@ async function motoVenv(): Promise<string> {
   const key = await sha(await Deno.readTextFile(requirements));
   const venv = join(CACHE, "venv", `moto-${key}`);
   const bin = join(venv, "bin", "moto_server");
-  if (await exists(join(venv, ".complete"))) return bin;
+  await once(venv, () => buildMotoVenv(venv, requirements));
+  return bin;
+}
+
+async function buildMotoVenv(
+  venv: string,
+  requirements: string,
+): Promise<void> {
   const python = await which("python3") ?? await which("python");
   if (!python) await aptInstall("python3-venv");
   say("  moto: installing moto[server] from PyPI into a cached venv");
@@ -649,8 +674,6 @@ async function motoVenv(): Promise<string> {
     "-r",
     requirements,
   ], { what: "pip install moto[server]" });
-  await Deno.writeTextFile(join(venv, ".complete"), new Date().toISOString());
-  return bin;
 }
 
 function motoDef(): ServiceDef {
