@@ -2,6 +2,7 @@
 
 import { AckTracker } from "./ack_tracker.ts";
 import type { Source, SourceRecord } from "./source.ts";
+import { seededRandom as internalSeededRandom } from "../internal/prng.ts";
 
 /**
  * A seeded pseudo-random generator (SFC32): the same seed gives the same
@@ -13,32 +14,15 @@ import type { Source, SourceRecord } from "./source.ts";
  * @example Usage
  * ```ts
  * import { seededRandom } from "@murmur/core/source";
+ * import assert from "node:assert/strict";
+ *
  * const a = seededRandom(42);
  * const b = seededRandom(42);
- * console.log(a() === b()); // true
+ * assert.equal(a(), b());
  * ```
  */
 export function seededRandom(seed: number): () => number {
-  let a = 0x9e3779b9 ^ seed;
-  let b = 0x243f6a88 ^ Math.imul(seed, 0x85ebca6b);
-  let c = 0xb7e15162;
-  let d = 1;
-  const next = () => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    let t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    t = (t + d) | 0;
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 12; i++) next();
-  return next;
+  return internalSeededRandom(seed);
 }
 
 /**

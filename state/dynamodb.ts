@@ -53,13 +53,9 @@ import {
   VALUE,
   VERSION,
 } from "./_dynamodb_layout.ts";
-import {
-  backoff,
-  forEachLimit,
-  isTransient,
-  type RetryPolicy,
-  sleep,
-} from "./_dynamodb_retry.ts";
+import { isTransient } from "./_dynamodb_retry.ts";
+import { delay as sleep, forEachLimit } from "../internal/async.ts";
+import { backoff, type RetryPolicy } from "../internal/retry.ts";
 import {
   conflictDetail,
   decide,

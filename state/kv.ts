@@ -11,6 +11,7 @@ import {
   type Store,
 } from "./store.ts";
 import { admits, rememberMarks } from "./_marks.ts";
+import { delay, forEachLimit } from "../internal/async.ts";
 
 /** Options for {@linkcode KvStore}. */
 export interface KvStoreOptions {
@@ -77,30 +78,6 @@ function asU64(value: unknown, type: string): bigint | undefined {
   if (typeof value !== "bigint") return undefined;
   if (value < -(1n << 63n) || value >= 1n << 63n) return undefined;
   return BigInt.asUintN(64, value);
-}
-
-/** Runs tasks with at most `limit` in flight; rejects with the first failure after all settled. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await task(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  if (failure !== undefined) throw failure.error;
 }
 
 interface SlowItem {
@@ -261,7 +238,7 @@ export class KvStore implements Store {
     for (let i = 0; i < kvKeys.length; i += MAX_READ - (MAX_READ % perKey)) {
       chunks.push(i);
     }
-    await pool(chunks, 8, async (start) => {
+    await forEachLimit(chunks, 8, async (start) => {
       const slice = kvKeys.slice(start, start + MAX_READ - (MAX_READ % perKey));
       const got = await this.kv.getMany(slice);
       got.forEach((entry, i) => (entries[start + i] = entry));
@@ -397,7 +374,7 @@ export class KvStore implements Store {
           this.#plan(scope as Scope<unknown>, g, now, claimTtl)
         ),
       );
-      await pool(plans, this.#parallel, async (plan) => {
+      await forEachLimit(plans, this.#parallel, async (plan) => {
         const done = await this.#commit(
           scope as Scope<unknown>,
           plan,
@@ -416,7 +393,7 @@ export class KvStore implements Store {
       for (let i = 0; i < slots.length; i += MAX_MUTATIONS / 2) {
         batches.push(slots.slice(i, i + MAX_MUTATIONS / 2));
       }
-      await pool(batches, this.#parallel, async (batch) => {
+      await forEachLimit(batches, this.#parallel, async (batch) => {
         options.signal?.throwIfAborted();
         const op = this.kv.atomic();
         for (const slot of batch) op.sum([...slot.base, "n"], slot.sum);
@@ -657,9 +634,7 @@ export class KvStore implements Store {
       if (attempt >= this.#casAttempts) {
         throw new KvContentionError(scope.namespace, attempt);
       }
-      await new Promise((r) =>
-        setTimeout(r, Math.random() * Math.min(50, 2 ** attempt))
-      );
+      await delay(Math.random() * Math.min(50, 2 ** attempt), signal);
       plan = await this.#plan(
         scope,
         plan.map((p) => p.slot),

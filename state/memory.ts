@@ -10,6 +10,7 @@ import {
   type Store,
 } from "./store.ts";
 import { admits, rememberMarks } from "./_marks.ts";
+import { parseStateKey, stateKeyString } from "../internal/state_key.ts";
 
 interface Entry {
   value: unknown;
@@ -24,13 +25,6 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
   /** The store's {@linkcode Store.name}. Default: `"memory"`. */
   readonly name?: string;
-}
-
-/** The entry key of a state key inside one namespace. */
-function entryKey(key: StateKey): string {
-  return key.bucket === null
-    ? `${key.entity}\u0000`
-    : `${key.entity}\u0000${key.bucket}`;
 }
 
 /**
@@ -111,7 +105,7 @@ export class MemoryStore implements Store {
     this.#check();
     const entry = this.#live(
       this.#spaces.get(scope.namespace),
-      entryKey(key),
+      stateKeyString(key),
       this.#now(),
     );
     return Promise.resolve(
@@ -138,7 +132,7 @@ export class MemoryStore implements Store {
     const now = this.#now();
     const { monoid } = scope;
     return Promise.resolve(keys.map((key) => {
-      const entry = this.#live(space, entryKey(key), now);
+      const entry = this.#live(space, stateKeyString(key), now);
       return entry === undefined
         ? undefined
         : monoid.combine(monoid.identity(), entry.value as V);
@@ -171,7 +165,7 @@ export class MemoryStore implements Store {
       const skipped: number[] = [];
       for (let i = 0; i < deltas.length; i++) {
         const delta = deltas[i]!;
-        const k = entryKey(delta.key);
+        const k = stateKeyString(delta.key);
         let entry = this.#live(space, k, now);
         if (delta.marks !== undefined || delta.claims !== undefined) {
           const marks = entry?.marks;
@@ -265,12 +259,7 @@ export class MemoryStore implements Store {
     const out: StateKey[] = [];
     for (const k of [...space.keys()]) {
       if (this.#live(space, k, now) === undefined) continue;
-      const cut = k.lastIndexOf("\u0000");
-      const rest = k.slice(cut + 1);
-      out.push({
-        entity: k.slice(0, cut),
-        bucket: rest === "" ? null : Number(rest),
-      });
+      out.push(parseStateKey(k));
     }
     return out;
   }

@@ -22,14 +22,17 @@
 
 export {
   DEFAULT_CLAIM_TTL_MS,
+  DEFAULT_MAX_ENTITY_BYTES,
   type Delta,
   DeltaRejectedError,
+  entityProblem,
   MarkConflictError,
   type MergeOptions,
   type MergeResult,
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
   type StreamMark,
 } from "./store.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";

@@ -132,6 +132,83 @@ export interface Store {
   ): Promise<MergeResult>;
   /** Releases connections and handles. */
   close(): Promise<void>;
+  /**
+   * What the backend can hold; the runtime and the querier check entities
+   * against it (with {@linkcode entityProblem}) before any call. Absent:
+   * {@linkcode DEFAULT_MAX_ENTITY_BYTES}.
+   */
+  readonly limits?: StoreLimits;
+  /** Calls `close()`, so `await using store = ...` releases it. Every built-in store has it. */
+  [Symbol.asyncDispose]?(): Promise<void>;
+}
+
+/** What a {@linkcode Store} can hold. */
+export interface StoreLimits {
+  /** The longest entity, in UTF-8 bytes, the backend can key (after its own prefixes). */
+  readonly maxEntityBytes: number;
+}
+
+/** The entity limit assumed for a store that declares no {@linkcode Store.limits}: 1 024 bytes. */
+export const DEFAULT_MAX_ENTITY_BYTES = 1024;
+
+/**
+ * The UTF-8 length of a string, counted without allocating: lone surrogates
+ * count 3 bytes (as the encoder writes U+FFFD).
+ */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (
+      c >= 0xd800 && c <= 0xdbff && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Why a store cannot hold `entity`, or `undefined` when it can: the entity is
+ * empty, not a string, or longer in UTF-8 bytes than the store's
+ * {@linkcode StoreLimits.maxEntityBytes} (default
+ * {@linkcode DEFAULT_MAX_ENTITY_BYTES}). The runtime dead-letters records
+ * whose entity has a problem, and the querier answers `invalid_argument`,
+ * both before any store call.
+ *
+ * @param store The store (only its `limits` are read).
+ * @param entity The entity to check.
+ * @returns The reason, or `undefined` when the entity is fine.
+ *
+ * @example Usage
+ * ```ts
+ * import { entityProblem, MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * assert.equal(entityProblem(store, "post:42"), undefined);
+ * assert.match(entityProblem(store, "")!, /empty/);
+ * assert.match(entityProblem(store, "é".repeat(40_000))!, /bytes/);
+ * ```
+ */
+export function entityProblem(
+  store: Pick<Store, "limits" | "name">,
+  entity: string,
+): string | undefined {
+  if (typeof entity !== "string") {
+    return `the entity must be a string, not ${typeof entity}`;
+  }
+  if (entity.length === 0) return "the entity is empty";
+  const max = store.limits?.maxEntityBytes ?? DEFAULT_MAX_ENTITY_BYTES;
+  // Each UTF-16 unit is at most 3 UTF-8 bytes: skip the count for short entities.
+  if (entity.length * 3 <= max) return undefined;
+  const bytes = utf8Length(entity);
+  if (bytes <= max) return undefined;
+  return `the entity is ${bytes} bytes in UTF-8, more than the ${max} bytes store "${store.name}" can key; shorten or hash it`;
 }
 
 /**
