@@ -19,20 +19,15 @@ import {
   sum,
   tuple,
 } from "../monoid/mod.ts";
+import { seededRandom } from "../internal/prng.ts";
 
 const quick = Deno.args.includes("--quick");
 const N = 1_000_000;
 const repetitions = quick ? 7 : 21;
 const budgetMs = quick ? 200 : 1000;
 
-// Deterministic inputs (xorshift32), so runs compare.
-let seed = 0x9e3779b9;
-function random(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 2 ** 32;
-}
+// Deterministic inputs, so runs compare.
+const random = seededRandom(0x9e3779b9);
 const integers = Array.from({ length: N }, () => Math.floor(random() * 1e6));
 const doubles = Array.from({ length: N }, () => (random() - 0.5) * 1e9);
 

@@ -18,6 +18,7 @@ import {
   HyperLogLog,
   TopK,
 } from "../sketch/mod.ts";
+import { seededRandom } from "../internal/prng.ts";
 
 const bloomFilters = bloomFiltersModule as unknown as {
   BloomFilter: typeof PeerBloomFilter;
@@ -231,11 +232,7 @@ function zipfStream(length: number): string[] {
   const cumulative: number[] = [];
   let sum = 0;
   for (const w of weights) cumulative.push(sum += w);
-  let state = 12345;
-  const random = () => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
+  const random = seededRandom(12345);
   return Array.from({ length }, () => {
     const target = random() * sum;
     let lo = 0;

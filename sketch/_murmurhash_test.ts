@@ -7,6 +7,7 @@ import {
   scratchBuffer,
   utf8IntoScratch,
 } from "./_murmurhash.ts";
+import { seededRandom as seeded } from "../internal/prng.ts";
 
 const M = 0xc6a4a7935bd1e995n;
 const MASK = (1n << 64n) - 1n;
@@ -40,17 +41,6 @@ function reference(bytes: Uint8Array, seed: bigint): bigint {
 function hash64(bytes: Uint8Array, seed: number): bigint {
   const lo = murmurHash64A(bytes, bytes.length, seed);
   return (BigInt(hashHigh()) << 32n) | BigInt(lo);
-}
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 Deno.test("murmurHash64A() matches a BigInt reference for every length 0..300", () => {

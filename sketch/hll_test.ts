@@ -4,17 +4,7 @@ import { CodecError } from "../monoid/mod.ts";
 import { assertMonoidLaws } from "../monoid/laws.ts";
 import { hll, HLL_STANDARD_ERROR, hyllCodec, HyperLogLog } from "./hll.ts";
 import { hashHigh, hashItem, REDIS_HLL_SEED } from "./_murmurhash.ts";
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom as seeded } from "../internal/prng.ts";
 
 // Register index and run length of an element, via BigInt, as Redis's hllPatLen() defines them.
 function patLen(item: string): { index: number; count: number } {

@@ -5,17 +5,7 @@ import { Buffer } from "node:buffer";
 import { Valkey as Redis } from "iovalkey";
 import { HyperLogLog } from "../sketch/mod.ts";
 import { service, uniqueName } from "./_stack.ts";
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom as seeded } from "../internal/prng.ts";
 
 function randomItems(n: number, seed: number): string[] {
   const random = seeded(seed);
