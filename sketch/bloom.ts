@@ -237,7 +237,8 @@ export class BloomFilter implements BloomFilterShape {
       if (i === this.hashes) break;
       x += y;
       if (x >= m) x -= m;
-      y = (y + i) % m;
+      y += i;
+      if (y >= m) y %= m;
     }
     return changed !== 0;
   }
@@ -294,7 +295,8 @@ export class BloomFilter implements BloomFilterShape {
       if (i === this.hashes) return true;
       x += y;
       if (x >= m) x -= m;
-      y = (y + i) % m;
+      y += i;
+      if (y >= m) y %= m;
     }
   }
 

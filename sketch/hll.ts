@@ -41,7 +41,7 @@ export type {
   Semigroup,
 } from "../monoid/mod.ts";
 import { fromBase64, toBase64 } from "./_bytes.ts";
-import { hashHigh, hashItem, REDIS_HLL_SEED } from "./_murmurhash.ts";
+import { hllPatLen } from "./_murmurhash.ts";
 
 const REGISTERS = 16384;
 const INDEX_MASK = REGISTERS - 1;
@@ -138,13 +138,9 @@ let hashedIndex = 0;
 // Redis's hllPatLen(): leaves the register index in `hashedIndex` and returns
 // the run length of the 50 bits above it, with a sentinel at bit 50: 1..51.
 function patLen(item: string | Uint8Array): number {
-  const lo = hashItem(item, REDIS_HLL_SEED);
-  const hi = hashHigh();
-  hashedIndex = lo & INDEX_MASK;
-  const low = (lo >>> 14) | (hi << 18);
-  if (low !== 0) return 32 - Math.clz32(low & -low);
-  const high = (hi >>> 14) | 0x40000;
-  return 64 - Math.clz32(high & -high);
+  const packed = hllPatLen(item);
+  hashedIndex = packed & INDEX_MASK;
+  return packed >>> 14;
 }
 
 function scratch(slot: 0 | 1): Uint8Array {
