@@ -1,0 +1,84 @@
+// Kinesis lag: the latest MillisBehindLatest per shard, fed by whoever reads the stream.
+
+import type { LagProbe, PartitionLag } from "./signal.ts";
+
+/** Options for {@linkcode KinesisLagGauge}. */
+export interface KinesisLagGaugeOptions {
+  /** Forget a shard that has not reported for this long, in ms (closed or handed to another worker). Default: 60 000. */
+  readonly staleAfterMs?: number;
+  /** The clock, in epoch ms. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * A {@linkcode LagProbe} fed by the Kinesis reader: each `GetRecords` answer
+ * carries `MillisBehindLatest`, and the reader calls
+ * {@linkcode KinesisLagGauge.report} with it. The gauge answers the latest
+ * value per shard, forgetting shards that stopped reporting.
+ *
+ * @example Usage
+ * ```ts
+ * import { KinesisLagGauge } from "@murmur/core/autoscale";
+ * import assert from "node:assert/strict";
+ *
+ * const gauge = new KinesisLagGauge("clicks");
+ * gauge.report("shardId-000000000000", 2400);
+ * const [reading] = await gauge.measure();
+ * assert.deepEqual(reading, { stream: "kinesis:clicks:shardId-000000000000", records: null, behindMs: 2400 });
+ * ```
+ */
+export class KinesisLagGauge implements LagProbe {
+  #stream: string;
+  #staleAfterMs: number;
+  #now: () => number;
+  #shards = new Map<string, { behindMs: number; at: number }>();
+
+  /**
+   * Creates a gauge for one stream.
+   *
+   * @param stream The Kinesis stream name.
+   * @param options Staleness and clock.
+   */
+  constructor(stream: string, options: KinesisLagGaugeOptions = {}) {
+    this.#stream = stream;
+    this.#staleAfterMs = options.staleAfterMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Records a shard's `MillisBehindLatest`.
+   *
+   * @param shardId The shard.
+   * @param millisBehindLatest From the `GetRecords` answer.
+   */
+  report(shardId: string, millisBehindLatest: number): void {
+    if (!Number.isFinite(millisBehindLatest) || millisBehindLatest < 0) return;
+    this.#shards.set(shardId, {
+      behindMs: millisBehindLatest,
+      at: this.#now(),
+    });
+  }
+
+  /** Drops a shard (closed after a reshard, or handed over). */
+  forget(shardId: string): void {
+    this.#shards.delete(shardId);
+  }
+
+  /** {@inheritDoc LagProbe.measure} */
+  measure(): Promise<PartitionLag[]> {
+    const now = this.#now();
+    const out: PartitionLag[] = [];
+    for (const [shard, { behindMs, at }] of [...this.#shards].sort()) {
+      if (now - at > this.#staleAfterMs) {
+        this.#shards.delete(shard);
+        continue;
+      }
+      out.push({
+        stream: `kinesis:${this.#stream}:${shard}`,
+        records: null,
+        behindMs,
+      });
+    }
+    return Promise.resolve(out);
+  }
+}
