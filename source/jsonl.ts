@@ -347,4 +347,13 @@ export class JsonLinesSource<T> implements Source<T> {
     this.#closed = true;
     await this.#reader?.cancel().catch(() => {});
   }
+
+  /**
+   * Calls {@linkcode JsonLinesSource.close}, so `await using` releases the source.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -292,6 +292,15 @@ export class MemorySource<T> implements Source<T> {
     this.#wakeUp();
     return Promise.resolve();
   }
+
+  /**
+   * Calls {@linkcode MemorySource.close}, so `await using` releases the source.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /** A record of a memory source; its id is built only when asked for. */

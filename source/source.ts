@@ -41,4 +41,6 @@ export interface Source<T> extends AsyncIterable<readonly SourceRecord<T>[]> {
   readonly name: string;
   /** Stops reading and commits what was acked. Safe to call more than once. */
   close(): Promise<void>;
+  /** Calls `close()`, so `await using source = ...` stops it. Every built-in source has it. */
+  [Symbol.asyncDispose]?(): Promise<void>;
 }

@@ -317,4 +317,13 @@ export class SyntheticSource<T = SyntheticEvent> implements Source<T> {
     this.#wake?.();
     return Promise.resolve();
   }
+
+  /**
+   * Calls {@linkcode SyntheticSource.close}, so `await using` releases the source.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

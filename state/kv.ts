@@ -4,12 +4,16 @@ import {
   DEFAULT_CLAIM_TTL_MS,
   type Delta,
   DeltaRejectedError,
+  EntityRejectedError,
   type MergeOptions,
   type MergeResult,
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
 } from "./store.ts";
+import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
+import { utf8Length } from "../internal/utf8.ts";
 import { admits, rememberMarks } from "./_marks.ts";
 import { delay, forEachLimit } from "../internal/async.ts";
 
@@ -60,7 +64,43 @@ const MAX_COMMIT_BYTES = 800_000;
 const MAX_READ = 10;
 const U64 = 1n << 64n;
 
-const encoder = new TextEncoder();
+/** Namespace bytes the entity limit leaves room for (longer ones still work with shorter entities). */
+const NAMESPACE_RESERVE = 128;
+/** Claim-id bytes the entity limit leaves room for. */
+const CLAIM_RESERVE = 128;
+
+/** A key part's length in Deno KV's tuple encoding: a type byte, the payload (NUL bytes escaped), a terminator. */
+function partBytes(part: Deno.KvKeyPart): number {
+  if (typeof part === "string") {
+    let nuls = 0;
+    for (
+      let i = part.indexOf("\u0000");
+      i >= 0;
+      i = part.indexOf("\u0000", i + 1)
+    ) {
+      nuls++;
+    }
+    return 2 + utf8Length(part) + nuls;
+  }
+  if (part instanceof Uint8Array) {
+    return 2 + part.length + part.filter((b) => b === 0).length;
+  }
+  if (typeof part === "number") return 9;
+  if (typeof part === "boolean") return 1;
+  if (typeof part === "bigint") {
+    // A type byte, a length byte and the magnitude's bytes, at most.
+    const magnitude = part < 0n ? -part : part;
+    return 2 + Math.ceil(magnitude.toString(16).length / 2);
+  }
+  return 0;
+}
+
+/** A key's length in Deno KV's encoding, which must stay within {@linkcode MAX_KEY_BYTES}. */
+function keyBytes(key: Deno.KvKey): number {
+  let bytes = 0;
+  for (const part of key) bytes += partBytes(part);
+  return bytes;
+}
 
 function isEnvelope(value: unknown): value is Envelope {
   return typeof value === "object" && value !== null &&
@@ -145,6 +185,12 @@ export class KvStore implements Store {
   readonly name: string;
   /** The underlying database. */
   readonly kv: Deno.Kv;
+  /**
+   * The longest entity, in UTF-8 bytes: Deno KV's 2 048-byte keys less the
+   * prefix, room for a 128-byte namespace and a 128-byte claim id (about
+   * 1 770 bytes with the default prefix).
+   */
+  readonly limits: StoreLimits;
   readonly #owned: boolean;
   readonly #prefix: Deno.KvKey;
   readonly #now: () => number;
@@ -167,6 +213,11 @@ export class KvStore implements Store {
     this.#casAttempts = options.casAttempts ?? 64;
     this.#parallel = options.parallelCommits ?? 4;
     this.name = options.name ?? "deno-kv";
+    // The longest key is a claim row: prefix, "c", namespace, entity, bucket, claim id.
+    this.limits = {
+      maxEntityBytes: MAX_KEY_BYTES - keyBytes(this.#prefix) - partBytes("c") -
+        (2 + NAMESPACE_RESERVE) - 2 - partBytes(0) - (2 + CLAIM_RESERVE),
+    };
   }
 
   /**
@@ -223,6 +274,7 @@ export class KvStore implements Store {
   ): Promise<(V | undefined)[]> {
     this.#check();
     if (keys.length === 0) return [];
+    checkReadEntities(this, scope.namespace, keys);
     const { monoid } = scope;
     const additive = monoid.additive;
     const type = additive ? typeof monoid.identity() : "";
@@ -230,6 +282,14 @@ export class KvStore implements Store {
     const kvKeys: Deno.KvKey[] = [];
     for (const key of keys) {
       const base = this.#base(scope.namespace, key);
+      const bytes = keyBytes(base) + partBytes("e");
+      if (bytes > MAX_KEY_BYTES) {
+        throw new EntityRejectedError(
+          scope.namespace,
+          key.entity,
+          `with the namespace and prefix the key takes ${bytes} bytes, more than Deno KV's ${MAX_KEY_BYTES}; shorten the namespace or the entity`,
+        );
+      }
       kvKeys.push([...base, "e"]);
       if (additive) kvKeys.push([...base, "n"]);
     }
@@ -282,6 +342,7 @@ export class KvStore implements Store {
     this.#check();
     options.signal?.throwIfAborted();
     if (deltas.length === 0) return { applied: 0, skipped: [] };
+    checkDeltaEntities(this, scope.namespace, deltas);
     const { monoid, namespace } = scope;
     const now = this.#now();
     const claimTtl = options.claimTtl ?? DEFAULT_CLAIM_TTL_MS;
@@ -292,12 +353,13 @@ export class KvStore implements Store {
     for (let i = 0; i < deltas.length; i++) {
       const delta = deltas[i]!;
       const base = this.#base(namespace, delta.key);
-      if (encoder.encode(JSON.stringify(base)).length > MAX_KEY_BYTES - 64) {
+      const baseBytes = keyBytes(base) + partBytes("e");
+      if (baseBytes > MAX_KEY_BYTES) {
         throw new DeltaRejectedError(
           namespace,
           i,
           delta.key,
-          "the key is longer than Deno KV's 2 KiB limit",
+          `with the namespace and prefix the key takes ${baseBytes} bytes, more than Deno KV's ${MAX_KEY_BYTES}; shorten the namespace or the entity`,
         );
       }
       if (delta.expiresAt !== undefined && delta.expiresAt <= now) {
@@ -353,14 +415,24 @@ export class KvStore implements Store {
       }
       for (const claim of delta.claims ?? []) {
         if (!slot.claimKeys.has(claim)) {
-          slot.claimKeys.set(claim, [
+          const claimKey = [
             ...this.#prefix,
             "c",
             namespace,
             delta.key.entity,
             delta.key.bucket ?? false,
             claim,
-          ]);
+          ];
+          const bytes = keyBytes(claimKey);
+          if (bytes > MAX_KEY_BYTES) {
+            throw new DeltaRejectedError(
+              namespace,
+              i,
+              delta.key,
+              `the claim key takes ${bytes} bytes, more than Deno KV's ${MAX_KEY_BYTES}; use shorter event ids (at most ${CLAIM_RESERVE} bytes always fit)`,
+            );
+          }
+          slot.claimKeys.set(claim, claimKey);
         }
       }
       slot.items.push({ index: i, delta: delta as Delta<unknown> });
@@ -654,5 +726,14 @@ export class KvStore implements Store {
     this.#closed = true;
     if (this.#owned) this.kv.close();
     return Promise.resolve();
+  }
+
+  /**
+   * Calls {@linkcode KvStore.close}, so `await using` releases the store.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { count, sum, sumBigInt } from "../monoid/mod.ts";
 import { storeConformance } from "../testing/store_conformance.ts";
-import { DeltaRejectedError } from "./store.ts";
+import {
+  DeltaRejectedError,
+  entityProblem,
+  EntityRejectedError,
+} from "./store.ts";
 import { KvStore } from "./kv.ts";
 
 storeConformance("KvStore(:memory:)", () => KvStore.open(":memory:"));
@@ -74,4 +78,65 @@ Deno.test("KvStore writes thousands of keys across several atomic commits", asyn
   const values = await store.getMany(scope, deltas.map((d) => d.key));
   assert.deepEqual(values, deltas.map((d) => d.value));
   await store.close();
+});
+
+Deno.test("KvStore refuses an entity over its byte limit with a permanent error before any read", async () => {
+  const store = await KvStore.open(":memory:");
+  const scope = { namespace: "n", monoid: sum() };
+  // 1 000 characters, within a 1 024-character limit, but 3 000 bytes in UTF-8.
+  const key = { entity: "€".repeat(1000), bucket: null };
+  assert.equal(entityProblem(store, key.entity)?.includes("3000 bytes"), true);
+  await assert.rejects(
+    store.get(scope, key),
+    (e: unknown) =>
+      e instanceof EntityRejectedError && /3000 bytes/.test(e.message),
+  );
+  await assert.rejects(store.getMany(scope, [key]), EntityRejectedError);
+  await assert.rejects(
+    store.merge(scope, [{ key, value: 1 }]),
+    (e: unknown) => e instanceof DeltaRejectedError && e.index === 0,
+  );
+  await store.close();
+});
+
+Deno.test("KvStore holds every entity up to its declared limit, in reads, writes and claims", async () => {
+  await using store = await KvStore.open(":memory:");
+  const max = store.limits.maxEntityBytes;
+  assert.ok(max > 1500 && max < 2048, String(max));
+  const scope = { namespace: "n".repeat(128), monoid: sum() };
+  for (const unit of ["x", "é", "€", "😀"]) {
+    const entity = unit.repeat(
+      Math.floor(max / new TextEncoder().encode(unit).length),
+    );
+    assert.equal(entityProblem(store, entity), undefined);
+    const key = { entity, bucket: 1_700_000_000_000 };
+    await store.merge(scope, [{
+      key,
+      value: 2,
+      expiresAt: Date.now() + 60_000,
+    }]);
+    await store.merge(scope, [{ key, value: 3, claims: ["c".repeat(128)] }]);
+    assert.equal(await store.get(scope, key), 5);
+  }
+  assert.notEqual(entityProblem(store, "x".repeat(max + 1)), undefined);
+});
+
+Deno.test("KvStore rejects a long namespace or claim id exactly, as a permanent error", async () => {
+  await using store = await KvStore.open(":memory:");
+  const entity = "x".repeat(store.limits.maxEntityBytes);
+  const long = { namespace: "n".repeat(400), monoid: sum() };
+  await assert.rejects(
+    store.get(long, { entity, bucket: null }),
+    (e: unknown) =>
+      e instanceof EntityRejectedError && /namespace/.test(e.message),
+  );
+  const scope = { namespace: "n", monoid: sum() };
+  await assert.rejects(
+    store.merge(scope, [{
+      key: { entity, bucket: null },
+      value: 1,
+      claims: ["c".repeat(600)],
+    }]),
+    (e: unknown) => e instanceof DeltaRejectedError && /claim/.test(e.message),
+  );
 });

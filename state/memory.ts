@@ -8,7 +8,9 @@ import {
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
 } from "./store.ts";
+import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { admits, rememberMarks } from "./_marks.ts";
 import { parseStateKey, stateKeyString } from "../internal/state_key.ts";
 
@@ -25,6 +27,13 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
   /** The store's {@linkcode Store.name}. Default: `"memory"`. */
   readonly name?: string;
+  /**
+   * The longest entity in UTF-8 bytes. Default: 4 096. Memory has no real
+   * limit; this bound keeps hostile keys from growing the heap. Durable
+   * stores hold less (Deno KV about 1 770 bytes, DynamoDB about 1 900): set
+   * theirs to test a pipeline as it will run there.
+   */
+  readonly maxEntityBytes?: number;
 }
 
 /**
@@ -52,6 +61,8 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   /** The store's description. */
   readonly name: string;
+  /** The longest entity it holds; see {@linkcode MemoryStoreOptions.maxEntityBytes}. */
+  readonly limits: StoreLimits;
   #now: () => number;
   #spaces = new Map<string, Map<string, Entry>>();
   #closed = false;
@@ -64,6 +75,7 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.name = options.name ?? "memory";
+    this.limits = { maxEntityBytes: options.maxEntityBytes ?? 4096 };
   }
 
   #space(namespace: string): Map<string, Entry> {
@@ -102,7 +114,12 @@ export class MemoryStore implements Store {
    * @returns A copy of the value, or `undefined` when absent or expired.
    */
   get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
-    this.#check();
+    try {
+      this.#check();
+      checkReadEntities(this, scope.namespace, [key]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const entry = this.#live(
       this.#spaces.get(scope.namespace),
       stateKeyString(key),
@@ -127,7 +144,12 @@ export class MemoryStore implements Store {
     scope: Scope<V>,
     keys: readonly StateKey[],
   ): Promise<(V | undefined)[]> {
-    this.#check();
+    try {
+      this.#check();
+      checkReadEntities(this, scope.namespace, keys);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const space = this.#spaces.get(scope.namespace);
     const now = this.#now();
     const { monoid } = scope;
@@ -157,6 +179,7 @@ export class MemoryStore implements Store {
     try {
       this.#check();
       options.signal?.throwIfAborted();
+      checkDeltaEntities(this, scope.namespace, deltas);
       const space = this.#space(scope.namespace);
       const { monoid } = scope;
       const now = this.#now();
@@ -273,5 +296,14 @@ export class MemoryStore implements Store {
     this.#closed = true;
     this.#spaces.clear();
     return Promise.resolve();
+  }
+
+  /**
+   * Calls {@linkcode MemoryStore.close}, so `await using` releases the store.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -1,6 +1,7 @@
 // The one interface every state backend implements: memory, Deno KV, DynamoDB, Valkey.
 
 import type { Monoid } from "../monoid/monoid.ts";
+import { utf8Length } from "../internal/utf8.ts";
 
 /**
  * Where a value lives: an entity and a window bucket.
@@ -80,6 +81,27 @@ export interface Delta<V> {
   readonly claims?: readonly string[];
 }
 
+/** Options for {@linkcode Store.getMany}. */
+export interface ReadOptions {
+  /** Read past any cache, from the backend of truth. Default: `false`. */
+  readonly fresh?: boolean;
+  /** Aborts the read between backend calls. */
+  readonly signal?: AbortSignal;
+  /** Counters a caching store adds its hits and misses to. Default: none. */
+  readonly stats?: ReadStats;
+}
+
+/**
+ * Per-call read counters a caching store fills ({@linkcode ReadOptions.stats});
+ * a plain store leaves them alone.
+ */
+export interface ReadStats {
+  /** Keys answered from the cache. */
+  cacheHits: number;
+  /** Keys the cache did not hold (read from the backend). */
+  cacheMisses: number;
+}
+
 /** Options for {@linkcode Store.merge}. */
 export interface MergeOptions {
   /** Aborts the merge between backend calls. */
@@ -119,10 +141,15 @@ export interface Store {
   readonly name: string;
   /** Reads one value; `undefined` when the key holds nothing. */
   get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined>;
-  /** Reads many values, answering in the order of `keys`. */
+  /**
+   * Reads many values, answering in the order of `keys`. A store that sits
+   * in front of another (a cache) adds to `options.stats`; `options.fresh`
+   * asks it to skip its cached copies.
+   */
   getMany<V>(
     scope: Scope<V>,
     keys: readonly StateKey[],
+    options?: ReadOptions,
   ): Promise<(V | undefined)[]>;
   /** Folds deltas into stored values with the scope's monoid, durably. */
   merge<V>(
@@ -137,7 +164,7 @@ export interface Store {
    * against it (with {@linkcode entityProblem}) before any call. Absent:
    * {@linkcode DEFAULT_MAX_ENTITY_BYTES}.
    */
-  readonly limits?: StoreLimits;
+  readonly limits?: StoreLimits | undefined;
   /** Calls `close()`, so `await using store = ...` releases it. Every built-in store has it. */
   [Symbol.asyncDispose]?(): Promise<void>;
 }
@@ -150,27 +177,6 @@ export interface StoreLimits {
 
 /** The entity limit assumed for a store that declares no {@linkcode Store.limits}: 1 024 bytes. */
 export const DEFAULT_MAX_ENTITY_BYTES = 1024;
-
-/**
- * The UTF-8 length of a string, counted without allocating: lone surrogates
- * count 3 bytes (as the encoder writes U+FFFD).
- */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (
-      c >= 0xd800 && c <= 0xdbff && i + 1 < text.length &&
-      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 /**
  * Why a store cannot hold `entity`, or `undefined` when it can: the entity is
@@ -278,5 +284,43 @@ export class DeltaRejectedError extends Error {
     this.namespace = namespace;
     this.index = index;
     this.key = key;
+  }
+}
+
+/**
+ * Thrown by {@linkcode Store.get} and {@linkcode Store.getMany} for a key the
+ * store can never hold (an empty entity, or one longer than its
+ * {@linkcode StoreLimits}): a permanent input error, never worth a retry.
+ * Writes of such a key throw {@linkcode DeltaRejectedError} instead.
+ *
+ * @example Usage
+ * ```ts
+ * import { EntityRejectedError } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new EntityRejectedError("page_views", "", "the entity is empty");
+ * assert.equal(error.name, "EntityRejectedError");
+ * assert.match(error.message, /the entity is empty/);
+ * ```
+ */
+export class EntityRejectedError extends Error {
+  /** The scope's namespace. */
+  readonly namespace: string;
+  /** The entity refused. */
+  readonly entity: string;
+  /** Why the store cannot hold it. */
+  readonly reason: string;
+  /** Creates the error. */
+  constructor(namespace: string, entity: string, reason: string) {
+    const shown = entity.length > 64 ? `${entity.slice(0, 64)}…` : entity;
+    super(
+      `scope "${namespace}" entity ${
+        JSON.stringify(shown)
+      }: the store cannot hold this key (${reason}); no value can exist under it, so fix the request rather than retry`,
+    );
+    this.name = "EntityRejectedError";
+    this.namespace = namespace;
+    this.entity = entity;
+    this.reason = reason;
   }
 }

@@ -8,6 +8,7 @@ import {
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
 } from "../state/mod.ts";
 
 /** Options for {@linkcode FaultyStore}. */
@@ -75,6 +76,8 @@ export class FaultyStore implements Store {
   readonly name: string;
   /** The wrapped store. */
   readonly inner: Store;
+  /** The wrapped store's limits. */
+  readonly limits: StoreLimits | undefined;
   /** When `true`, every call fails (the store is unreachable). */
   down = false;
   /** Every merge call so far. */
@@ -94,6 +97,7 @@ export class FaultyStore implements Store {
   constructor(inner: Store, options: FaultyStoreOptions = {}) {
     this.inner = inner;
     this.name = `faulty:${inner.name}`;
+    this.limits = inner.limits;
     this.#reject = options.reject;
   }
 
@@ -192,5 +196,14 @@ export class FaultyStore implements Store {
   /** {@inheritDoc Store.close} */
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  /**
+   * Calls {@linkcode FaultyStore.close}, so `await using` releases the store.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
