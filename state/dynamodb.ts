@@ -53,9 +53,15 @@ import {
   VALUE,
   VERSION,
 } from "./_dynamodb_layout.ts";
-import { isTransient } from "./_dynamodb_retry.ts";
+import {
+  isTransient,
+  permanentRefusal,
+  unavailableAdvice,
+} from "./_dynamodb_retry.ts";
+import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { delay as sleep, forEachLimit } from "../internal/async.ts";
-import { backoff, type RetryPolicy } from "../internal/retry.ts";
+import { backoff, retry, type RetryPolicy } from "../internal/retry.ts";
+import { utf8Length } from "../internal/utf8.ts";
 import {
   conflictDetail,
   decide,
@@ -67,12 +73,14 @@ import {
   DEFAULT_CLAIM_TTL_MS,
   type Delta,
   DeltaRejectedError,
+  EntityRejectedError,
   MarkConflictError,
   type MergeOptions,
   type MergeResult,
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
   type StreamMark,
 } from "./store.ts";
 
@@ -94,6 +102,20 @@ export interface DynamoDBClientLike {
 export const MAX_CLAIMS_PER_DELTA = 99;
 /** The largest encoded value written, leaving room under DynamoDB's 400 KB item limit for keys and marks. */
 export const MAX_VALUE_BYTES = 380 * 1024;
+/** DynamoDB's partition-key limit in bytes. */
+const MAX_PARTITION_KEY_BYTES = 2048;
+/** DynamoDB's sort-key limit in bytes. */
+const MAX_SORT_KEY_BYTES = 1024;
+/** Namespace bytes (plus the `#` separator) the entity limit leaves room for. */
+const NAMESPACE_RESERVE = 128;
+
+/** Why DynamoDB cannot key this entity under this namespace (exact bytes), or `undefined`. */
+function keyProblem(namespace: string, entity: string): string | undefined {
+  const bytes = utf8Length(namespace) + 1 + utf8Length(entity);
+  return bytes > MAX_PARTITION_KEY_BYTES
+    ? `with the namespace the partition key takes ${bytes} bytes, over DynamoDB's ${MAX_PARTITION_KEY_BYTES}; shorten the namespace or the entity`
+    : undefined;
+}
 
 /** How the store retries throttling, 5xx answers, network errors and unprocessed keys. */
 export interface DynamoDBRetryOptions {
@@ -133,8 +155,9 @@ export interface DynamoDBStoreStats {
 
 /**
  * Thrown when DynamoDB kept throttling, failing or leaving keys unprocessed
- * through every retry. The runtime stops the worker on it rather than spin;
- * raise the table's capacity or lower the worker's concurrency.
+ * through every retry. The runtime stops the worker on it rather than spin.
+ * The message's advice fits the cause: a refused connection asks whether
+ * DynamoDB runs at the endpoint, throttling asks for capacity.
  *
  * @example Usage
  * ```ts
@@ -167,7 +190,7 @@ export class DynamoDBUnavailableError extends Error {
     super(
       `dynamodb table "${table}": ${operation} still failed after ${attempts} attempts (${
         cause instanceof Error ? `${cause.name}: ${cause.message}` : cause
-      }); raise the table's capacity or lower the worker's concurrency, then restart`,
+      }); ${unavailableAdvice(cause)}`,
       { cause },
     );
     this.name = "DynamoDBUnavailableError";
@@ -373,6 +396,13 @@ function errorName(error: unknown): string | undefined {
 export class DynamoDBStore implements Store {
   /** `"dynamodb:<table>"`. */
   readonly name: string;
+  /**
+   * The longest entity, in UTF-8 bytes: DynamoDB's 2 048-byte partition key
+   * (`<namespace>#<entity>`) less room for a 128-byte namespace: 1 919.
+   */
+  readonly limits: StoreLimits = {
+    maxEntityBytes: MAX_PARTITION_KEY_BYTES - NAMESPACE_RESERVE - 1,
+  };
   /** The table name. */
   readonly table: string;
   #client: DynamoDBClientLike;
@@ -415,32 +445,37 @@ export class DynamoDBStore implements Store {
   }
 
   /** Sends a command, retrying transient failures with jittered backoff. */
-  async #send<T>(
+  #send<T>(
     operation: string,
     call: (options: { abortSignal?: AbortSignal }) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
     const write = operation === "UpdateItem" ||
       operation === "TransactWriteItems";
-    for (let attempt = 1;; attempt++) {
+    const options = signal === undefined ? {} : { abortSignal: signal };
+    return retry(() => {
       if (write) this.#stats.writeRequests++;
       else this.#stats.readRequests++;
-      try {
-        const options = signal === undefined ? {} : { abortSignal: signal };
-        return await call(options);
-      } catch (error) {
-        signal?.throwIfAborted();
-        if (!isTransient(error)) throw error;
-        if (attempt >= this.#retry.maxAttempts) {
-          throw new DynamoDBUnavailableError(
-            this.table,
-            operation,
-            attempt,
-            error,
-          );
-        }
-        this.#stats.transientRetries++;
-        await sleep(backoff(this.#retry, attempt - 1), signal);
+      return call(options);
+    }, {
+      policy: this.#retry,
+      signal,
+      retryable: isTransient,
+      onFailure: (_, attempt) => {
+        if (attempt < this.#retry.maxAttempts) this.#stats.transientRetries++;
+      },
+      exhausted: (error, attempts) =>
+        new DynamoDBUnavailableError(this.table, operation, attempts, error),
+    });
+  }
+
+  /** Throws {@linkcode EntityRejectedError} for a key DynamoDB cannot hold. */
+  #checkRead(namespace: string, keys: readonly StateKey[]): void {
+    checkReadEntities(this, namespace, keys);
+    for (const key of keys) {
+      const problem = keyProblem(namespace, key.entity);
+      if (problem !== undefined) {
+        throw new EntityRejectedError(namespace, key.entity, problem);
       }
     }
   }
@@ -487,6 +522,7 @@ export class DynamoDBStore implements Store {
    */
   async get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
     checkNamespace(scope.namespace);
+    this.#checkRead(scope.namespace, [key]);
     const command = new GetItemCommand({
       TableName: this.table,
       Key: itemKey(scope.namespace, key),
@@ -520,6 +556,7 @@ export class DynamoDBStore implements Store {
     keys: readonly StateKey[],
   ): Promise<(V | undefined)[]> {
     checkNamespace(scope.namespace);
+    this.#checkRead(scope.namespace, keys);
     const unique = new Map<string, Item>();
     const ids = keys.map((key) => {
       const k = itemKey(scope.namespace, key);
@@ -619,6 +656,7 @@ export class DynamoDBStore implements Store {
     const { signal } = options;
     signal?.throwIfAborted();
     checkNamespace(scope.namespace);
+    checkDeltaEntities(this, scope.namespace, deltas);
     const path = pathOf(scope.monoid as Monoid<unknown>);
     const plans = deltas.map((delta, index) =>
       this.#plan(scope, path, delta, index)
@@ -649,7 +687,18 @@ export class DynamoDBStore implements Store {
               deltas[plan.index]!,
               claimTtl,
               signal,
-            );
+            ).catch((error: unknown) => {
+              // A refusal that no retry can change rejects this delta only.
+              const reason = permanentRefusal(error);
+              if (reason === undefined) throw error;
+              throw new DeltaRejectedError(
+                scope.namespace,
+                plan.index,
+                plan.key,
+                reason,
+                { cause: error },
+              );
+            });
           // Writers in this process queue per item rather than race on its condition.
           const outcome = path === "add" && plan.claims.length === 0
             ? await apply()
@@ -688,8 +737,15 @@ export class DynamoDBStore implements Store {
         reason,
         cause === undefined ? undefined : { cause },
       );
-    if (typeof delta.key.entity !== "string" || delta.key.entity === "") {
-      throw reject("the entity is empty");
+    const keyIssue = keyProblem(scope.namespace, delta.key.entity);
+    if (keyIssue !== undefined) throw reject(keyIssue);
+    for (const claim of delta.claims ?? []) {
+      const bytes = utf8Length(claimSortKey(delta.key.bucket, claim));
+      if (bytes > MAX_SORT_KEY_BYTES) {
+        throw reject(
+          `a claim's sort key takes ${bytes} bytes, over DynamoDB's ${MAX_SORT_KEY_BYTES}; use event ids under 1 000 bytes`,
+        );
+      }
     }
     const key = itemKey(scope.namespace, delta.key);
     let number: string | undefined;
@@ -1120,6 +1176,15 @@ export class DynamoDBStore implements Store {
   close(): Promise<void> {
     if (this.#closeClient) this.#client.destroy();
     return Promise.resolve();
+  }
+
+  /**
+   * Calls {@linkcode DynamoDBStore.close}, so `await using` releases the store.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -20,6 +20,8 @@ import {
 } from "../monoid/mod.ts";
 import {
   DeltaRejectedError,
+  entityProblem,
+  EntityRejectedError,
   MarkConflictError,
   type Scope,
   type StateKey,
@@ -327,6 +329,7 @@ Deno.test({
     assert.equal(error.attempts, 4);
     assert.equal(error.operation, "UpdateItem");
     assert.match(error.message, /ProvisionedThroughputExceeded/);
+    assert.match(error.message, /raise its capacity/);
     assert.equal(attempts, 4);
     assert.equal(store.stats().transientRetries, 3);
     c.destroy();
@@ -363,7 +366,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DynamoDBStore does not retry errors that are not transient",
+  name:
+    "DynamoDBStore turns a ValidationException into DeltaRejectedError, never retried",
   ...opts,
   fn: async () => {
     let attempts = 0;
@@ -371,20 +375,138 @@ Deno.test({
       if (command !== "UpdateItemCommand") return run();
       attempts++;
       return Promise.reject(
-        Object.assign(new Error("One or more parameter values were invalid"), {
-          name: "ValidationException",
-          $metadata: { httpStatusCode: 400 },
-        }),
+        Object.assign(
+          new Error(
+            "Hash primary key values must be under 2048 bytes, and range primary key values must be under 1024 bytes",
+          ),
+          { name: "ValidationException", $metadata: { httpStatusCode: 400 } },
+        ),
       );
     });
+    const key = { entity: "e", bucket: null };
+    const error = await store.merge(scopeOf(sum()), [{ key, value: 1 }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DeltaRejectedError, String(error));
+    assert.equal(error.index, 0);
+    assert.deepEqual(error.key, key);
+    assert.match(error.message, /under 2048 bytes/);
+    assert.equal(attempts, 1);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name:
+    "DynamoDBStore keeps a schema ValidationException an error (not the delta's fault)",
+  ...opts,
+  fn: async () => {
+    const { store, client: c } = hooked((command, run) =>
+      command !== "UpdateItemCommand" ? run() : Promise.reject(
+        Object.assign(
+          new Error("The provided key element does not match the schema"),
+          { name: "ValidationException", $metadata: { httpStatusCode: 400 } },
+        ),
+      )
+    );
+    const error = await store.merge(scopeOf(sum()), [{
+      key: { entity: "e", bucket: null },
+      value: 1,
+    }]).then(() => undefined, (e: unknown) => e);
+    assert.ok(
+      error instanceof Error && !(error instanceof DeltaRejectedError),
+      String(error),
+    );
+    assert.match(error.message, /does not match the schema/);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name:
+    "DynamoDBStore refuses over-long keys by bytes before any call, and holds every entity up to its limit",
+  ...opts,
+  fn: async () => {
+    let calls = 0;
+    const { store, client: c } = hooked((_, run) => {
+      calls++;
+      return run();
+    });
+    const max = store.limits.maxEntityBytes;
+    assert.equal(max, 2048 - 128 - 1);
+    const scope = scopeOf(sum());
+    // 1 000 characters but 2 000 bytes: within a character limit, over DynamoDB's once prefixed.
+    const long = { entity: "é".repeat(1000), bucket: null };
+    assert.match(entityProblem(store, long.entity) ?? "", /2000 bytes/);
     await assert.rejects(
-      store.merge(scopeOf(sum()), [{
-        key: { entity: "e", bucket: null },
+      store.merge(scope, [{ key: { entity: "ok", bucket: null }, value: 1 }, {
+        key: long,
         value: 1,
       }]),
-      /parameter values were invalid/,
+      (e: unknown) => e instanceof DeltaRejectedError && e.index === 1,
     );
-    assert.equal(attempts, 1);
+    await assert.rejects(store.get(scope, long), EntityRejectedError);
+    await assert.rejects(store.getMany(scope, [long]), EntityRejectedError);
+    assert.equal(calls, 0, "nothing reached DynamoDB");
+    // Exactly at the limit, a 127-byte namespace and a claim id: DynamoDB takes it.
+    const wide = {
+      namespace: `${scope.namespace}-`.padEnd(127, "n"),
+      monoid: sum(),
+    };
+    for (const unit of ["x", "€", "😀"]) {
+      const units = Math.floor(max / new TextEncoder().encode(unit).length);
+      const key = { entity: unit.repeat(units), bucket: 1_700_000_000_000 };
+      await store.merge(wide, [{ key, value: 2, claims: ["c".repeat(900)] }]);
+      assert.equal(await store.get(wide, key), 2);
+      assert.deepEqual(await store.getMany(wide, [key]), [2]);
+    }
+    // A namespace beyond the reserve: refused by exact bytes, before DynamoDB.
+    const before = calls;
+    const huge = { namespace: "n".repeat(400), monoid: sum() };
+    const entity = "x".repeat(max);
+    await assert.rejects(
+      store.merge(huge, [{ key: { entity, bucket: null }, value: 1 }]),
+      (e: unknown) =>
+        e instanceof DeltaRejectedError && /partition key/.test(e.message),
+    );
+    await assert.rejects(
+      store.merge(scope, [{
+        key: { entity: "e", bucket: null },
+        value: 1,
+        claims: ["c".repeat(1100)],
+      }]),
+      (e: unknown) =>
+        e instanceof DeltaRejectedError && /claim/.test(e.message),
+    );
+    assert.equal(calls, before);
+    c.destroy();
+  },
+});
+
+Deno.test({
+  name:
+    "DynamoDBUnavailableError on a refused connection asks whether DynamoDB runs, not for capacity",
+  ...opts,
+  fn: async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr;
+    listener.close();
+    const c = new DynamoDBClient({
+      ...awsConfig({ ...endpoint, port, url: `http://127.0.0.1:${port}` }),
+      maxAttempts: 1,
+    });
+    const store = new DynamoDBStore(c, TABLE, {
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    });
+    const error = await store.get(scopeOf(sum()), {
+      entity: "e",
+      bucket: null,
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof DynamoDBUnavailableError, String(error));
+    assert.match(error.message, /ECONNREFUSED/);
+    assert.match(error.message, /is DynamoDB running/);
+    assert.doesNotMatch(error.message, /capacity/);
     c.destroy();
   },
 });
