@@ -248,9 +248,13 @@ export class MarkConflictError extends Error {
 
 /**
  * Thrown by {@linkcode Store.merge} when one delta can never be applied, e.g.
- * it makes the stored item larger than the backend allows. Backends check
- * this before writing anything of the call, so no delta of the call was
- * applied when it is thrown.
+ * its entity is longer than the store's {@linkcode StoreLimits} or it makes
+ * the stored item larger than the backend allows. Never worth a retry.
+ * Backends check what they can before writing anything of the call, so
+ * usually no delta of the call was applied; a refusal the backend only
+ * learns at write time (DynamoDB's `ValidationException`) may come after
+ * other deltas of the call were applied, which marks or claims make safe to
+ * merge again.
  *
  * @example Usage
  * ```ts
