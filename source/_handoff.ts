@@ -1,0 +1,410 @@
+// Shared machinery of the bootstrap sources: checkpoints, a bounded merge of parallel lanes, line splitting.
+
+/**
+ * Where a bootstrap source keeps its resume position between runs: a small
+ * JSON value it loads once at start and saves as acked records advance. A
+ * checkpoint may lag behind the state (it is saved every
+ * `checkpointInterval` ms and at close); with `dedup: true` the runtime's
+ * exactly-once marks skip what a restart reads again, so the totals stay
+ * exact.
+ */
+export interface Checkpoint {
+  /** Reads the saved position, or `undefined` when there is none (a fresh run). */
+  load(): Promise<unknown>;
+  /** Replaces the saved position. */
+  save(value: unknown): Promise<void>;
+}
+
+/**
+ * A {@linkcode Checkpoint} held in memory: for tests, and to pass positions
+ * between two sources in one process.
+ *
+ * @example Usage
+ * ```ts
+ * import { MemoryCheckpoint } from "@murmur/core/source/s3";
+ * import assert from "node:assert/strict";
+ *
+ * const checkpoint = new MemoryCheckpoint();
+ * await checkpoint.save({ at: 3 });
+ * assert.deepEqual(await checkpoint.load(), { at: 3 });
+ * ```
+ */
+export class MemoryCheckpoint implements Checkpoint {
+  #value: string | undefined;
+
+  /**
+   * Creates the checkpoint.
+   *
+   * @param value A position to start from. Default: none.
+   */
+  constructor(value?: unknown) {
+    this.#value = value === undefined ? undefined : JSON.stringify(value);
+  }
+
+  /**
+   * Reads the saved position.
+   *
+   * @returns A copy of the value, or `undefined`.
+   */
+  load(): Promise<unknown> {
+    return Promise.resolve(
+      this.#value === undefined ? undefined : JSON.parse(this.#value),
+    );
+  }
+
+  /**
+   * Replaces the saved position.
+   *
+   * @param value A JSON value.
+   * @returns A promise that resolves once saved.
+   */
+  save(value: unknown): Promise<void> {
+    this.#value = JSON.stringify(value);
+    return Promise.resolve();
+  }
+}
+
+/**
+ * A {@linkcode Checkpoint} in a JSON file, replaced atomically (written to a
+ * temporary file, then renamed), so a process killed mid-save leaves the
+ * previous position intact.
+ *
+ * @example Usage
+ * ```ts
+ * import { FileCheckpoint } from "@murmur/core/source/s3";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.remove(path);
+ * const checkpoint = new FileCheckpoint(path);
+ * assert.equal(await checkpoint.load(), undefined);
+ * await checkpoint.save({ line: 12 });
+ * assert.deepEqual(await new FileCheckpoint(path).load(), { line: 12 });
+ * await Deno.remove(path);
+ * ```
+ */
+export class FileCheckpoint implements Checkpoint {
+  /** The file's path. */
+  readonly path: string;
+  #saves = 0;
+
+  /**
+   * Creates the checkpoint; nothing is read or written yet.
+   *
+   * @param path The JSON file.
+   */
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * Reads the file.
+   *
+   * @returns The value, or `undefined` when the file does not exist.
+   * @throws {SyntaxError} When the file is not JSON.
+   */
+  async load(): Promise<unknown> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new SyntaxError(
+        `checkpoint file ${this.path} is not JSON; delete it to start over`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Writes the file atomically.
+   *
+   * @param value A JSON value.
+   * @returns A promise that resolves once the file is renamed into place.
+   */
+  async save(value: unknown): Promise<void> {
+    const temp = `${this.path}.${Deno.pid}.${++this.#saves}.tmp`;
+    await Deno.writeTextFile(temp, JSON.stringify(value));
+    await Deno.rename(temp, this.path);
+  }
+}
+
+/** Saves a checkpoint value at most every `interval` ms, never two saves at once. */
+export class CheckpointSaver {
+  readonly #checkpoint: Checkpoint | undefined;
+  readonly #interval: number;
+  readonly #value: () => unknown;
+  #last = 0;
+  #saving: Promise<void> | null = null;
+  #dirty = false;
+  /** The last save's failure, rethrown by {@linkcode flush}. */
+  #error: unknown = undefined;
+
+  constructor(
+    checkpoint: Checkpoint | undefined,
+    interval: number,
+    value: () => unknown,
+  ) {
+    this.#checkpoint = checkpoint;
+    this.#interval = interval;
+    this.#value = value;
+  }
+
+  /** Notes that the position moved; saves when the interval has passed. */
+  touch(): void {
+    if (this.#checkpoint === undefined) return;
+    this.#dirty = true;
+    if (this.#saving !== null) return;
+    if (performance.now() - this.#last < this.#interval) return;
+    this.#start();
+  }
+
+  #start(): void {
+    this.#dirty = false;
+    this.#last = performance.now();
+    const value = this.#value();
+    this.#saving = this.#checkpoint!.save(value).catch((error) => {
+      this.#error = error;
+    }).finally(() => {
+      this.#saving = null;
+    });
+  }
+
+  /** Saves now (after any save in flight). */
+  async flush(): Promise<void> {
+    if (this.#checkpoint === undefined) return;
+    while (this.#saving !== null) await this.#saving;
+    this.#start();
+    await this.#saving;
+    if (this.#error !== undefined) {
+      const error = this.#error;
+      this.#error = undefined;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Merges batches produced by parallel lanes into one async iterator, holding
+ * at most `capacity` batches: a lane waits while the queue is full, so memory
+ * stays bounded by the batch size times the capacity.
+ */
+export class LaneMerge<B> {
+  readonly #capacity: number;
+  readonly #queue: B[] = [];
+  #waitingPush: (() => void)[] = [];
+  #waitingPull: (() => void) | null = null;
+  #running = 0;
+  #error: unknown = undefined;
+  #failed = false;
+  /** Aborted when the consumer stops or a lane fails: lanes should stop. */
+  readonly stop: AbortController = new AbortController();
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  #wake(): void {
+    const pull = this.#waitingPull;
+    this.#waitingPull = null;
+    pull?.();
+  }
+
+  /** Adds a batch, waiting while the queue is full. Resolves `false` once stopped. */
+  async push(batch: B): Promise<boolean> {
+    while (this.#queue.length >= this.#capacity && !this.stop.signal.aborted) {
+      await new Promise<void>((resolve) => this.#waitingPush.push(resolve));
+    }
+    if (this.stop.signal.aborted) return false;
+    this.#queue.push(batch);
+    this.#wake();
+    return true;
+  }
+
+  /** Starts a lane; its failure stops the others and is thrown to the consumer. */
+  run(lane: (signal: AbortSignal) => Promise<void>): void {
+    this.#running++;
+    lane(this.stop.signal).catch((error) => {
+      if (!this.#failed) {
+        this.#failed = true;
+        this.#error = error;
+      }
+      this.#halt();
+    }).finally(() => {
+      this.#running--;
+      this.#wake();
+    });
+  }
+
+  #halt(): void {
+    this.stop.abort();
+    for (const resolve of this.#waitingPush.splice(0)) resolve();
+    this.#wake();
+  }
+
+  /** Stops every lane; the iterator ends after what is queued is dropped. */
+  close(): void {
+    this.#queue.length = 0;
+    this.#halt();
+  }
+
+  /** Yields batches until every lane finished; throws the first lane failure. */
+  async *drain(): AsyncGenerator<B> {
+    try {
+      for (;;) {
+        if (this.#failed) throw this.#error;
+        const next = this.#queue.shift();
+        if (next !== undefined) {
+          const resume = this.#waitingPush.shift();
+          resume?.();
+          yield next;
+          continue;
+        }
+        if (this.#running === 0 || this.stop.signal.aborted) {
+          if (this.#failed) throw this.#error;
+          return;
+        }
+        await new Promise<void>((resolve) => this.#waitingPull = resolve);
+      }
+    } finally {
+      this.#halt();
+    }
+  }
+}
+
+/** One line of a byte stream: its 1-based number and bytes (a prefix when too long). */
+export interface Line {
+  readonly line: number;
+  readonly bytes: Uint8Array;
+  readonly tooLong: boolean;
+}
+
+/**
+ * Splits a byte stream into lines, yielding the lines each chunk completes.
+ * A line over `maxBytes` comes out with `tooLong` set and only its first
+ * KiB of bytes; `\r\n` endings lose the `\r`.
+ */
+export async function* splitLines(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Line[]> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  let tooLong = false;
+  let line = 0;
+  const finish = (tail: Uint8Array, out: Line[]) => {
+    line++;
+    let bytes: Uint8Array;
+    if (tooLong) bytes = concat(parts, 0).subarray(0, 1024);
+    else if (parts.length === 0) bytes = tail;
+    else {
+      parts.push(tail);
+      bytes = concat(parts, length + tail.length);
+    }
+    if (!tooLong && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) {
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    out.push({ line, bytes, tooLong });
+    parts.length = 0;
+    length = 0;
+    tooLong = false;
+  };
+  const keep = (piece: Uint8Array) => {
+    if (tooLong) return;
+    if (length + piece.length > maxBytes) {
+      tooLong = true;
+      const head = concat([...parts, piece], length + piece.length)
+        .subarray(0, 1024).slice();
+      parts.length = 0;
+      parts.push(head);
+      length = head.length;
+      return;
+    }
+    parts.push(piece.slice());
+    length += piece.length;
+  };
+  try {
+    for (;;) {
+      if (signal?.aborted) return;
+      const { done, value } = await reader.read();
+      if (done) break;
+      const out: Line[] = [];
+      let start = 0;
+      for (;;) {
+        const nl = value.indexOf(0x0a, start);
+        if (nl < 0) break;
+        const tail = value.subarray(start, nl);
+        if (tooLong || length + tail.length > maxBytes) {
+          keep(tail);
+          finish(new Uint8Array(0), out);
+        } else finish(tail, out);
+        start = nl + 1;
+      }
+      if (start < value.length) keep(value.subarray(start));
+      if (out.length > 0) yield out;
+    }
+    if (length > 0 || tooLong) {
+      const out: Line[] = [];
+      finish(new Uint8Array(0), out);
+      yield out;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p.subarray(0, Math.max(0, length - at)), at);
+    at += p.length;
+    if (at >= length) break;
+  }
+  return out;
+}
+
+/** Bits of a lane position that hold the index within one object or file. */
+export const INDEX_BITS = 40n;
+
+/** A lane position: the item's ordinal in the pinned list, then the index within it. */
+export function lanePosition(ordinal: number, index: number): bigint {
+  return (BigInt(ordinal) << INDEX_BITS) | BigInt(index);
+}
+
+/** Splits a lane position into ordinal and index. */
+export function splitLanePosition(
+  position: bigint,
+): { ordinal: number; index: number } {
+  return {
+    ordinal: Number(position >> INDEX_BITS),
+    index: Number(position & ((1n << INDEX_BITS) - 1n)),
+  };
+}
+
+/** Validates a positive integer option. */
+export function positiveInteger(
+  source: string,
+  name: string,
+  value: number,
+): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `${source}: ${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** A short message of any thrown value. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
