@@ -44,14 +44,18 @@ function canonical(value: unknown, path: string): string {
  *
  * `encode` throws a `TypeError` on values JSON cannot hold (`NaN`,
  * `Infinity`, `undefined`, functions, bigints); `decode` throws
- * {@linkcode CodecError} on invalid UTF-8 or JSON.
+ * {@linkcode CodecError} on invalid UTF-8 or JSON, and `fromJSON` on any
+ * value `encode` would refuse.
  *
  * @example Usage
  * ```ts
  * import { jsonCodec } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
+ *
  * const bytes = jsonCodec.encode({ b: 1, a: [true, null] });
- * console.log(new TextDecoder().decode(bytes)); // {"a":[true,null],"b":1}
- * console.log(jsonCodec.decode(bytes)); // { a: [ true, null ], b: 1 }
+ * assert.equal(new TextDecoder().decode(bytes), '{"a":[true,null],"b":1}');
+ * assert.deepEqual(jsonCodec.decode(bytes), { a: [true, null], b: 1 });
+ * assert.throws(() => jsonCodec.fromJSON(NaN));
  * ```
  */
 export const jsonCodec: Codec<JsonValue> = Object.freeze({
@@ -74,6 +78,15 @@ export const jsonCodec: Codec<JsonValue> = Object.freeze({
     return value;
   },
   fromJSON(json: JsonValue): JsonValue {
+    // Refuse what encode would: NaN, Infinity, undefined, lone surrogates, too deep.
+    try {
+      utf8(canonical(json, "$"), "json");
+    } catch (error) {
+      throw new CodecError(
+        `json: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
     return json;
   },
 });
@@ -88,9 +101,11 @@ export const jsonCodec: Codec<JsonValue> = Object.freeze({
  * @example Usage
  * ```ts
  * import { stringCodec } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
+ *
  * const bytes = stringCodec.encode("héllo");
- * console.log(bytes.length); // 6
- * console.log(stringCodec.decode(bytes)); // "héllo"
+ * assert.equal(bytes.length, 6);
+ * assert.equal(stringCodec.decode(bytes), "héllo");
  * ```
  */
 export const stringCodec: Codec<string> = Object.freeze({

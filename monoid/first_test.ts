@@ -104,3 +104,25 @@ Deno.test("first() breaks time ties by the smaller canonical encoding, not arriv
   deepEqual(first().combine(y, x), y);
   equal(new TextDecoder().decode(jsonCodec.encode(x.value)), '{"a":2,"b":1}');
 });
+
+Deno.test("first().fromJSON refuses NaN, Infinity and other values its codec cannot encode", () => {
+  const m = first();
+  for (
+    const bad of [NaN, Infinity, [1, NaN], { a: -Infinity }, undefined]
+  ) {
+    throws(
+      () => m.codec.fromJSON({ value: bad as JsonValue, time: 1 }),
+      CodecError,
+      String(bad),
+    );
+  }
+  throws(() => m.codec.fromJSON({ value: 1, time: NaN }), CodecError);
+  throws(() => jsonCodec.fromJSON(NaN), CodecError);
+  // Property: whatever fromJSON accepts, encode takes.
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.integer(), (value, t) => {
+      const decoded = m.codec.fromJSON({ value: value as JsonValue, time: t });
+      deepEqual(m.codec.decode(m.codec.encode(decoded)), decoded);
+    }),
+  );
+});

@@ -26,7 +26,7 @@ function notNumber(value: unknown): TypeError {
 }
 
 // The rare path: a result outside ±(2^53 − 1), a non-finite result or a wrong type.
-function outOfRange(a: number, b: number, r: number): number {
+function outOfRange(a: number, b: number, r: number): never {
   if (typeof a !== "number") throw notNumber(a);
   if (typeof b !== "number") throw notNumber(b);
   if (!Number.isFinite(r)) {
@@ -34,12 +34,21 @@ function outOfRange(a: number, b: number, r: number): number {
       `sum: ${a} + ${b} is not a finite number; refuse NaN and Infinity before folding`,
     );
   }
-  if (Number.isInteger(a) && Number.isInteger(b)) {
-    throw new RangeError(
-      `sum: ${a} + ${b} leaves the safe integer range ±${MAX}, where integer sums stop being exact; use sumBigInt() for larger totals`,
+  throw new RangeError(
+    `sum: ${a} + ${b} leaves ±${MAX} (2^53 − 1), where sums stop being exact to the unit; use sumBigInt() for larger totals`,
+  );
+}
+
+/** Refuses a decoded number outside sum's range, so every decoded value folds. */
+function inRange(value: number, format: string, input: unknown): number {
+  if (value > MAX || value < -MAX) {
+    throw new CodecError(
+      `${format}: ${
+        describe(input)
+      } is outside ±${MAX} (2^53 − 1), which sum() cannot fold exactly; the value was written by something else (sumBigInt() holds larger totals)`,
     );
   }
-  return r;
+  return value;
 }
 
 function combineNumbers(a: number, b: number): number {
@@ -75,16 +84,22 @@ const decimalCodec: Codec<number> = Object.freeze({
         `decimal codec: ${describe(value)} is not a finite number`,
       );
     }
+    if (value > MAX || value < -MAX) {
+      throw new RangeError(
+        `decimal codec: ${value} is outside ±${MAX}, which sum() cannot fold exactly; use sumBigInt()`,
+      );
+    }
     return ascii(String(value));
   },
   decode(bytes: Uint8Array): number {
-    return parseDecimal(decimalText(bytes, "decimal"), "decimal");
+    const text = decimalText(bytes, "decimal");
+    return inRange(parseDecimal(text, "decimal"), "decimal", text);
   },
   toJSON(value: number): JsonValue {
     return value;
   },
   fromJSON(json: JsonValue): number {
-    return finiteFromJSON(json, "decimal");
+    return inRange(finiteFromJSON(json, "decimal"), "decimal", json);
   },
 });
 
@@ -103,10 +118,12 @@ const SUM: Monoid<number> = Object.freeze({
 /**
  * Adds numbers. Additive: stores apply deltas as an atomic ADD.
  *
- * **Integers** stay exact: when both operands are integers and the result
- * leaves ±`Number.MAX_SAFE_INTEGER` (2^53 − 1), `combine` throws a
- * `RangeError` instead of silently rounding; use {@linkcode sumBigInt} for
- * totals that can grow past that.
+ * **Range**: values and totals stay within ±`Number.MAX_SAFE_INTEGER`
+ * (2^53 − 1). When a result leaves it, `combine` throws a `RangeError`
+ * instead of silently rounding (integers stay exact); use
+ * {@linkcode sumBigInt} for totals that can grow past that. The codec
+ * refuses such numbers too (`encode` with a `RangeError`, `decode` and
+ * `fromJSON` with a `CodecError`), so every value it reads can be folded.
  *
  * **Fractions**: once an operand is not an integer the sum is an ordinary
  * IEEE-754 double sum. It is exactly commutative but associative only up to
@@ -118,7 +135,7 @@ const SUM: Monoid<number> = Object.freeze({
  * `TypeError`: one bad value would otherwise poison a total forever.
  *
  * Codec: decimal text (format `"decimal"`, JavaScript's shortest round-trip
- * form, e.g. `"42"`, `"0.1"`, `"1e+21"`), which Valkey `INCRBYFLOAT` and
+ * form, e.g. `"42"`, `"0.1"`, `"1e-7"`), which Valkey `INCRBYFLOAT` and
  * DynamoDB numbers read natively; JSON is the number itself.
  *
  * @returns The frozen `sum` monoid over `number`.
@@ -126,10 +143,13 @@ const SUM: Monoid<number> = Object.freeze({
  * @example Usage
  * ```ts
  * import { sum } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
+ *
  * const m = sum();
- * console.log(m.combine(2, 3)); // 5
- * console.log(m.combineAll([1, 2, 3, 4])); // 10
- * console.log(new TextDecoder().decode(m.codec.encode(42))); // "42"
+ * assert.equal(m.combine(2, 3), 5);
+ * assert.equal(m.combineAll([1, 2, 3, 4]), 10);
+ * assert.equal(new TextDecoder().decode(m.codec.encode(42)), "42");
+ * assert.throws(() => m.codec.fromJSON(1e21), /outside/);
  * ```
  *
  * @example Integer overflow is refused
