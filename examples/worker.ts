@@ -1,227 +1,101 @@
-// A production-shaped worker: page views from Kafka, counted per page (and day) in DynamoDB through a Valkey cache.
+// A production-shaped worker: the pipelines of a YAML config (config/schema.json) fed by one Kafka source, into Deno KV or DynamoDB through a Valkey cache.
 //
 //   deno run -A examples/worker.ts --config examples/worker.yaml
 //   deno run -A examples/worker.ts --brokers kafka:9092 --topic page_views --table murmur_state --no-cache
 //
+// Without --config it counts page views per page and day (the 0.1 worker).
 // Start several with the same consumer group and they share the topic's
 // partitions; SIGTERM (or Ctrl-C) makes one finish what it read, commit and
 // leave, and the others take its partitions over where it stopped. Exactly
-// once holds across crashes too (dedup is on by default).
+// once holds across crashes too (dedup is on by default). When the store
+// names a swap alias, the worker follows `murmur swap` without a restart.
 
 import { parseArgs } from "node:util";
 import {
-  DynamoDBClient,
-  type DynamoDBClientConfig,
-} from "@aws-sdk/client-dynamodb";
-import { parse as parseYaml } from "yaml";
-import {
-  daily,
-  days,
-  hourly,
-  minutely,
-  sum,
-  type Window,
-} from "../monoid/mod.ts";
-import { pipeline } from "../pipeline/mod.ts";
+  buildPipelines,
+  ConfigError,
+  loadConfig,
+  type MurmurConfig,
+  openCache,
+  openSource,
+  openStore,
+  parseConfig,
+  type PipelineSpec,
+} from "../config/mod.ts";
 import {
   type KafkaDeadLetter,
   kafkaDeadLetter,
   type KafkaPartition,
-  kafkaSource,
 } from "../source/kafka.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
-import { ValkeyCache } from "../state/valkey.ts";
-import { InMemoryMetrics, run, type RunSummary } from "../streaming/mod.ts";
-
-/** One page view as it arrives on the topic. */
-export interface PageView {
-  /** The page viewed, e.g. `"/pricing"`. */
-  readonly page: string;
-  /** The visitor, when known. */
-  readonly visitor?: string;
-  /** When it happened: epoch ms or an ISO date; default the Kafka timestamp. */
-  readonly at?: number | string;
-}
-
-/** Everything the worker needs, after YAML, environment and flags were merged. */
-export interface WorkerConfig {
-  readonly kafka: {
-    readonly brokers: string[];
-    readonly topic: string;
-    readonly groupId: string;
-    readonly deadLetterTopic: string | null;
-    readonly fromBeginning: boolean;
-  };
-  readonly dynamodb: {
-    readonly endpoint: string | null;
-    readonly region: string;
-    readonly table: string;
-    readonly createTable: boolean;
-  };
-  readonly valkey: { readonly url: string | null };
-  readonly pipeline: {
-    readonly name: string;
-    readonly window: "day" | "hour" | "minute" | "none";
-    readonly retentionDays: number;
-    readonly batchWindowMs: number;
-    readonly batchMaxRecords: number;
-    readonly dedup: boolean;
-  };
-  readonly health: { readonly port: number; readonly hostname: string };
-  readonly log: { readonly intervalMs: number };
-}
+import {
+  type DeadLetterHandler,
+  type FanoutSummary,
+  InMemoryMetrics,
+  runFanout,
+} from "../streaming/mod.ts";
 
 const HELP =
-  `examples/worker.ts: count page views from Kafka into DynamoDB (+ Valkey cache)
+  `examples/worker.ts: run the pipelines of a YAML config from Kafka (see examples/worker.yaml)
 
-  --config <file>            YAML configuration (see examples/worker.yaml)
-  --brokers <a:9092,b:9092>  Kafka brokers            env MURMUR_KAFKA_BROKERS
-  --topic <name>             topic to read            env MURMUR_TOPIC
-  --group <id>               consumer group           env MURMUR_GROUP
-  --dlq <topic>              dead-letter topic        env MURMUR_DLQ_TOPIC
-  --table <name>             DynamoDB table           env MURMUR_DYNAMODB_TABLE
-  --dynamodb-endpoint <url>  DynamoDB endpoint        env MURMUR_DYNAMODB_ENDPOINT
-  --region <name>            AWS region               env AWS_REGION
+  --config <file>            YAML configuration (schema: config/schema.json)
+  --brokers <a:9092,b:9092>  Kafka brokers
+  --topic <name>             topic to read
+  --group <id>               consumer group
+  --dlq <topic>              dead-letter topic
+  --table <name>             state table (DynamoDB table, Deno KV prefix)
+  --dynamodb-endpoint <url>  DynamoDB endpoint
+  --region <name>            AWS region
   --create-table             create the table if missing (development)
-  --valkey-url <url>         Valkey/Redis cache       env MURMUR_VALKEY_URL
+  --valkey-url <url>         Valkey/Redis cache
   --no-cache                 run without the cache
-  --pipeline <name>          pipeline (state namespace) env MURMUR_PIPELINE
-  --window <day|hour|minute|none>
+  --pipeline <name>          rename the (first) pipeline
+  --window <day|hour|minute|none>  window of every pipeline
   --batch-window <ms>        fold for this long before writing
-  --port <n>                 health port (0 = any)    env MURMUR_HEALTH_PORT
+  --port <n>                 health port (0 = any)
   --log-interval <ms>        progress log interval
   --help
 
-Precedence: flags, then environment, then the YAML file, then defaults.`;
+Without --config: count page views per page and day, from the environment
+(MURMUR_KAFKA_BROKERS, MURMUR_TOPIC, MURMUR_GROUP, MURMUR_DLQ_TOPIC,
+MURMUR_DYNAMODB_TABLE, MURMUR_DYNAMODB_ENDPOINT, AWS_REGION, MURMUR_VALKEY_URL,
+MURMUR_PIPELINE, MURMUR_HEALTH_PORT). Flags override the file.`;
 
-const DEFAULTS: WorkerConfig = {
-  kafka: {
-    brokers: ["localhost:9092"],
-    topic: "page_views",
-    groupId: "page-view-counter",
-    deadLetterTopic: null,
-    fromBeginning: true,
-  },
-  dynamodb: {
-    endpoint: null,
-    region: "us-east-1",
-    table: "murmur_state",
-    createTable: false,
-  },
-  valkey: { url: null },
-  pipeline: {
-    name: "page_views",
-    window: "day",
-    retentionDays: 90,
-    batchWindowMs: 1000,
-    batchMaxRecords: 200_000,
-    dedup: true,
-  },
-  health: { port: 8080, hostname: "0.0.0.0" },
-  log: { intervalMs: 5000 },
-};
-
-/** Thrown for a configuration the worker cannot run with; the message says what to fix. */
-export class WorkerConfigError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "WorkerConfigError";
-  }
-}
-
-type Section = Record<string, unknown>;
-
-function section(root: Section, name: string): Section {
-  const value = root[name];
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new WorkerConfigError(`config: "${name}" must be a mapping`);
-  }
-  return value as Section;
-}
-
-function text(where: string, value: unknown, fallback: string): string {
-  if (value === undefined || value === null || value === "") return fallback;
-  if (typeof value !== "string") {
-    throw new WorkerConfigError(
-      `config: ${where} must be a string, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
-function optionalText(
-  where: string,
-  value: unknown,
-  fallback: string | null,
-): string | null {
-  if (value === undefined) return fallback;
-  if (value === null || value === "") return null;
-  return text(where, value, "");
-}
-
-function integer(
-  where: string,
-  value: unknown,
-  fallback: number,
-  min = 0,
-): number {
-  if (value === undefined || value === null || value === "") return fallback;
-  const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min) {
-    throw new WorkerConfigError(
-      `config: ${where} must be an integer >= ${min}, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return n;
-}
-
-function flag(where: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === "") return fallback;
-  if (typeof value === "boolean") return value;
-  if (value === "true" || value === "1") return true;
-  if (value === "false" || value === "0") return false;
-  throw new WorkerConfigError(
-    `config: ${where} must be true or false, got ${JSON.stringify(value)}`,
-  );
-}
-
-function brokerList(
-  where: string,
-  value: unknown,
-  fallback: string[],
-): string[] {
-  if (value === undefined || value === null || value === "") return fallback;
-  const list = typeof value === "string" ? value.split(",") : value;
-  if (
-    !Array.isArray(list) ||
-    list.some((b) => typeof b !== "string" || b.trim() === "")
-  ) {
-    throw new WorkerConfigError(
-      `config: ${where} must be a list of host:port, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return list.map((b: string) => b.trim());
-}
+/** The configuration used without --config: the 0.1 page-view counter. */
+export const DEFAULT_CONFIG = `
+source:
+  kind: kafka
+  brokers: "\${MURMUR_KAFKA_BROKERS:-localhost:9092}"
+  topic: "\${MURMUR_TOPIC:-page_views}"
+  groupId: "\${MURMUR_GROUP:-page-view-counter}"
+  deadLetterTopic: "\${MURMUR_DLQ_TOPIC:-}"
+store:
+  kind: dynamodb
+  table: "\${MURMUR_DYNAMODB_TABLE:-murmur_state}"
+  endpoint: "\${MURMUR_DYNAMODB_ENDPOINT:-}"
+  region: "\${AWS_REGION:-us-east-1}"
+defaults: { batchWindow: 1s, batchMaxRecords: 200000, dedup: true }
+pipelines:
+  - name: "\${MURMUR_PIPELINE:-page_views}"
+    key: page
+    aggregate: count
+    window: { every: day, retention: 90d }
+    time: { field: at, whenMissing: recordTime }
+health: { port: "\${MURMUR_HEALTH_PORT:-8080}" }
+`;
 
 /**
- * Builds the configuration from command-line arguments, the environment and
- * the YAML file named by `--config`.
+ * Builds the configuration from the YAML file named by `--config` (or the
+ * default), then applies the flags.
  *
  * @param args The command-line arguments.
  * @param env Reads an environment variable.
  * @returns The configuration, or `"help"` when `--help` was asked.
- * @throws {WorkerConfigError} For an unknown flag or a bad value.
+ * @throws {ConfigError} For an unknown flag or a bad value, naming the line.
  */
-export async function loadConfig(
+export async function workerConfig(
   args: readonly string[],
   env: (name: string) => string | undefined,
-): Promise<WorkerConfig | "help"> {
+): Promise<MurmurConfig | "help"> {
   let flags;
   try {
     flags = parseArgs({
@@ -249,158 +123,105 @@ export async function loadConfig(
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new WorkerConfigError(`${(error as Error).message}; see --help`);
-  }
-  if (flags.help) return "help";
-  let file: Section = {};
-  if (flags.config !== undefined) {
-    let raw: string;
-    try {
-      raw = await Deno.readTextFile(flags.config);
-    } catch (error) {
-      throw new WorkerConfigError(
-        `cannot read --config ${flags.config}: ${(error as Error).message}`,
-      );
-    }
-    const parsed = parseYaml(raw) as unknown;
-    if (
-      parsed !== null && (typeof parsed !== "object" || Array.isArray(parsed))
-    ) {
-      throw new WorkerConfigError(
-        `${flags.config}: the top level must be a mapping`,
-      );
-    }
-    file = (parsed ?? {}) as Section;
-  }
-  const kafka = section(file, "kafka");
-  const dynamodb = section(file, "dynamodb");
-  const valkey = section(file, "valkey");
-  const pipe = section(file, "pipeline");
-  const health = section(file, "health");
-  const log = section(file, "log");
-  const pick = (
-    flagValue: unknown,
-    envName: string | null,
-    fileValue: unknown,
-  ) => flagValue ?? (envName === null ? undefined : env(envName)) ?? fileValue;
-
-  const window = text(
-    "pipeline.window",
-    pick(flags.window, "MURMUR_WINDOW", pipe.window),
-    DEFAULTS.pipeline.window,
-  );
-  if (!["day", "hour", "minute", "none"].includes(window)) {
-    throw new WorkerConfigError(
-      `config: pipeline.window must be day, hour, minute or none, got "${window}"`,
+    throw new ConfigError(
+      "flags",
+      0,
+      0,
+      "",
+      `${(error as Error).message}; see --help`,
     );
   }
-  const cacheUrl = optionalText(
-    "valkey.url",
-    pick(flags["valkey-url"], "MURMUR_VALKEY_URL", valkey.url),
-    DEFAULTS.valkey.url,
-  );
-  return {
-    kafka: {
-      brokers: brokerList(
-        "kafka.brokers",
-        pick(flags.brokers, "MURMUR_KAFKA_BROKERS", kafka.brokers),
-        DEFAULTS.kafka.brokers,
-      ),
-      topic: text(
-        "kafka.topic",
-        pick(flags.topic, "MURMUR_TOPIC", kafka.topic),
-        DEFAULTS.kafka.topic,
-      ),
-      groupId: text(
-        "kafka.groupId",
-        pick(flags.group, "MURMUR_GROUP", kafka.groupId),
-        DEFAULTS.kafka.groupId,
-      ),
-      deadLetterTopic: optionalText(
-        "kafka.deadLetterTopic",
-        pick(flags.dlq, "MURMUR_DLQ_TOPIC", kafka.deadLetterTopic),
-        DEFAULTS.kafka.deadLetterTopic,
-      ),
-      fromBeginning: flag(
-        "kafka.fromBeginning",
-        kafka.fromBeginning,
-        DEFAULTS.kafka.fromBeginning,
-      ),
-    },
-    dynamodb: {
-      endpoint: optionalText(
-        "dynamodb.endpoint",
-        pick(
-          flags["dynamodb-endpoint"],
-          "MURMUR_DYNAMODB_ENDPOINT",
-          dynamodb.endpoint,
-        ),
-        DEFAULTS.dynamodb.endpoint,
-      ),
-      region: text(
-        "dynamodb.region",
-        pick(flags.region, "AWS_REGION", dynamodb.region),
-        DEFAULTS.dynamodb.region,
-      ),
-      table: text(
-        "dynamodb.table",
-        pick(flags.table, "MURMUR_DYNAMODB_TABLE", dynamodb.table),
-        DEFAULTS.dynamodb.table,
-      ),
-      createTable: flag(
-        "dynamodb.createTable",
-        pick(flags["create-table"], null, dynamodb.createTable),
-        DEFAULTS.dynamodb.createTable,
-      ),
-    },
-    valkey: { url: flags["no-cache"] ? null : cacheUrl },
-    pipeline: {
-      name: text(
-        "pipeline.name",
-        pick(flags.pipeline, "MURMUR_PIPELINE", pipe.name),
-        DEFAULTS.pipeline.name,
-      ),
-      window: window as WorkerConfig["pipeline"]["window"],
-      retentionDays: integer(
-        "pipeline.retentionDays",
-        pipe.retentionDays,
-        DEFAULTS.pipeline.retentionDays,
-        1,
-      ),
-      batchWindowMs: integer(
-        "pipeline.batchWindowMs",
-        pick(flags["batch-window"], null, pipe.batchWindowMs),
-        DEFAULTS.pipeline.batchWindowMs,
-      ),
-      batchMaxRecords: integer(
-        "pipeline.batchMaxRecords",
-        pipe.batchMaxRecords,
-        DEFAULTS.pipeline.batchMaxRecords,
-        1,
-      ),
-      dedup: flag("pipeline.dedup", pipe.dedup, DEFAULTS.pipeline.dedup),
-    },
-    health: {
-      port: integer(
-        "health.port",
-        pick(flags.port, "MURMUR_HEALTH_PORT", health.port),
-        DEFAULTS.health.port,
-      ),
-      hostname: text(
-        "health.hostname",
-        health.hostname,
-        DEFAULTS.health.hostname,
-      ),
-    },
-    log: {
-      intervalMs: integer(
-        "log.intervalMs",
-        pick(flags["log-interval"], null, log.intervalMs),
-        DEFAULTS.log.intervalMs,
-        100,
-      ),
-    },
+  if (flags.help) return "help";
+  let config = flags.config === undefined
+    ? parseConfig(DEFAULT_CONFIG, { file: "(default config)", env })
+    : await loadConfig(flags.config, env);
+  const bad = (flag: string, detail: string) =>
+    new ConfigError("flags", 0, 0, `--${flag}`, detail);
+  const integer = (flag: string, value: string, min: number) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw bad(flag, `must be an integer >= ${min}, got "${value}"`);
+    }
+    return n;
   };
+  const source = config.source;
+  if (source?.kind === "kafka") {
+    config = {
+      ...config,
+      source: {
+        ...source,
+        ...(flags.brokers === undefined ? {} : {
+          brokers: flags.brokers.split(",").map((b) => b.trim()).filter((b) =>
+            b !== ""
+          ),
+        }),
+        ...(flags.topic === undefined ? {} : { topic: flags.topic }),
+        ...(flags.group === undefined ? {} : { groupId: flags.group }),
+        ...(flags.dlq === undefined ? {} : { deadLetterTopic: flags.dlq }),
+      },
+    };
+  }
+  const store = config.store;
+  if (store.kind === "dynamodb") {
+    config = {
+      ...config,
+      store: {
+        ...store,
+        ...(flags.table === undefined ? {} : { table: flags.table }),
+        ...(flags["dynamodb-endpoint"] === undefined
+          ? {}
+          : { endpoint: flags["dynamodb-endpoint"] }),
+        ...(flags.region === undefined ? {} : { region: flags.region }),
+        ...(flags["create-table"] ? { createTable: true } : {}),
+      },
+    };
+  } else if (store.kind === "kv" && flags.table !== undefined) {
+    config = { ...config, store: { ...store, table: flags.table } };
+  }
+  const cacheUrl = flags["valkey-url"] ??
+    (flags.config === undefined ? env("MURMUR_VALKEY_URL") : undefined);
+  if (cacheUrl !== undefined && cacheUrl !== "") {
+    config = {
+      ...config,
+      cache: { url: cacheUrl, keyPrefix: config.cache?.keyPrefix ?? "murmur:" },
+    };
+  }
+  if (flags["no-cache"]) config = { ...config, cache: null };
+  const window = flags.window;
+  if (
+    window !== undefined && !["day", "hour", "minute", "none"].includes(window)
+  ) {
+    throw bad("window", `must be day, hour, minute or none, got "${window}"`);
+  }
+  const batchWindow = flags["batch-window"] === undefined
+    ? undefined
+    : integer("batch-window", flags["batch-window"], 0);
+  config = {
+    ...config,
+    pipelines: config.pipelines.map((p, i): PipelineSpec => ({
+      ...p,
+      ...(i === 0 && flags.pipeline !== undefined
+        ? { name: flags.pipeline }
+        : {}),
+      ...(window === undefined ? {} : {
+        window: window === "none" ? null : {
+          every: window as "day" | "hour" | "minute",
+          retention: p.window?.retention ?? null,
+        },
+      }),
+      ...(batchWindow === undefined ? {} : { run: { ...p.run, batchWindow } }),
+    })),
+    health: {
+      ...config.health,
+      ...(flags.port === undefined
+        ? {}
+        : { port: integer("port", flags.port, 0) }),
+    },
+    log: flags["log-interval"] === undefined
+      ? config.log
+      : { intervalMs: integer("log-interval", flags["log-interval"], 100) },
+  };
+  return config;
 }
 
 /** Writes one JSON log line to stdout. */
@@ -414,89 +235,85 @@ function log(
   );
 }
 
-function windowOf(config: WorkerConfig["pipeline"]): Window | null {
-  const retention = days(config.retentionDays);
-  switch (config.window) {
-    case "day":
-      return daily({ retention });
-    case "hour":
-      return hourly({ retention });
-    case "minute":
-      return minutely({ retention });
-    case "none":
-      return null;
-  }
-}
-
-/** Event time: the event's own `at` when it has one, else the Kafka timestamp. */
-function eventTime(event: PageView, recordTime: number): number {
-  if (event.at === undefined) return recordTime;
-  const ms = typeof event.at === "number" ? event.at : Date.parse(event.at);
-  if (!Number.isFinite(ms)) {
-    throw new TypeError(`"at" is not a time: ${JSON.stringify(event.at)}`);
-  }
-  return ms;
+/** Logs dead letters, at most one line per second (with how many were not logged). */
+function loggedDeadLetters(): DeadLetterHandler {
+  let last = 0;
+  let quiet = 0;
+  return (record, error) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      quiet++;
+      return;
+    }
+    log("warn", "dead letter", {
+      record: record.id,
+      stage: error.stage,
+      reason: error.message,
+      notLogged: quiet,
+    });
+    last = now;
+    quiet = 0;
+  };
 }
 
 /**
- * Runs the worker until SIGTERM/SIGINT (or `signal`).
+ * Runs the config's pipelines over its Kafka source until SIGTERM/SIGINT (or `signal`).
  *
  * @param config The configuration.
  * @param signal Stops the worker like SIGTERM does.
- * @returns What the run did.
+ * @returns What each pipeline did.
  */
 export async function runWorker(
-  config: WorkerConfig,
+  config: MurmurConfig,
   signal: AbortSignal,
-): Promise<RunSummary> {
-  const dynamoConfig: DynamoDBClientConfig = { region: config.dynamodb.region };
-  if (config.dynamodb.endpoint !== null) {
-    dynamoConfig.endpoint = config.dynamodb.endpoint;
-    // DynamoDB Local accepts any credentials; real AWS finds them itself.
-    dynamoConfig.credentials = {
-      accessKeyId: "local",
-      secretAccessKey: "local",
-    };
+): Promise<FanoutSummary> {
+  if (config.source === null) {
+    throw new ConfigError(
+      config.file,
+      0,
+      0,
+      "source",
+      "the worker needs a live source: add a source: section (kind: kafka)",
+    );
   }
-  const dynamoClient = new DynamoDBClient(dynamoConfig);
-  if (config.dynamodb.createTable) {
-    await ensureTable(dynamoClient, config.dynamodb.table);
-  }
-  const dynamo = new DynamoDBStore(dynamoClient, config.dynamodb.table, {
-    closeClient: true,
+  const opened = await openStore(config.store, {
+    swap: {
+      onSwap: (from, to) =>
+        log("info", "state table swapped", {
+          from: from.target,
+          to: to.target,
+          version: to.version,
+        }),
+      onError: (error) =>
+        log("warn", "alias read failed", { error: String(error) }),
+    },
   });
-  const cache = config.valkey.url === null ? null : new ValkeyCache({
-    url: config.valkey.url,
-    onError: (error, operation) =>
+  const cache = openCache(
+    config,
+    (error, operation) =>
       log("warn", "cache unavailable, reading and writing the store only", {
         operation,
         error: String(error),
       }),
+  );
+  const names = config.pipelines.map((p) => p.name);
+  const kafka = config.source.kind === "kafka" ? config.source : null;
+  const deadLetter: KafkaDeadLetter | null =
+    kafka === null || kafka.deadLetterTopic === null ? null : kafkaDeadLetter({
+      brokers: kafka.brokers,
+      topic: kafka.deadLetterTopic,
+      pipeline: names[0] ?? "",
+    });
+  const metrics = new InMemoryMetrics();
+  const bound = buildPipelines(config, {
+    store: opened.store,
+    cache,
+    run: { metrics, deadLetter: deadLetter ?? loggedDeadLetters() },
   });
-
-  const window = windowOf(config.pipeline);
-  let builder = pipeline<PageView>(config.pipeline.name)
-    .key((event) => {
-      if (typeof event.page !== "string" || event.page === "") {
-        throw new TypeError('the event has no "page"');
-      }
-      return event.page;
-    })
-    .value(() => 1)
-    .time(eventTime)
-    .aggregate(sum())
-    .storeIn(dynamo);
-  if (window !== null) builder = builder.window(window);
-  if (cache !== null) builder = builder.cache(cache);
-  const views = builder.build();
 
   let assigned: readonly KafkaPartition[] = [];
   let lastCommitAt: number | null = null;
-  const source = kafkaSource<PageView>({
-    brokers: config.kafka.brokers,
-    topic: config.kafka.topic,
-    groupId: config.kafka.groupId,
-    fromBeginning: config.kafka.fromBeginning,
+  const source = openSource(config.source, {
     logLevel: "warn",
     onAssignment: (partitions) => {
       assigned = partitions;
@@ -508,34 +325,29 @@ export async function runWorker(
       lastCommitAt = Date.now();
     },
   });
-  const deadLetter: KafkaDeadLetter | null =
-    config.kafka.deadLetterTopic === null ? null : kafkaDeadLetter({
-      brokers: config.kafka.brokers,
-      topic: config.kafka.deadLetterTopic,
-      pipeline: config.pipeline.name,
-    });
 
-  const metrics = new InMemoryMetrics();
   let state: "starting" | "running" | "stopping" | "failed" = "starting";
   const startedAt = Date.now();
   const status = () => {
-    const snapshot = metrics.snapshot(config.pipeline.name);
+    const snapshots = names.map((name) => metrics.snapshot(name));
+    const first = snapshots[0]!;
     return {
       status: state,
-      pipeline: config.pipeline.name,
-      topic: config.kafka.topic,
-      group: config.kafka.groupId,
-      store: dynamo.name,
+      pipeline: names[0],
+      pipelines: names,
+      source: source.name,
+      store: opened.store.name,
       cache: cache?.name ?? null,
       partitions: assigned.map((p) => p.partition),
-      events: snapshot.eventsIn,
-      eventsPerSecond: Math.round(snapshot.eventsPerSecond),
-      merges: snapshot.merges,
-      dedupSkips: snapshot.dedupSkips,
-      deadLetters: snapshot.deadLetters,
-      errors: snapshot.errors,
-      lagMs: snapshot.lag,
-      lastError: snapshot.lastError,
+      events: first.eventsIn,
+      eventsPerSecond: Math.round(first.eventsPerSecond),
+      merges: snapshots.reduce((n, s) => n + s.merges, 0),
+      dedupSkips: snapshots.reduce((n, s) => n + s.dedupSkips, 0),
+      deadLetters: snapshots.reduce((n, s) => n + s.deadLetters, 0),
+      errors: snapshots.reduce((n, s) => n + s.errors, 0),
+      lagMs: Math.max(...snapshots.map((s) => s.lag ?? 0)),
+      lastError: snapshots.find((s) => s.lastError !== null)?.lastError ??
+        null,
       lastCommitAt: lastCommitAt === null
         ? null
         : new Date(lastCommitAt).toISOString(),
@@ -551,8 +363,7 @@ export async function runWorker(
   }, (request) => {
     const { pathname } = new URL(request.url);
     if (pathname === "/healthz") {
-      const body = status();
-      return Response.json(body, {
+      return Response.json(status(), {
         status: state === "running" || state === "starting" ? 200 : 503,
       });
     }
@@ -576,27 +387,20 @@ export async function runWorker(
   }, { once: true });
 
   log("info", "worker starting", {
-    topic: config.kafka.topic,
-    group: config.kafka.groupId,
-    table: config.dynamodb.table,
-    cache: config.valkey.url === null ? null : "valkey",
-    window: config.pipeline.window,
-    batchWindowMs: config.pipeline.batchWindowMs,
-    dedup: config.pipeline.dedup,
+    config: config.file,
+    source: source.name,
+    store: opened.store.name,
+    cache: cache?.name ?? null,
+    pipelines: config.pipelines.map((p) => ({
+      name: p.name,
+      aggregate: p.aggregate.kind,
+      window: p.window?.every ?? "none",
+      dedup: p.run.dedup,
+    })),
   });
   state = "running";
   try {
-    return await run(views, {
-      source,
-      batchWindow: {
-        time: config.pipeline.batchWindowMs,
-        maxRecords: config.pipeline.batchMaxRecords,
-      },
-      dedup: config.pipeline.dedup,
-      metrics,
-      signal,
-      ...(deadLetter === null ? {} : { deadLetter }),
-    });
+    return await runFanout(source, bound, { signal });
   } catch (error) {
     state = "failed";
     throw error;
@@ -605,7 +409,7 @@ export async function runWorker(
     await deadLetter?.close().catch((error) =>
       log("warn", "dead-letter close failed", { error: String(error) })
     );
-    await dynamo.close().catch((error) =>
+    await opened.close().catch((error) =>
       log("warn", "store close failed", { error: String(error) })
     );
     await cache?.close().catch((error) =>
@@ -616,9 +420,9 @@ export async function runWorker(
 }
 
 if (import.meta.main) {
-  let config: WorkerConfig | "help";
+  let config: MurmurConfig | "help";
   try {
-    config = await loadConfig(Deno.args, (name) => Deno.env.get(name));
+    config = await workerConfig(Deno.args, (name) => Deno.env.get(name));
   } catch (error) {
     console.error((error as Error).message);
     Deno.exit(2);
@@ -633,7 +437,16 @@ if (import.meta.main) {
   }
   try {
     const summary = await runWorker(config, stop.signal);
-    log("info", "stopped", { ...summary });
+    const first = summary.pipelines[0]!;
+    log("info", "stopped", {
+      events: first.events,
+      acked: Math.min(...summary.pipelines.map((p) => p.acked)),
+      unacked: Math.max(...summary.pipelines.map((p) => p.unacked)),
+      deadLetters: summary.pipelines.reduce((n, p) => n + p.deadLetters, 0),
+      durationMs: Math.round(summary.durationMs),
+      stoppedBy: summary.stoppedBy,
+      pipelines: summary.pipelines,
+    });
     Deno.exit(0);
   } catch (error) {
     log("error", "worker failed", {

@@ -1,0 +1,497 @@
+// From config specs to running parts: extractors from field paths, monoids, windows, pipelines, sources and stores.
+
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  count,
+  daily,
+  decayedSum,
+  hourly,
+  last,
+  max,
+  min,
+  minutely,
+  type Monoid,
+  sum,
+  type Window,
+} from "../monoid/mod.ts";
+import { hll, HyperLogLog } from "../sketch/hll.ts";
+import { topK } from "../sketch/topk.ts";
+import { type Pipeline, pipeline } from "../pipeline/mod.ts";
+import { JsonLinesSource, type Source } from "../source/mod.ts";
+import { kafkaSource, type KafkaSourceOptions } from "../source/kafka.ts";
+import { MemoryStore, type Store } from "../state/mod.ts";
+import { KvStore } from "../state/kv.ts";
+import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { ValkeyCache } from "../state/valkey.ts";
+import {
+  type AliasRegistry,
+  DynamoDBAliasRegistry,
+  KvAliasRegistry,
+  SwappableStore,
+  type SwappableStoreOptions,
+} from "../state/swap.ts";
+import { bind, type BoundPipeline, type RunOptions } from "../streaming/mod.ts";
+import type {
+  AggregateSpec,
+  KeySpec,
+  MurmurConfig,
+  PipelineSpec,
+  SourceSpec,
+  StoreSpec,
+  TimeSpec,
+  WindowSpec,
+} from "./parse.ts";
+
+/** An event as the config sees it: a JSON object. */
+export type ConfigEvent = Readonly<Record<string, unknown>>;
+
+/**
+ * Compiles a dotted field path (`customer.id`, `items.0.sku`) to a reader.
+ *
+ * @param path The path.
+ * @returns Reads the field of an event; `undefined` when any step is missing.
+ *
+ * @example Usage
+ * ```ts
+ * import { fieldReader } from "@murmur/core/config";
+ * import assert from "node:assert/strict";
+ *
+ * const read = fieldReader("customer.id");
+ * assert.equal(read({ customer: { id: "c1" } }), "c1");
+ * assert.equal(read({}), undefined);
+ * ```
+ */
+export function fieldReader(path: string): (event: unknown) => unknown {
+  const steps = path.split(".");
+  return (event) => {
+    let at: unknown = event;
+    for (const step of steps) {
+      if (at === null || typeof at !== "object") return undefined;
+      at = (at as Record<string, unknown>)[step];
+    }
+    return at;
+  };
+}
+
+function entityOf(path: string, value: unknown): string {
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "boolean") return String(value);
+  throw new TypeError(
+    value === undefined
+      ? `the event has no "${path}"`
+      : `"${path}" must be a non-empty string or a number, got ${
+        JSON.stringify(value)
+      }`,
+  );
+}
+
+function keyFn(spec: KeySpec): (event: unknown) => string {
+  if ("const" in spec) {
+    const entity = spec.const;
+    return () => entity;
+  }
+  if ("field" in spec) {
+    const read = fieldReader(spec.field);
+    const { field, prefix } = spec;
+    return (event) => prefix + entityOf(field, read(event));
+  }
+  const parts = spec.template.split(/(\{[^{}]+\})/).filter((p) => p !== "")
+    .map((part) => {
+      if (!part.startsWith("{")) return () => part;
+      const path = part.slice(1, -1);
+      const read = fieldReader(path);
+      return (event: unknown) => entityOf(path, read(event));
+    });
+  return (event) => parts.map((part) => part(event)).join("");
+}
+
+function number(path: string, value: unknown): number {
+  const n = typeof value === "string" && value.trim() !== ""
+    ? Number(value)
+    : value;
+  if (typeof n !== "number" || !Number.isFinite(n)) {
+    throw new TypeError(
+      value === undefined
+        ? `the event has no "${path}"`
+        : `"${path}" must be a number, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+function timeFn(
+  spec: TimeSpec,
+): (event: unknown, recordTime: number) => number {
+  const read = fieldReader(spec.field);
+  const scale = spec.unit === "s" ? 1000 : 1;
+  return (event, recordTime) => {
+    const value = read(event);
+    if (value === undefined || value === null || value === "") {
+      if (spec.whenMissing === "recordTime") return recordTime;
+      throw new TypeError(
+        `the event has no time field "${spec.field}" (set whenMissing: recordTime to fall back to the record's time)`,
+      );
+    }
+    const ms = typeof value === "number"
+      ? value * scale
+      : typeof value === "string" && /^\d+(\.\d+)?$/.test(value)
+      ? Number(value) * scale
+      : typeof value === "string"
+      ? Date.parse(value)
+      : NaN;
+    if (!Number.isFinite(ms)) {
+      throw new TypeError(
+        `"${spec.field}" is not a time (epoch ${spec.unit} or ISO-8601): ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+    return ms;
+  };
+}
+
+/**
+ * The window of a spec.
+ *
+ * @param spec The window spec, or `null`.
+ * @returns The window, or `null` for all-time values.
+ */
+export function windowOf(spec: WindowSpec | null): Window | null {
+  if (spec === null) return null;
+  const options = spec.retention === null ? {} : { retention: spec.retention };
+  switch (spec.every) {
+    case "minute":
+      return minutely(options);
+    case "hour":
+      return hourly(options);
+    case "day":
+      return daily(options);
+  }
+}
+
+interface Folding {
+  readonly monoid: Monoid<unknown>;
+  readonly value: (event: unknown, time: number) => unknown;
+  readonly top: number | null;
+}
+
+function folding(spec: AggregateSpec, valuePath: string | null): Folding {
+  const read = valuePath === null ? () => 1 : fieldReader(valuePath);
+  const numeric = (event: unknown) =>
+    valuePath === null ? 1 : number(valuePath, read(event));
+  switch (spec.kind) {
+    case "sum":
+      return { monoid: sum() as Monoid<unknown>, value: numeric, top: null };
+    case "count":
+      return { monoid: count() as Monoid<unknown>, value: () => 1, top: null };
+    case "min":
+      return { monoid: min() as Monoid<unknown>, value: numeric, top: null };
+    case "max":
+      return { monoid: max() as Monoid<unknown>, value: numeric, top: null };
+    case "latest":
+      return {
+        monoid: last() as Monoid<unknown>,
+        value: (event, time) => {
+          const value = read(event);
+          if (value === undefined) {
+            throw new TypeError(`the event has no "${valuePath}"`);
+          }
+          return { value, time };
+        },
+        top: null,
+      };
+    case "decayedSum":
+      return {
+        monoid: decayedSum({ halfLife: spec.halfLife }) as Monoid<unknown>,
+        value: (event, time) => ({ value: numeric(event), time }),
+        top: null,
+      };
+    case "uniqueCount": {
+      const of = fieldReader(spec.of);
+      return {
+        monoid: hll() as Monoid<unknown>,
+        value: (event) => HyperLogLog.of(entityOf(spec.of, of(event))),
+        top: null,
+      };
+    }
+    case "topN": {
+      const monoid = topK({ k: spec.k ?? Math.max(10 * spec.n, 100) });
+      const of = fieldReader(spec.of);
+      const weight = spec.weight === null ? null : fieldReader(spec.weight);
+      const weightPath = spec.weight ?? "";
+      return {
+        monoid: monoid as Monoid<unknown>,
+        value: (event) =>
+          monoid.identity().add(
+            entityOf(spec.of, of(event)),
+            weight === null ? 1 : number(weightPath, weight(event)),
+          ),
+        top: spec.n,
+      };
+    }
+  }
+}
+
+/** What a built pipeline may be given besides its spec. */
+export interface BuildPipelineOptions {
+  /** The store. */
+  readonly store: Store;
+  /** The write-through cache, or none. */
+  readonly cache?: ValkeyCache | null;
+}
+
+/**
+ * Builds a pipeline from its spec: keys, value, monoid, window and event
+ * time read from the event's fields.
+ *
+ * @param spec The pipeline spec (from {@linkcode parseConfig}).
+ * @param options The store and cache.
+ * @returns The pipeline.
+ *
+ * @example Usage
+ * ```ts
+ * import { buildPipeline, parseConfig } from "@murmur/core/config";
+ * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const { pipelines } = parseConfig("pipelines: [{ name: views, key: page, aggregate: count, window: day }]");
+ * const views = buildPipeline(pipelines[0]!, { store: new MemoryStore() });
+ * assert.equal(views.monoid.kind, "count");
+ * assert.equal(views.window?.granularity, "day");
+ * ```
+ */
+export function buildPipeline(
+  spec: PipelineSpec,
+  options: BuildPipelineOptions,
+): Pipeline<ConfigEvent, unknown> {
+  const { monoid, value, top } = folding(spec.aggregate, spec.value);
+  const keys = spec.keys.map(keyFn);
+  let builder = spec.multi
+    ? pipeline<ConfigEvent>(spec.name).keyMany((event) =>
+      keys.map((key) => key(event))
+    )
+    : pipeline<ConfigEvent>(spec.name).key(keys[0]!);
+  builder = builder.value(value).aggregate(monoid).storeIn(options.store);
+  if (top !== null) builder = builder.top(top);
+  const window = windowOf(spec.window);
+  if (window !== null) builder = builder.window(window);
+  if (spec.time !== null) builder = builder.time(timeFn(spec.time));
+  if (options.cache !== undefined && options.cache !== null) {
+    builder = builder.cache(options.cache);
+  }
+  return builder.build() as Pipeline<ConfigEvent, unknown>;
+}
+
+/**
+ * The run options a pipeline spec asks for.
+ *
+ * @param spec The pipeline spec.
+ * @returns Options for `run()` / `bind()`.
+ */
+export function runOptionsOf(spec: PipelineSpec): RunOptions {
+  const r = spec.run;
+  return {
+    dedup: r.dedup,
+    ...(r.batchWindow === null && r.batchMaxRecords === null ? {} : {
+      batchWindow: {
+        ...(r.batchWindow === null ? {} : { time: r.batchWindow }),
+        ...(r.batchMaxRecords === null
+          ? {}
+          : { maxRecords: r.batchMaxRecords }),
+      },
+    }),
+    ...(r.concurrency === null ? {} : { concurrency: r.concurrency }),
+    ...(r.maxAttempts === null ? {} : { maxAttempts: r.maxAttempts }),
+  };
+}
+
+/**
+ * Builds every pipeline of a config, bound to its run options, for
+ * `runFanout` (one source, several pipelines).
+ *
+ * @param config The config.
+ * @param options The store, cache, and options added to every pipeline (metrics, dead letters, signal).
+ * @returns The bound pipelines, in config order.
+ */
+export function buildPipelines(
+  config: MurmurConfig,
+  options: BuildPipelineOptions & { readonly run?: RunOptions },
+): BoundPipeline<ConfigEvent>[] {
+  return config.pipelines.map((spec) =>
+    bind(buildPipeline(spec, options), {
+      ...runOptionsOf(spec),
+      ...options.run,
+    })
+  );
+}
+
+/** Hooks of {@linkcode openSource}. */
+export type SourceHooks = Pick<
+  KafkaSourceOptions<ConfigEvent>,
+  "onAssignment" | "onCommit" | "logLevel"
+>;
+
+/**
+ * Opens the source a spec names.
+ *
+ * @param spec The source spec.
+ * @param hooks Kafka callbacks and log level.
+ * @returns The source; iterate it (or hand it to `run`) to connect.
+ */
+export function openSource(
+  spec: SourceSpec,
+  hooks: SourceHooks = {},
+): Source<ConfigEvent> {
+  if (spec.kind === "jsonl") {
+    return new JsonLinesSource<ConfigEvent>(spec.path, {
+      ...spec.settings,
+      decode: (json) => {
+        if (json === null || typeof json !== "object" || Array.isArray(json)) {
+          throw new TypeError("a line must hold a JSON object");
+        }
+        return json as ConfigEvent;
+      },
+    });
+  }
+  const s = spec.settings;
+  const renamed: Record<string, unknown> = { ...s };
+  if (s.fetchMaxBytes !== undefined) renamed.maxBytes = s.fetchMaxBytes;
+  if (s.fetchMaxBytesPerPartition !== undefined) {
+    renamed.maxBytesPerPartition = s.fetchMaxBytesPerPartition;
+  }
+  delete renamed.fetchMaxBytes;
+  delete renamed.fetchMaxBytesPerPartition;
+  return kafkaSource<ConfigEvent>({
+    ...renamed,
+    ...hooks,
+    brokers: spec.brokers,
+    topic: spec.topic,
+    groupId: spec.groupId,
+    fromBeginning: spec.startFrom === "earliest",
+  } as KafkaSourceOptions<ConfigEvent>);
+}
+
+/** A store opened from a config, with what else was opened for it. */
+export interface OpenedStore extends AsyncDisposable {
+  /** The store pipelines write (a {@linkcode SwappableStore} when the config names an alias). */
+  readonly store: Store;
+  /** Where the alias lives, when the config names one. */
+  readonly aliases: AliasRegistry | null;
+  /** The alias, or `null`. */
+  readonly alias: string | null;
+  /** Opens the store of another table of the same backend (a shadow for a replay). */
+  table(name: string): Promise<Store>;
+  /** Closes the store, the registry and the clients. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode openStore}. */
+export interface OpenStoreOptions {
+  /** Write this table instead of the configured one (or the alias's). */
+  readonly table?: string;
+  /** Callbacks of the alias follower. */
+  readonly swap?: Pick<SwappableStoreOptions, "onSwap" | "onError">;
+}
+
+/**
+ * Opens the store a config names: Deno KV, DynamoDB or memory, following
+ * its swap alias when it names one.
+ *
+ * @param spec The store spec.
+ * @param options Table override and swap callbacks.
+ * @returns The opened store.
+ */
+export async function openStore(
+  spec: StoreSpec,
+  options: OpenStoreOptions = {},
+): Promise<OpenedStore> {
+  const closers: (() => Promise<void> | void)[] = [];
+  let open: (table: string) => Promise<Store>;
+  let aliases: AliasRegistry | null = null;
+  let alias: string | null = null;
+  let fixed: string;
+  if (spec.kind === "memory") {
+    const memory = new MemoryStore();
+    open = () => Promise.resolve(memory);
+    fixed = "memory";
+  } else if (spec.kind === "kv") {
+    const kv = await Deno.openKv(spec.path ?? undefined);
+    closers.push(() => kv.close());
+    open = (table) =>
+      Promise.resolve(
+        new KvStore(kv, {
+          prefix: ["murmur", table],
+          name: `deno-kv:${table}`,
+        }),
+      );
+    fixed = spec.table;
+    if (spec.alias !== null) {
+      aliases = new KvAliasRegistry(kv);
+      alias = spec.alias;
+    }
+  } else {
+    const client = new DynamoDBClient({
+      region: spec.region,
+      ...(spec.endpoint === null ? {} : {
+        endpoint: spec.endpoint,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      }),
+    });
+    closers.push(() => client.destroy());
+    open = async (table) => {
+      if (spec.createTable) await ensureTable(client, table);
+      return new DynamoDBStore(client, table, {
+        ...(spec.concurrency === null ? {} : { concurrency: spec.concurrency }),
+      });
+    };
+    fixed = spec.table;
+    if (spec.alias !== null) {
+      aliases = new DynamoDBAliasRegistry(client, spec.aliasTable);
+      alias = spec.alias;
+    }
+  }
+  let store: Store;
+  if (options.table !== undefined) {
+    store = await open(options.table);
+  } else if (aliases !== null && alias !== null) {
+    store = await SwappableStore.open(aliases, alias, open, {
+      pollInterval: spec.kind === "memory" ? 1000 : spec.pollInterval,
+      ...options.swap,
+    });
+  } else {
+    store = await open(fixed);
+  }
+  const close = async () => {
+    await store.close();
+    await aliases?.close();
+    for (const closer of closers.reverse()) await closer();
+  };
+  return {
+    store,
+    aliases,
+    alias,
+    table: open,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Opens the Valkey cache a config names, or `null`.
+ *
+ * @param config The config.
+ * @param onError Called with cache failures (the store stays the truth).
+ * @returns The cache, or `null`.
+ */
+export function openCache(
+  config: MurmurConfig,
+  onError?: (error: unknown, operation: string) => void,
+): ValkeyCache | null {
+  if (config.cache === null) return null;
+  return new ValkeyCache({
+    url: config.cache.url,
+    keyPrefix: config.cache.keyPrefix,
+    ...(onError === undefined ? {} : { onError }),
+  });
+}
