@@ -423,9 +423,7 @@ function kafkaDef(): ServiceDef {
         "-cp",
         `${lib}/*`,
       ];
-      const clusterId = btoa(
-        String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
-      ).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+      const clusterId = kafkaClusterId();
       const formatted = await run(java, [
         ...jvm,
         "kafka.tools.StorageTool",
@@ -1002,6 +1000,24 @@ async function ensure(def: ServiceDef): Promise<UpResult & { log: string }> {
     );
   }
   return await spawnService(def, port);
+}
+
+/**
+ * A random Kafka cluster id: 16 bytes as unpadded base64url, the form
+ * `kafka-storage format -t` takes. The first byte's top bit is cleared, so
+ * the id starts with `A`–`f` and never with `-` (which the tool would read
+ * as a flag, failing about one start in 64).
+ *
+ * @param bytes 16 random bytes; default: fresh ones.
+ * @returns The id, 22 characters.
+ */
+export function kafkaClusterId(
+  bytes: Uint8Array = crypto.getRandomValues(new Uint8Array(16)),
+): string {
+  const id = Uint8Array.from(bytes);
+  id[0] = id[0]! & 0x7f;
+  return btoa(String.fromCharCode(...id))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 /**
