@@ -408,3 +408,15 @@ export function positiveInteger(
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * What the S3 and Parquet sources need of an S3 client: the AWS SDK v3
+ * `S3Client` from `npm:@aws-sdk/client-s3` fits.
+ */
+export interface S3ClientLike {
+  /** Sends a command; the sources pass commands of `@aws-sdk/client-s3`. */
+  send(
+    command: unknown,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<unknown>;
+}

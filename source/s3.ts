@@ -21,8 +21,9 @@
 
 import {
   GetObjectCommand,
+  type GetObjectCommandOutput,
   ListObjectsV2Command,
-  type S3Client,
+  type ListObjectsV2CommandOutput,
 } from "@aws-sdk/client-s3";
 import type { Source, SourceRecord } from "./source.ts";
 import {
@@ -31,6 +32,7 @@ import {
   MemoryCheckpoint,
   messageOf,
   positiveInteger,
+  type S3ClientLike,
   splitLines,
 } from "./_handoff.ts";
 import {
@@ -39,12 +41,14 @@ import {
   LaneReader,
 } from "./_handoff_lanes.ts";
 
+export type { Source, SourceRecord } from "./source.ts";
 export {
   type Checkpoint,
   CheckpointMismatchError,
   FileCheckpoint,
   type LaneProgress,
   MemoryCheckpoint,
+  type S3ClientLike,
 };
 
 /**
@@ -54,7 +58,7 @@ export {
  */
 export interface S3JsonLinesOptions<T> {
   /** The S3 client (region, endpoint, credentials are its business). */
-  readonly client: S3Client;
+  readonly client: S3ClientLike;
   /** The bucket. */
   readonly bucket: string;
   /** Only keys starting with this. Default: `""` (the whole bucket). */
@@ -129,7 +133,7 @@ export class S3ObjectError extends Error {
 export class S3JsonLinesSource<T> implements Source<T> {
   /** `"s3:<bucket>/<prefix>"`. */
   readonly name: string;
-  readonly #client: S3Client;
+  readonly #client: S3ClientLike;
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #keys: (key: string) => boolean;
@@ -215,13 +219,13 @@ export class S3JsonLinesSource<T> implements Source<T> {
     do {
       let page;
       try {
-        page = await this.#client.send(
+        page = (await this.#client.send(
           new ListObjectsV2Command({
             Bucket: this.#bucket,
             Prefix: this.#prefix,
             ...(token === undefined ? {} : { ContinuationToken: token }),
           }),
-        );
+        )) as ListObjectsV2CommandOutput;
       } catch (error) {
         throw new S3ObjectError(
           `s3://${this.#bucket}/${this.#prefix}`,
@@ -288,10 +292,10 @@ export class S3JsonLinesSource<T> implements Source<T> {
         let body: ReadableStream<Uint8Array>;
         let gzip = /\.gz$/i.test(key);
         try {
-          const got = await this.#client.send(
+          const got = (await this.#client.send(
             new GetObjectCommand({ Bucket: this.#bucket, Key: key }),
             { abortSignal: signal },
-          );
+          )) as GetObjectCommandOutput;
           if (got.Body === undefined) throw new Error("empty response body");
           body = got.Body.transformToWebStream() as ReadableStream<Uint8Array>;
           gzip ||= /gzip/i.test(got.ContentEncoding ?? "");

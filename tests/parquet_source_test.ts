@@ -1,0 +1,280 @@
+// Parquet source: local and S3 (moto), Hive partition pruning, projection, row groups, resume, corrupt files.
+
+import assert from "node:assert/strict";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { parquetWriteBuffer } from "hyparquet-writer";
+import { sum } from "../monoid/mod.ts";
+import { pipeline } from "../pipeline/mod.ts";
+import { MemoryStore } from "../state/mod.ts";
+import { run } from "../streaming/mod.ts";
+import {
+  MemoryCheckpoint,
+  ParquetFileError,
+  ParquetSource,
+} from "../source/parquet.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+
+interface View {
+  page: string;
+  n: number;
+}
+
+const DAYS = ["2026-12-01", "2026-12-02", "2026-12-03"];
+
+/** Three daily partitions, two files each, 1,000 rows in row groups of 300. */
+function dataset(): Map<string, { bytes: Uint8Array; pages: string[] }> {
+  const files = new Map<string, { bytes: Uint8Array; pages: string[] }>();
+  for (const [d, day] of DAYS.entries()) {
+    for (let f = 0; f < 2; f++) {
+      const pages = Array.from(
+        { length: 1000 },
+        (_, i) => `p${(i * 31 + d * 7 + f) % 17}`,
+      );
+      const bytes = new Uint8Array(parquetWriteBuffer({
+        columnData: [
+          { name: "page", data: pages, type: "STRING" },
+          { name: "n", data: pages.map(() => 1), type: "INT32" },
+          {
+            name: "blob",
+            data: pages.map((p) => p.repeat(20)),
+            type: "STRING",
+          },
+        ],
+        rowGroupSize: 300,
+      }));
+      files.set(`views/dt=${day}/part-${f}.parquet`, { bytes, pages });
+    }
+  }
+  return files;
+}
+
+function counter(source: ParquetSource<View>, store: MemoryStore) {
+  return pipeline<View>("pq")
+    .from(source)
+    .key((e) => e.page)
+    .value((e) => e.n)
+    .aggregate(sum())
+    .storeIn(store)
+    .build();
+}
+
+function expected(pages: Iterable<string>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of pages) out.set(p, (out.get(p) ?? 0) + 1);
+  return out;
+}
+
+async function assertCounts(
+  store: MemoryStore,
+  p: ReturnType<typeof counter>,
+  want: Map<string, number>,
+): Promise<void> {
+  for (const [page, n] of want) {
+    assert.equal(
+      await store.get(p.scope, { entity: page, bucket: null }),
+      n,
+      page,
+    );
+  }
+}
+
+async function localDataset(): Promise<
+  { dir: string; files: ReturnType<typeof dataset> }
+> {
+  const dir = await Deno.makeTempDir();
+  const files = dataset();
+  for (const [key, { bytes }] of files) {
+    const path = `${dir}/${key}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(path, bytes);
+  }
+  return { dir, files };
+}
+
+Deno.test(
+  "ParquetSource prunes Hive partitions by time and projects columns, local files",
+  integration,
+  async () => {
+    const { dir, files } = await localDataset();
+    try {
+      const source = new ParquetSource<View>({
+        path: `${dir}/views`,
+        columns: ["page", "n"],
+        partitions: {
+          from: Date.UTC(2026, 11, 2),
+          to: Date.UTC(2026, 11, 3, 12),
+        },
+        batchSize: 128,
+      });
+      const store = new MemoryStore();
+      const p = counter(source, store);
+      let sawBlob = false;
+      const summary = await run(p, {
+        source: {
+          name: source.name,
+          close: () => source.close(),
+          async *[Symbol.asyncIterator]() {
+            for await (const batch of source) {
+              for (const r of batch) sawBlob ||= "blob" in (r.value as object);
+              yield batch;
+            }
+          },
+        },
+        dedup: true,
+      });
+      assert.equal(summary.acked, 4000);
+      assert.equal(sawBlob, false, "only the projected columns are read");
+      assert.equal(
+        source.progress().items,
+        4,
+        "the 2026-12-01 files were pruned",
+      );
+      const kept = [...files].filter(([k]) => !k.includes(DAYS[0]!));
+      await assertCounts(store, p, expected(kept.flatMap(([, f]) => f.pages)));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "ParquetSource resumes after a lagging checkpoint and ends exact with dedup",
+  integration,
+  async () => {
+    const { dir, files } = await localDataset();
+    try {
+      const checkpoint = new LaggingCheckpoint(3);
+      const store = new MemoryStore();
+      const first = new ParquetSource<View>({
+        path: dir,
+        checkpoint,
+        checkpointInterval: 0,
+        batchSize: 100,
+      });
+      await run(counter(first, store), { dedup: true });
+      const second = new ParquetSource<View>({ path: dir, checkpoint });
+      const p = counter(second, store);
+      const summary = await run(p, { dedup: true });
+      assert.ok(
+        summary.acked > 0,
+        "the second run read again what the checkpoint had not seen",
+      );
+      await assertCounts(
+        store,
+        p,
+        expected([...files.values()].flatMap((f) => f.pages)),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "ParquetSource reads S3 by range and names a corrupt object",
+  integration,
+  async () => {
+    const client = new S3Client(awsConfig(await service("s3")));
+    const Bucket = uniqueName("pqsrc");
+    const files = dataset();
+    const keys = [...files.keys(), "views/dt=2026-12-04/broken.parquet"];
+    await client.send(new CreateBucketCommand({ Bucket }));
+    try {
+      for (const [Key, { bytes }] of files) {
+        await client.send(new PutObjectCommand({ Bucket, Key, Body: bytes }));
+      }
+      const store = new MemoryStore();
+      const source = new ParquetSource<View>({
+        client,
+        bucket: Bucket,
+        prefix: "views/",
+        columns: ["page", "n"],
+        concurrency: 3,
+      });
+      const p = counter(source, store);
+      const summary = await run(p, { dedup: true });
+      assert.equal(summary.acked, 6000);
+      await assertCounts(
+        store,
+        p,
+        expected([...files.values()].flatMap((f) => f.pages)),
+      );
+      assert.ok(source.progress().bytes > 0);
+
+      const good = files.values().next().value!.bytes;
+      const broken = good.slice();
+      broken.fill(7, 4, broken.length - 64);
+      await client.send(
+        new PutObjectCommand({ Bucket, Key: keys.at(-1)!, Body: broken }),
+      );
+      const again = new ParquetSource<View>({
+        client,
+        bucket: Bucket,
+        prefix: "views/dt=2026-12-04/",
+      });
+      await assert.rejects(
+        async () => {
+          for await (const batch of again) for (const r of batch) r.ack();
+        },
+        (error: unknown) => {
+          assert.ok(error instanceof ParquetFileError, String(error));
+          assert.equal(error.file, `s3://${Bucket}/${keys.at(-1)}`);
+          return true;
+        },
+      );
+    } finally {
+      for (const Key of keys) {
+        await client.send(new DeleteObjectCommand({ Bucket, Key })).catch(
+          () => {},
+        );
+      }
+      await client.send(new DeleteBucketCommand({ Bucket })).catch(() => {});
+      client.destroy();
+    }
+  },
+);
+
+Deno.test(
+  "ParquetSource names a local file that is not Parquet",
+  integration,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/x.parquet`,
+        "this is not parquet at all",
+      );
+      const source = new ParquetSource<View>({ path: dir });
+      await assert.rejects(
+        async () => {
+          for await (const _ of source) { /* drain */ }
+        },
+        (error: unknown) =>
+          error instanceof ParquetFileError &&
+          error.file === `${dir}/x.parquet`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+/** Keeps the first `keep` saves and ignores the rest, like a process killed before it saved again. */
+class LaggingCheckpoint extends MemoryCheckpoint {
+  #saves = 0;
+  constructor(readonly keep: number) {
+    super();
+  }
+  override save(value: unknown): Promise<void> {
+    if (++this.#saves > this.keep) return Promise.resolve();
+    return super.save(value);
+  }
+}
