@@ -26,7 +26,8 @@ export type ServiceName =
   | "valkey"
   | "mongo"
   | "s3"
-  | "kinesis";
+  | "kinesis"
+  | "spark";
 
 /** Where a service listens, ready to hand to its client. */
 export interface Endpoint {
@@ -75,6 +76,7 @@ const ENV: Record<ServiceName, string> = {
   mongo: "MURMUR_MONGO_URL",
   s3: "MURMUR_S3_ENDPOINT",
   kinesis: "MURMUR_KINESIS_ENDPOINT",
+  spark: "MURMUR_SPARK_URL",
 };
 
 const DEFAULT_PORT: Record<ServiceName, number> = {
@@ -84,6 +86,7 @@ const DEFAULT_PORT: Record<ServiceName, number> = {
   mongo: 27017,
   s3: 5000,
   kinesis: 5000,
+  spark: 15002,
 };
 
 const ENDPOINTS_FILE = fileURLToPath(

@@ -10,7 +10,8 @@
  *
  * Services: `kafka` (Apache Kafka 4.x, KRaft, 9092), `dynamodb` (DynamoDB
  * Local, 8000), `valkey` (redis-server, 6379), `mongo` (mongo-java-server,
- * 27017) and `moto` (S3 + Kinesis, 5000). Downloads are cached under
+ * 27017) and `moto` (S3 + Kinesis, 5000); opt-in, only when named: `spark`
+ * (a Spark Connect 4.0.1 server, local[2], 15002). Downloads are cached under
  * `~/.cache/murmur` (or `$MURMUR_CACHE_DIR`); logs, pid files, data and
  * `endpoints.json` live in `.stack/` at the repository root.
  *
@@ -34,8 +35,14 @@ import {
   probeValkey,
 } from "./stack/probe.ts";
 
-/** The services the stack runs. `moto` serves both S3 and Kinesis. */
-export type StackService = "kafka" | "dynamodb" | "valkey" | "mongo" | "moto";
+/** The services the stack runs. `moto` serves both S3 and Kinesis; `spark` is opt-in. */
+export type StackService =
+  | "kafka"
+  | "dynamodb"
+  | "valkey"
+  | "mongo"
+  | "moto"
+  | "spark";
 
 /** The endpoints written to `.stack/endpoints.json`, one per client-facing name. */
 export type EndpointName =
@@ -44,7 +51,8 @@ export type EndpointName =
   | "valkey"
   | "mongo"
   | "s3"
-  | "kinesis";
+  | "kinesis"
+  | "spark";
 
 /** One entry of `.stack/endpoints.json`. */
 export interface EndpointRecord {
@@ -92,6 +100,7 @@ const HOST = "127.0.0.1";
 const KAFKA_VERSION = "4.3.1";
 const DYNAMODB_VERSION = "2.6.1";
 const MONGO_SERVER_VERSION = "1.47.0";
+const SPARK_VERSION = "4.0.1";
 
 /** Every service, in the order status tables list them. */
 export const SERVICES: readonly StackService[] = [
@@ -101,6 +110,12 @@ export const SERVICES: readonly StackService[] = [
   "mongo",
   "moto",
 ];
+
+/**
+ * Services started only when named (`stack:up spark`) or by a caller that
+ * needs them (CI for the Spark tests): heavy, and unused by most tests.
+ */
+export const OPT_IN_SERVICES: readonly StackService[] = ["spark"];
 
 const ALIASES: Record<string, StackService> = {
   kafka: "kafka",
@@ -113,6 +128,7 @@ const ALIASES: Record<string, StackService> = {
   moto: "moto",
   s3: "moto",
   kinesis: "moto",
+  spark: "spark",
 };
 
 interface PidRecord {
@@ -701,12 +717,81 @@ function motoDef(): ServiceDef {
   };
 }
 
+/** The JVM flags Spark 4 needs on JDK 17 (module access for Arrow and Kryo). */
+const SPARK_ADD_OPENS = [
+  "java.base/java.nio",
+  "java.base/sun.nio.ch",
+  "java.base/java.lang",
+  "java.base/java.util",
+  "java.base/java.lang.invoke",
+].map((module) => `--add-opens=${module}=ALL-UNNAMED`);
+
+function sparkDef(): ServiceDef {
+  return {
+    name: "spark",
+    defaultPort: 15002,
+    marker: "SparkConnectServer",
+    timeoutMs: 180_000,
+    probe: async (host, port) =>
+      (await import("./stack/spark_probe.ts")).probeSpark(host, port),
+    async install() {
+      await javaBin();
+      await mavenLib("spark", SPARK_VERSION, "spark.version");
+    },
+    async prepare(port) {
+      const java = await javaBin();
+      const lib = await mavenLib("spark", SPARK_VERSION, "spark.version");
+      const home = join(STACK_DIR, "spark");
+      // Fresh local dirs on every start: no tables or temp files of an earlier run.
+      await Deno.remove(home, { recursive: true }).catch(() => undefined);
+      await Deno.mkdir(join(home, "tmp"), { recursive: true });
+      const conf: Record<string, string> = {
+        "spark.master": "local[2]",
+        "spark.app.name": "murmur-stack",
+        "spark.driver.host": HOST,
+        "spark.driver.bindAddress": HOST,
+        "spark.connect.grpc.binding.address": HOST,
+        "spark.connect.grpc.binding.port": String(port),
+        "spark.ui.enabled": "false",
+        // Small local jobs: 200 shuffle partitions would be 200 tasks on 2 cores.
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.warehouse.dir": join(home, "warehouse"),
+        "spark.local.dir": join(home, "tmp"),
+      };
+      return {
+        cmd: java,
+        args: [
+          "-Xms256m",
+          "-Xmx1g",
+          "-XX:+UseSerialGC",
+          "-XX:+ExitOnOutOfMemoryError",
+          "-Djava.awt.headless=true",
+          `-Djava.io.tmpdir=${join(home, "tmp")}`,
+          `-Dlog4j2.configurationFile=${
+            join(TOOLS, "spark", "log4j2.properties")
+          }`,
+          ...Object.entries(conf).map(([k, v]) => `-D${k}=${v}`),
+          ...SPARK_ADD_OPENS,
+          "-cp",
+          `${lib}/*`,
+          "org.apache.spark.sql.connect.service.SparkConnectServer",
+        ],
+        cwd: home,
+      };
+    },
+    endpoints: (port) => ({
+      spark: { host: HOST, port, url: `http://${HOST}:${port}` },
+    }),
+  };
+}
+
 const DEFS: Record<StackService, ServiceDef> = {
   kafka: kafkaDef(),
   dynamodb: dynamoDef(),
   valkey: valkeyDef(),
   mongo: mongoDef(),
   moto: motoDef(),
+  spark: sparkDef(),
 };
 
 // ---------------------------------------------------------------- processes and state
@@ -1023,7 +1108,8 @@ export function kafkaClusterId(
 /**
  * Parses service names (aliases: redis, s3, kinesis, dynamo, mongodb).
  *
- * @param names Names given on the command line; none means every service.
+ * @param names Names given on the command line; none means every default
+ * service (opt-in ones such as `spark` only when named).
  * @returns The services, without duplicates, in table order.
  * @throws {TypeError} When a name is not a known service.
  */
@@ -1041,7 +1127,7 @@ export function parseServices(names: readonly string[]): StackService[] {
     }
     chosen.add(service);
   }
-  return SERVICES.filter((s) => chosen.has(s));
+  return [...SERVICES, ...OPT_IN_SERVICES].filter((s) => chosen.has(s));
 }
 
 /**
@@ -1126,7 +1212,7 @@ export interface DownResult {
  * @returns One result per service.
  */
 export async function down(
-  services: readonly StackService[] = SERVICES,
+  services: readonly StackService[] = [...SERVICES, ...OPT_IN_SERVICES],
 ): Promise<DownResult[]> {
   return await withLock(async () => {
     const results = await Promise.all(services.map(async (s) => {
