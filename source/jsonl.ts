@@ -19,10 +19,56 @@ export interface JsonLinesOptions<T> {
   readonly fromLine?: number;
   /** Turns a parsed line into an event; throw to refuse it (it becomes an error record). Default: the JSON value as is. */
   readonly decode?: (json: unknown, line: number) => T;
-  /** The event time of a line, in epoch ms. Default: the clock when the line was read. */
-  readonly time?: (event: T, line: number) => number;
+  /**
+   * The event time of a line, in epoch ms, or `"read"` to use the clock when
+   * the line is read (the right choice only for live input). Give this or
+   * {@linkcode JsonLinesOptions.timeField}: with neither, read time is used
+   * and the source warns once, because a historical file would otherwise
+   * land in today's buckets without a word.
+   */
+  readonly time?: ((event: T, line: number) => number) | "read";
+  /**
+   * The field holding the event time, as a dotted path into the parsed line
+   * (`"ts"`, `"meta.time"`): epoch ms as a number, or a date string
+   * `Date.parse` reads (ISO 8601). A line without a usable time becomes an
+   * error record. Ignored when {@linkcode JsonLinesOptions.time} is set.
+   */
+  readonly timeField?: string;
   /** The clock, in epoch ms. Default: `Date.now`. */
   readonly now?: () => number;
+}
+
+/** A time extractor reading a dotted field path: epoch ms, or a date string. */
+function fieldTime<T>(path: string): (event: T, line: number) => number {
+  const parts = path.split(".");
+  if (path === "" || parts.some((p) => p === "")) {
+    throw new RangeError(
+      `JsonLinesSource: timeField ${
+        JSON.stringify(path)
+      } is not a field path like "ts" or "meta.time"`,
+    );
+  }
+  return (event) => {
+    let value: unknown = event;
+    for (const part of parts) {
+      value = typeof value === "object" && value !== null
+        ? (value as Record<string, unknown>)[part]
+        : undefined;
+    }
+    const ms = typeof value === "number"
+      ? value
+      : typeof value === "string"
+      ? Date.parse(value)
+      : NaN;
+    if (!Number.isFinite(ms)) {
+      throw new TypeError(
+        `field "${path}" holds ${
+          value === undefined ? "nothing" : JSON.stringify(value)
+        }, not epoch ms or a date string`,
+      );
+    }
+    return ms;
+  };
 }
 
 /** How many raw bytes an error record keeps of an over-long line. */
@@ -64,16 +110,19 @@ export class LineTooLongError extends RangeError {
  * import { JsonLinesSource } from "@murmur/core/source";
  * import assert from "node:assert/strict";
  *
- * const text = '{"page":"a"}\n{oops\n\n{"page":"b"}\n';
- * const source = new JsonLinesSource<{ page: string }>(ReadableStream.from([new TextEncoder().encode(text)]), { name: "views" });
+ * const text = '{"page":"a","ts":1000}\n{oops\n\n{"page":"b","ts":"2024-01-01T00:00:00Z"}\n';
+ * const source = new JsonLinesSource<{ page: string }>(
+ *   ReadableStream.from([new TextEncoder().encode(text)]),
+ *   { name: "views", timeField: "ts" },
+ * );
  * const seen: string[] = [];
  * for await (const batch of source) {
  *   for (const r of batch) {
- *     seen.push(r.error === undefined ? `${r.id}=${r.value!.page}` : `${r.id} bad`);
+ *     seen.push(r.error === undefined ? `${r.id}=${r.value!.page}@${r.time}` : `${r.id} bad`);
  *     r.ack();
  *   }
  * }
- * assert.deepEqual(seen, ["views:1=a", "views:2 bad", "views:4=b"]);
+ * assert.deepEqual(seen, ["views:1=a@1000", "views:2 bad", "views:4=b@1704067200000"]);
  * assert.equal(source.committable(), 4n);
  * ```
  */
@@ -87,6 +136,7 @@ export class JsonLinesSource<T> implements Source<T> {
   readonly #fromLine: number;
   readonly #decode: ((json: unknown, line: number) => T) | undefined;
   readonly #time: ((event: T, line: number) => number) | undefined;
+  #warnReadTime: boolean;
   readonly #now: () => number;
   readonly #tracker = new AckTracker();
   readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -135,7 +185,13 @@ export class JsonLinesSource<T> implements Source<T> {
       );
     }
     this.#decode = options.decode;
-    this.#time = options.time;
+    const { time, timeField } = options;
+    this.#time = typeof time === "function"
+      ? time
+      : time === undefined && timeField !== undefined
+      ? fieldTime<T>(timeField)
+      : undefined;
+    this.#warnReadTime = time === undefined && timeField === undefined;
     this.#now = options.now ?? Date.now;
   }
 
@@ -228,6 +284,12 @@ export class JsonLinesSource<T> implements Source<T> {
       );
     }
     let time = now;
+    if (this.#warnReadTime) {
+      this.#warnReadTime = false;
+      console.warn(
+        `JsonLinesSource "${this.name}": no time or timeField option, so each event's time is when its line was read; a historical file lands in today's buckets. Pass timeField: "<field>" (or time: (event) => ms), or time: "read" to keep read time and silence this warning.`,
+      );
+    }
     if (this.#time !== undefined) {
       try {
         time = this.#time(value, line);
@@ -235,9 +297,12 @@ export class JsonLinesSource<T> implements Source<T> {
         return make(
           undefined,
           now,
-          new TypeError(`line ${line}: time extractor failed`, {
-            cause: error,
-          }),
+          new TypeError(
+            `line ${line}: time extractor failed${
+              error instanceof Error ? `: ${error.message}` : ""
+            }`,
+            { cause: error },
+          ),
         );
       }
     }

@@ -152,3 +152,42 @@ Deno.test("JsonLinesSource validates its options", () => {
   assert.equal(new JsonLinesSource("-").name, "stdin");
   assert.equal(new JsonLinesSource("/tmp/x/views.jsonl").name, "views.jsonl");
 });
+
+Deno.test("JsonLinesSource reads event time from timeField (epoch ms or date string)", async () => {
+  const source = new JsonLinesSource(
+    chunks(
+      '{"m":{"t":5}}\n{"m":{"t":"2024-01-01T00:00:00Z"}}\n{"m":{}}\n{"m":{"t":"soon"}}\n',
+    ),
+    { timeField: "m.t" },
+  );
+  const records = await collect(source);
+  assert.equal(records[0]!.time, 5);
+  assert.equal(records[1]!.time, Date.UTC(2024, 0, 1));
+  assert.match(records[2]!.error!.message, /line 3: .*"m\.t" holds nothing/);
+  assert.match(records[3]!.error!.message, /line 4: .*"soon"/);
+  assert.throws(
+    () => new JsonLinesSource("-", { timeField: "a..b" }),
+    RangeError,
+  );
+});
+
+Deno.test("JsonLinesSource warns once when it falls back to read time, never when the choice is explicit", async () => {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (message: string) => warnings.push(message);
+  try {
+    await collect(
+      new JsonLinesSource(chunks('{"a":1}\n{"a":2}\n'), { now: () => 7 }),
+    );
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /timeField/);
+    await collect(
+      new JsonLinesSource(chunks('{"a":1}\n'), { time: "read", now: () => 7 }),
+    );
+    await collect(new JsonLinesSource(chunks('{"a":1}\n'), { time: () => 1 }));
+    await collect(new JsonLinesSource(chunks('{"a":1}\n'), { timeField: "a" }));
+    assert.equal(warnings.length, 1);
+  } finally {
+    console.warn = original;
+  }
+});
