@@ -144,8 +144,14 @@ interface Planned {
 
 /**
  * A {@linkcode Store} on Deno KV, the embedded default: a local SQLite file
- * (or `":memory:"`), no service to run. It needs the `kv` unstable feature
- * (`"unstable": ["kv"]` in `deno.json`, or `--unstable-kv`).
+ * (or `":memory:"`), no service to run. Deno KV is unstable in Deno, so
+ * your own `deno.json` needs `"unstable": ["kv"]` (or run with
+ * `--unstable-kv`); without it `Deno.openKv` is not defined.
+ *
+ * Entities are limited by bytes, not characters: KV keys hold 2 048 bytes,
+ * so {@linkcode KvStore.limits} allows about 1 770 UTF-8 bytes with the
+ * default prefix. Longer ones are refused before any call:
+ * {@linkcode DeltaRejectedError} on merge, `EntityRejectedError` on reads.
  *
  * Write paths, picked per delta from the monoid:
  * - **Atomic sum** for additive monoids (sum, count) whose delta is an
