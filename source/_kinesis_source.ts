@@ -1,0 +1,524 @@
+// The Kinesis source's engine: leases, shard readers, the record queue, acks and checkpoints.
+
+import { KinesisClient, ListShardsCommand } from "@aws-sdk/client-kinesis";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { delay } from "../internal/async.ts";
+import { AckTracker } from "./ack_tracker.ts";
+import type { SourceRecord } from "./source.ts";
+import {
+  type Lease,
+  LeaseLostError,
+  LeaseTable,
+  SHARD_END,
+} from "./_kinesis_leases.ts";
+import { type Observation, observe, planLeases } from "./_kinesis_plan.ts";
+import { type RawRecord, readShard } from "./_kinesis_reader.ts";
+import {
+  type KinesisRecord,
+  type Resolved,
+  resolveOptions,
+} from "./_kinesis_record.ts";
+import type {
+  KinesisLeaseEvent,
+  KinesisShardStatus,
+  KinesisSourceHandle,
+  KinesisSourceOptions,
+} from "./kinesis.ts";
+
+/** A shard this worker holds. */
+interface Held {
+  readonly shard: string;
+  readonly streamId: string;
+  readonly generation: number;
+  readonly reader: AbortController;
+  counter: number;
+  checkpoint: string;
+  queued: number;
+  behind: number;
+  ended: boolean;
+  leaving: boolean;
+  chain: Promise<unknown>;
+}
+
+interface ShardInfo {
+  readonly parents: string[];
+  readonly closed: boolean;
+}
+
+let generations = 0;
+
+/** The Kinesis source: see `kinesisSource()` for the contract. */
+export class KinesisSource<T> implements KinesisSourceHandle<T> {
+  readonly name: string;
+  readonly workerId: string;
+  readonly #o: Resolved<T>;
+  readonly #kinesis: KinesisClient;
+  readonly #table: LeaseTable;
+  readonly #tracker = new AckTracker();
+  readonly #held = new Map<string, Held>();
+  readonly #observed = new Map<string, Observation>();
+  #shards = new Map<string, ShardInfo>();
+  #leases: Lease[] = [];
+  #queue: { held: Held; records: KinesisRecord<T>[] }[] = [];
+  #queued = 0;
+  #wakeData: (() => void) | undefined;
+  #roomWaiters: (() => void)[] = [];
+  #iterated = false;
+  #started: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  readonly #stop = new AbortController();
+  #loops: Promise<void>[] = [];
+
+  constructor(options: KinesisSourceOptions<T>) {
+    this.#o = resolveOptions(options);
+    this.name = `kinesis:${this.#o.stream}`;
+    this.workerId = this.#o.workerId;
+    this.#kinesis = options.kinesis ?? new KinesisClient({});
+    this.#table = new LeaseTable(
+      options.dynamodb ?? new DynamoDBClient({}),
+      this.#o.leaseTable,
+    );
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
+    if (this.#iterated) {
+      throw new TypeError(
+        `${this.name} can be iterated only once: create a new source to read again`,
+      );
+    }
+    this.#iterated = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  millisBehindLatest(): number {
+    let max = 0;
+    for (const held of this.#held.values()) max = Math.max(max, held.behind);
+    return max;
+  }
+
+  status(): KinesisShardStatus[] {
+    return [...this.#held.values()].map((held) => ({
+      shard: held.shard,
+      checkpoint: held.checkpoint,
+      millisBehindLatest: held.behind,
+      pending: this.#tracker.pending(held.streamId) + held.queued,
+    }));
+  }
+
+  async #next(): Promise<IteratorResult<readonly SourceRecord<T>[]>> {
+    if (this.#started === undefined && !this.#closing) {
+      this.#started = this.#start();
+    }
+    await this.#started;
+    while (true) {
+      if (this.#failure !== undefined) throw this.#failure;
+      const item = this.#queue.shift();
+      if (item !== undefined) {
+        const { held, records } = item;
+        held.queued -= records.length;
+        this.#queued -= records.length;
+        for (const r of records) this.#tracker.delivered(held.streamId, r.seq);
+        this.#wakeRoom();
+        return { done: false, value: records };
+      }
+      if (this.#closing) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => this.#wakeData = resolve);
+      this.#wakeData = undefined;
+    }
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#o;
+    try {
+      await this.#table.ensure(this.#stop.signal);
+      await this.#discover();
+      await this.#tick();
+    } catch (error) {
+      if (this.#closing) return;
+      this.#failure = new Error(
+        `${this.name}: could not start (lease table "${o.leaseTable}"): ${
+          error instanceof Error ? error.message : String(error)
+        }; check the stream exists and DynamoDB is reachable`,
+        { cause: error },
+      );
+      return;
+    }
+    this.#loops = [
+      this.#every(o.leaseDuration / 3, () => this.#tick()),
+      this.#every(o.discoveryInterval, () => this.#discover()),
+      this.#every(o.checkpointInterval, () => this.#checkpointAll()),
+    ];
+  }
+
+  async #every(ms: number, work: () => Promise<void>): Promise<void> {
+    while (!this.#closing) {
+      try {
+        await delay(ms, this.#stop.signal);
+        await work();
+      } catch (error) {
+        if (this.#closing) return;
+        this.#warn(
+          `background work failed, retrying: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+    }
+  }
+
+  /** Lists the stream's shards and creates a lease for each new one, parents first. */
+  async #discover(): Promise<void> {
+    const shards = new Map<string, ShardInfo>();
+    let token: string | undefined;
+    do {
+      const page = await this.#kinesis.send(
+        new ListShardsCommand(
+          token === undefined
+            ? { StreamName: this.#o.stream }
+            : { NextToken: token },
+        ),
+        { abortSignal: this.#stop.signal },
+      );
+      for (const shard of page.Shards ?? []) {
+        if (shard.ShardId === undefined) continue;
+        const parents = [shard.ParentShardId, shard.AdjacentParentShardId]
+          .filter((p): p is string => typeof p === "string" && p !== "");
+        shards.set(shard.ShardId, {
+          parents,
+          closed: shard.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+        });
+      }
+      token = page.NextToken;
+    } while (token !== undefined);
+    this.#shards = shards;
+    const known = new Set(this.#leases.map((l) => l.shard));
+    const leased = new Set(known);
+    const order = [...shards.keys()].sort((a, b) =>
+      depth(shards, a) - depth(shards, b)
+    );
+    for (const id of order) {
+      if (known.has(id)) continue;
+      const info = shards.get(id)!;
+      const inTable = info.parents.some((p) => leased.has(p));
+      await this.#table.create(
+        id,
+        this.#initial(inTable, info.closed),
+        info.parents,
+      );
+      leased.add(id);
+    }
+  }
+
+  #initial(parentLeased: boolean, closed: boolean): string {
+    if (parentLeased) return "TRIM_HORIZON";
+    const start = this.#o.start;
+    if (start === "LATEST" && closed) return SHARD_END;
+    return start;
+  }
+
+  /** Scans the lease table, follows what others did, balances, and renews our leases. */
+  async #tick(): Promise<void> {
+    const me = this.workerId;
+    const leases = await this.#table.list(this.#stop.signal);
+    this.#leases = leases;
+    const now = performance.now();
+    observe(this.#observed, leases, now);
+    const byShard = new Map(leases.map((l) => [l.shard, l]));
+    for (const held of [...this.#held.values()]) {
+      const lease = byShard.get(held.shard);
+      if (lease === undefined || (lease.owner !== me && !held.leaving)) {
+        this.#lose(held);
+      }
+    }
+    for (const lease of leases) {
+      // A lease handed to us by its previous owner.
+      if (
+        lease.owner === me && !this.#held.has(lease.shard) &&
+        lease.checkpoint !== SHARD_END && !this.#closing
+      ) {
+        this.#acquire(lease, lease.counter);
+      }
+    }
+    if (this.#closing) return;
+    const plan = planLeases({
+      me,
+      leases,
+      held: new Set(this.#held.keys()),
+      observed: this.#observed,
+      now,
+      leaseDuration: this.#o.leaseDuration,
+    });
+    for (const lease of plan.take) {
+      try {
+        const counter = await this.#table.write(lease, { owner: me }, "take");
+        this.#acquire(lease, counter);
+      } catch (error) {
+        if (!(error instanceof LeaseLostError)) throw error;
+      }
+    }
+    for (const { shard, to } of plan.handOver) {
+      const held = this.#held.get(shard);
+      if (held !== undefined && !held.leaving) void this.#leave(held, to);
+    }
+    for (const shard of plan.release) {
+      const held = this.#held.get(shard);
+      if (held !== undefined && !held.leaving) {
+        void this.#leave(held, undefined);
+      }
+    }
+    if (plan.request !== undefined && plan.request.owner !== undefined) {
+      await this.#table.request(plan.request.shard, plan.request.owner, me);
+    }
+    await Promise.all(
+      [...this.#held.values()].map((held) =>
+        this.#write(held, { owner: me }, "renew").catch(() => {})
+      ),
+    );
+  }
+
+  #acquire(lease: Lease, counter: number): void {
+    const held: Held = {
+      shard: lease.shard,
+      streamId: `kinesis:${this.#o.stream}:${lease.shard}`,
+      generation: ++generations,
+      reader: new AbortController(),
+      counter,
+      checkpoint: lease.checkpoint,
+      queued: 0,
+      behind: 0,
+      ended: false,
+      leaving: false,
+      chain: Promise.resolve(),
+    };
+    this.#tracker.forget(held.streamId);
+    this.#held.set(held.shard, held);
+    this.#event({
+      type: "acquired",
+      shard: held.shard,
+      checkpoint: lease.checkpoint,
+    });
+    const o = this.#o;
+    readShard({
+      client: this.#kinesis,
+      stream: o.stream,
+      shard: held.shard,
+      start: lease.checkpoint,
+      batchSize: o.batchSize,
+      pollInterval: o.pollInterval,
+      maxPollInterval: o.maxPollInterval,
+      signal: held.reader.signal,
+      closed: () => this.#shards.get(held.shard)?.closed ?? false,
+      deliver: (records, behind) => this.#deliver(held, records, behind),
+      warn: (message) => this.#warn(message),
+    }).then(
+      (outcome) => {
+        if (outcome === "end" && this.#held.get(held.shard) === held) {
+          held.ended = true;
+        }
+      },
+      (error) => this.#warn(`${held.shard}: reader stopped: ${String(error)}`),
+    );
+  }
+
+  async #deliver(held: Held, raw: RawRecord[], behind: number): Promise<void> {
+    held.behind = behind;
+    if (raw.length === 0 || held.reader.signal.aborted) return;
+    const records = raw.map((r) =>
+      this.#o.record(r, held.shard, held.streamId, held.generation, this.#ack)
+    );
+    held.queued += records.length;
+    this.#queued += records.length;
+    this.#queue.push({ held, records });
+    this.#wakeData?.();
+    while (
+      this.#queued > this.#o.maxBufferedRecords && !held.reader.signal.aborted
+    ) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+  }
+
+  readonly #ack = (shard: string, generation: number, seq: bigint): void => {
+    const held = this.#held.get(shard);
+    if (held === undefined || held.generation !== generation) return;
+    this.#tracker.ack(held.streamId, seq);
+  };
+
+  #wakeRoom(): void {
+    if (this.#queued > this.#o.maxBufferedRecords) return;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  /** Drops what was read from a shard and not handed out yet. */
+  #dropQueued(held: Held): void {
+    held.reader.abort();
+    const kept = this.#queue.filter((item) => item.held !== held);
+    this.#queued -= held.queued;
+    held.queued = 0;
+    this.#queue = kept;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  /** Serialized conditional write of one held lease; a lost condition drops the lease. */
+  #write(
+    held: Held,
+    change: { owner: string | undefined; checkpoint?: string },
+    action: string,
+  ): Promise<void> {
+    const next = held.chain.then(async () => {
+      if (this.#held.get(held.shard) !== held) return;
+      try {
+        held.counter = await this.#table.write(
+          { shard: held.shard, counter: held.counter, owner: this.workerId },
+          change,
+          action,
+        );
+        if (change.checkpoint !== undefined) {
+          held.checkpoint = change.checkpoint;
+        }
+      } catch (error) {
+        if (error instanceof LeaseLostError) this.#lose(held);
+        throw error;
+      }
+    });
+    held.chain = next.catch(() => {});
+    return next;
+  }
+
+  #lose(held: Held): void {
+    if (this.#held.get(held.shard) !== held) return;
+    this.#dropQueued(held);
+    this.#held.delete(held.shard);
+    this.#tracker.forget(held.streamId);
+    this.#event({ type: "lost", shard: held.shard });
+  }
+
+  /** The checkpoint acked records allow, when it is past the one written. */
+  #committable(held: Held): string | undefined {
+    const at = this.#tracker.committable(held.streamId);
+    if (at === undefined) return undefined;
+    const written = /^\d+$/.test(held.checkpoint)
+      ? BigInt(held.checkpoint)
+      : -1n;
+    return at > written ? at.toString() : undefined;
+  }
+
+  #drained(held: Held): boolean {
+    return held.queued === 0 && this.#tracker.pending(held.streamId) === 0;
+  }
+
+  async #checkpointAll(): Promise<void> {
+    await Promise.all([...this.#held.values()].map(async (held) => {
+      if (held.leaving) return;
+      if (held.ended && this.#drained(held)) {
+        await this.#finish(held).catch(() => {});
+        return;
+      }
+      const checkpoint = this.#committable(held);
+      if (checkpoint === undefined) return;
+      await this.#write(
+        held,
+        { owner: this.workerId, checkpoint },
+        "checkpoint",
+      )
+        .catch(() => {});
+    }));
+  }
+
+  async #finish(held: Held): Promise<void> {
+    held.leaving = true;
+    await this.#write(
+      held,
+      { owner: undefined, checkpoint: SHARD_END },
+      "finish",
+    );
+    this.#held.delete(held.shard);
+    this.#tracker.forget(held.streamId);
+    this.#event({ type: "finished", shard: held.shard, checkpoint: SHARD_END });
+  }
+
+  /** Stops reading a shard, waits for its records out with the runtime, checkpoints, and frees or hands over the lease. */
+  async #leave(held: Held, to: string | undefined): Promise<void> {
+    held.leaving = true;
+    this.#dropQueued(held);
+    const deadline = Date.now() + this.#o.closeTimeout;
+    while (
+      this.#tracker.pending(held.streamId) > 0 && Date.now() < deadline &&
+      this.#held.get(held.shard) === held
+    ) {
+      await delay(20);
+    }
+    if (this.#held.get(held.shard) !== held) return;
+    try {
+      if (held.ended && this.#drained(held)) {
+        await this.#finish(held);
+        return;
+      }
+      const checkpoint = this.#committable(held);
+      await this.#write(
+        held,
+        checkpoint === undefined ? { owner: to } : { owner: to, checkpoint },
+        to === undefined ? "release" : "hand over",
+      );
+    } catch {
+      return;
+    }
+    this.#held.delete(held.shard);
+    this.#tracker.forget(held.streamId);
+    this.#event({
+      type: "released",
+      shard: held.shard,
+      checkpoint: held.checkpoint,
+      ...(to === undefined ? {} : { to }),
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closing = true;
+    this.#wakeData?.();
+    if (this.#started !== undefined) await this.#started;
+    this.#stop.abort();
+    await Promise.allSettled(this.#loops);
+    await Promise.allSettled(
+      [...this.#held.values()].map((held) => this.#leave(held, undefined)),
+    );
+    this.#queue = [];
+    this.#queued = 0;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  #event(event: Omit<KinesisLeaseEvent, "worker">): void {
+    this.#o.onLease?.({ ...event, worker: this.workerId } as KinesisLeaseEvent);
+  }
+
+  #warn(message: string): void {
+    console.warn(`[${this.name} ${this.workerId}] ${message}`);
+  }
+}
+
+/** How many ancestors of a shard are listed: parents sort before their children. */
+function depth(shards: ReadonlyMap<string, ShardInfo>, id: string): number {
+  let d = 0;
+  let frontier = shards.get(id)?.parents ?? [];
+  while (frontier.length > 0 && d < 1000) {
+    d++;
+    frontier = frontier.flatMap((p) => shards.get(p)?.parents ?? []);
+  }
+  return d;
+}
