@@ -125,8 +125,9 @@ const COUNT: Monoid<number> = Object.freeze({
  * @example Usage
  * ```ts
  * import { count } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = count();
- * console.log(m.combineAll([1, 1, 1])); // 3
+ * assert.equal(m.combineAll([1, 1, 1]), 3);
  * ```
  */
 export function count(): Monoid<number> {

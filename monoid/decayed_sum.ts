@@ -79,14 +79,15 @@ function isValid(value: number, time: number): boolean {
  * @example Usage
  * ```ts
  * import { decayedSum, hours } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const trending = decayedSum({ halfLife: hours(1) });
  * const t0 = Date.UTC(2024, 0, 1, 12);
  * const score = trending.combine(
  *   { value: 8, time: t0 },
  *   { value: 1, time: t0 + hours(2) }, // 8 has decayed to 2 by now
  * );
- * console.log(score); // { value: 3, time: 1704117600000 }
- * console.log(trending.valueAt(score, t0 + hours(3))); // 1.5
+ * assert.deepEqual(score, { value: 3, time: 1704117600000 });
+ * assert.equal(trending.valueAt(score, t0 + hours(3)), 1.5);
  * ```
  */
 export function decayedSum(options: DecayedSumOptions): DecayedSumMonoid {

@@ -41,13 +41,14 @@ export interface StampedOptions<T> {
  * @example Usage
  * ```ts
  * import { first } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = first();
  * const seen = m.combineAll([
  *   { value: "checkout", time: 2000 },
  *   { value: "landing", time: 1000 },
  *   null,
  * ]);
- * console.log(seen); // { value: "landing", time: 1000 }
+ * assert.deepEqual(seen, { value: "landing", time: 1000 });
  * ```
  */
 export function first(): Monoid<Stamped<JsonValue> | null>;
@@ -61,8 +62,9 @@ export function first(): Monoid<Stamped<JsonValue> | null>;
  * @example Usage
  * ```ts
  * import { first, stringCodec } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = first({ codec: stringCodec });
- * console.log(m.combine({ value: "b", time: 5 }, { value: "a", time: 5 })?.value); // "a"
+ * assert.equal(m.combine({ value: "b", time: 5 }, { value: "a", time: 5 })?.value, "a");
  * ```
  */
 export function first<T>(

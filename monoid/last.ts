@@ -24,12 +24,13 @@ import type { Codec, JsonValue, Monoid } from "./monoid.ts";
  * @example Usage
  * ```ts
  * import { last } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = last();
  * const status = m.combineAll([
  *   { value: { state: "shipped" }, time: 3000 },
  *   { value: { state: "paid" }, time: 2000 }, // arrived late
  * ]);
- * console.log(status); // { value: { state: "shipped" }, time: 3000 }
+ * assert.deepEqual(status, { value: { state: "shipped" }, time: 3000 });
  * ```
  */
 export function last(): Monoid<Stamped<JsonValue> | null>;
@@ -43,8 +44,9 @@ export function last(): Monoid<Stamped<JsonValue> | null>;
  * @example Usage
  * ```ts
  * import { last, stringCodec } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = last({ codec: stringCodec });
- * console.log(m.combine({ value: "b", time: 5 }, { value: "a", time: 5 })?.value); // "b"
+ * assert.equal(m.combine({ value: "b", time: 5 }, { value: "a", time: 5 })?.value, "b");
  * ```
  */
 export function last<T>(

@@ -75,8 +75,9 @@ export interface LawOptions<T> {
  * @example Usage
  * ```ts
  * import { MonoidLawError } from "@murmur/core/laws";
+ * import assert from "node:assert/strict";
  * const error = new MonoidLawError("avg", "associativity", [1, 2, 3], "results differ");
- * console.log(error.law); // "associativity"
+ * assert.equal(error.law, "associativity");
  * ```
  */
 export class MonoidLawError extends Error {
@@ -189,8 +190,9 @@ function deepEquals(a: unknown, b: unknown, numbers: NumberEquals): boolean {
  * @example Usage
  * ```ts
  * import { structuralEquals } from "@murmur/core/laws";
- * console.log(structuralEquals(new Map([["a", [1, 2]]]), new Map([["a", [1, 2]]]))); // true
- * console.log(structuralEquals({ value: 0 }, { value: -0 })); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(structuralEquals(new Map([["a", [1, 2]]]), new Map([["a", [1, 2]]])), true);
+ * assert.equal(structuralEquals({ value: 0 }, { value: -0 }), true);
  * ```
  */
 export function structuralEquals(a: unknown, b: unknown): boolean {
@@ -216,8 +218,9 @@ export interface CloseToOptions {
  * @example Usage
  * ```ts
  * import { closeTo } from "@murmur/core/laws";
+ * import assert from "node:assert/strict";
  * const equals = closeTo({ relative: 1e-9 });
- * console.log(equals({ value: 0.1 + 0.2 }, { value: 0.3 })); // true
+ * assert.equal(equals({ value: 0.1 + 0.2 }, { value: 0.3 }), true);
  * ```
  */
 export function closeTo(

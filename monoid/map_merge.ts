@@ -57,13 +57,14 @@ function sortedEntries<V>(
  * @example Usage
  * ```ts
  * import { count, mapMerge } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const byCountry = mapMerge(count());
  * const total = byCountry.combineAll([
  *   new Map([["fr", 2], ["de", 1]]),
  *   new Map([["fr", 3]]),
  * ]);
- * console.log(total); // Map(2) { "fr" => 5, "de" => 1 }
- * console.log(byCountry.codec.toJSON(total)); // { de: 1, fr: 5 }
+ * assert.deepEqual(total, new Map([["fr", 5], ["de", 1]]));
+ * assert.deepEqual(byCountry.codec.toJSON(total), { de: 1, fr: 5 });
  * ```
  */
 export function mapMerge<V>(inner: Monoid<V>): Monoid<ReadonlyMap<string, V>> {

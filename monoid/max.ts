@@ -53,10 +53,11 @@ const MAX = boundedMonoid("max", combine, combineAll);
  * @example Usage
  * ```ts
  * import { max } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = max();
- * console.log(m.combineAll([3, -1, 7, null])); // 7
- * console.log(m.combineAll([])); // null
- * console.log(m.combine(-5, m.identity())); // -5
+ * assert.equal(m.combineAll([3, -1, 7, null]), 7);
+ * assert.equal(m.combineAll([]), null);
+ * assert.equal(m.combine(-5, m.identity()), -5);
  * ```
  */
 export function max(): Monoid<number | null> {

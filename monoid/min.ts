@@ -53,10 +53,11 @@ const MIN = boundedMonoid("min", combine, combineAll);
  * @example Usage
  * ```ts
  * import { min } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = min();
- * console.log(m.combineAll([3, -1, 7, null])); // -1
- * console.log(m.combineAll([])); // null
- * console.log(m.combine(5, m.identity())); // 5
+ * assert.equal(m.combineAll([3, -1, 7, null]), -1);
+ * assert.equal(m.combineAll([]), null);
+ * assert.equal(m.combine(5, m.identity()), 5);
  * ```
  */
 export function min(): Monoid<number | null> {

@@ -37,18 +37,19 @@
  * @example Folding a day of page views
  * ```ts
  * import { count, daily, days, max, mergeBuckets } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  *
  * const window = daily({ retention: days(30) });
  * const now = Date.UTC(2024, 2, 10, 15, 0);
  * const bucket = window.bucketOf(now);
- * console.log(new Date(bucket).toISOString()); // "2024-03-10T00:00:00.000Z"
+ * assert.equal(new Date(bucket).toISOString(), "2024-03-10T00:00:00.000Z");
  *
  * const views = count().combineAll([1, 1, 1]);
- * console.log(views); // 3
+ * assert.equal(views, 3);
  *
  * // Merging buckets skips the ones holding nothing.
  * const peak = mergeBuckets(max(), [12, undefined, 40]);
- * console.log(peak); // 40
+ * assert.equal(peak, 40);
  * ```
  *
  * @module

@@ -101,8 +101,9 @@ export interface Monoid<T> extends Semigroup<T> {
  * @example Usage
  * ```ts
  * import { CodecError } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const error = new CodecError("hyll: truncated header (3 of 16 bytes)");
- * console.log(error.name); // "CodecError"
+ * assert.equal(error.name, "CodecError");
  * ```
  */
 export class CodecError extends Error {
@@ -121,9 +122,10 @@ export class CodecError extends Error {
  * @example Usage
  * ```ts
  * import { max, type ValueOf } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const m = max();
  * const v: ValueOf<typeof m> = m.combine(3, null);
- * console.log(v); // 3
+ * assert.equal(v, 3);
  * ```
  */
 export type ValueOf<M> = M extends Monoid<infer T> ? T : never;
@@ -139,8 +141,9 @@ export type ValueOf<M> = M extends Monoid<infer T> ? T : never;
  * @example Usage
  * ```ts
  * import { isAdditive, max, sum } from "@murmur/core/monoid";
- * console.log(isAdditive(sum())); // true
- * console.log(isAdditive(max())); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isAdditive(sum()), true);
+ * assert.equal(isAdditive(max()), false);
  * ```
  */
 export function isAdditive(
@@ -160,7 +163,8 @@ export function isAdditive(
  * @example Usage
  * ```ts
  * import { hasKind, min } from "@murmur/core/monoid";
- * console.log(hasKind(min(), "min", "max")); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(hasKind(min(), "min", "max"), true);
  * ```
  */
 export function hasKind(
@@ -207,6 +211,7 @@ export interface MonoidDefinition<T> {
  * @example A monoid keeping the longest string
  * ```ts
  * import { defineMonoid, stringCodec } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const longest = defineMonoid<string>({
  *   name: "longest",
  *   identity: () => "",
@@ -215,7 +220,7 @@ export interface MonoidDefinition<T> {
  *   commutative: true,
  *   idempotent: true,
  * });
- * console.log(longest.combineAll(["ab", "abc", "x"])); // "abc"
+ * assert.equal(longest.combineAll(["ab", "abc", "x"]), "abc");
  * ```
  */
 export function defineMonoid<T>(definition: MonoidDefinition<T>): Monoid<T> {

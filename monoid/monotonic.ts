@@ -102,9 +102,10 @@ const MONOTONIC: Monoid<number> = Object.freeze({
  * @example Usage
  * ```ts
  * import { monotonic } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const followers = monotonic();
  * // Readings 120 and 135 were taken in that order but arrive reversed.
- * console.log(followers.combineAll([135, 120])); // 135
+ * assert.equal(followers.combineAll([135, 120]), 135);
  * ```
  */
 export function monotonic(): Monoid<number> {

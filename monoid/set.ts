@@ -67,17 +67,19 @@ function sortedElements(value: ReadonlySet<string>, what: string): string[] {
  * @example Usage
  * ```ts
  * import { set } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const tags = set();
  * const all = tags.combineAll([new Set(["b", "a"]), new Set(["c", "a"])]);
- * console.log([...all].sort()); // [ "a", "b", "c" ]
+ * assert.deepEqual([...all].sort(), [ "a", "b", "c" ]);
  * ```
  *
  * @example A bounded set keeps the smallest elements
  * ```ts
  * import { set } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const few = set({ maxSize: 2 });
  * const kept = few.combine(new Set(["pear", "apple"]), new Set(["fig"]));
- * console.log([...kept].sort()); // [ "apple", "fig" ]
+ * assert.deepEqual([...kept].sort(), [ "apple", "fig" ]);
  * ```
  */
 export function set(options?: SetOptions): Monoid<ReadonlySet<string>> {

@@ -237,10 +237,12 @@ const SUM_BIGINT: Monoid<bigint> = Object.freeze({
  * @example Usage
  * ```ts
  * import { sumBigInt } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
+ *
  * const m = sumBigInt();
  * const total = m.combine(2n ** 64n, 1n);
- * console.log(total); // 18446744073709551617n
- * console.log(m.codec.toJSON(total)); // "18446744073709551617"
+ * assert.equal(total, 18446744073709551617n);
+ * assert.equal(m.codec.toJSON(total), "18446744073709551617");
  * ```
  */
 export function sumBigInt(): Monoid<bigint> {

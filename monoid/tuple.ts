@@ -42,9 +42,10 @@ const MAX_ARITY = 255;
  * @example Usage
  * ```ts
  * import { count, max, tuple } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const stats = tuple(count(), max());
  * const folded = stats.combineAll([[1, 120], [1, 340], [1, null]]);
- * console.log(folded); // [ 3, 340 ]
+ * assert.deepEqual(folded, [ 3, 340 ]);
  * ```
  */
 export function tuple<const Ms extends readonly Monoid<unknown>[]>(

@@ -81,7 +81,8 @@ function duration(n: number, unit: number, name: string): number {
  * @example Usage
  * ```ts
  * import { minutes } from "@murmur/core/monoid";
- * console.log(minutes(5)); // 300000
+ * import assert from "node:assert/strict";
+ * assert.equal(minutes(5), 300000);
  * ```
  */
 export function minutes(n: number): number {
@@ -98,7 +99,8 @@ export function minutes(n: number): number {
  * @example Usage
  * ```ts
  * import { hours } from "@murmur/core/monoid";
- * console.log(hours(2)); // 7200000
+ * import assert from "node:assert/strict";
+ * assert.equal(hours(2), 7200000);
  * ```
  */
 export function hours(n: number): number {
@@ -115,7 +117,8 @@ export function hours(n: number): number {
  * @example Usage
  * ```ts
  * import { days } from "@murmur/core/monoid";
- * console.log(days(90)); // 7776000000
+ * import assert from "node:assert/strict";
+ * assert.equal(days(90), 7776000000);
  * ```
  */
 export function days(n: number): number {
@@ -235,8 +238,9 @@ function makeWindow(
  * @example Usage
  * ```ts
  * import { hours, minutely } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const w = minutely({ retention: hours(6) });
- * console.log(w.bucketOf(Date.UTC(2024, 0, 1, 12, 34, 56))); // 1704112440000
+ * assert.equal(w.bucketOf(Date.UTC(2024, 0, 1, 12, 34, 56)), 1704112440000);
  * ```
  */
 export function minutely(options?: WindowOptions): Window {
@@ -253,10 +257,11 @@ export function minutely(options?: WindowOptions): Window {
  * @example Usage
  * ```ts
  * import { days, hourly } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const w = hourly({ retention: days(7) });
  * const bucket = w.bucketOf(Date.UTC(2024, 0, 1, 12, 34));
- * console.log(new Date(bucket).toISOString()); // "2024-01-01T12:00:00.000Z"
- * console.log(new Date(w.expiresAt(bucket)!).toISOString()); // "2024-01-08T13:00:00.000Z"
+ * assert.equal(new Date(bucket).toISOString(), "2024-01-01T12:00:00.000Z");
+ * assert.equal(new Date(w.expiresAt(bucket)!).toISOString(), "2024-01-08T13:00:00.000Z");
  * ```
  */
 export function hourly(options?: WindowOptions): Window {
@@ -277,11 +282,13 @@ export function hourly(options?: WindowOptions): Window {
  * @example Usage
  * ```ts
  * import { daily, days } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const w = daily({ retention: days(90) });
  * const now = Date.UTC(2024, 2, 10, 15, 0);
  * const week = w.lastN(7, now).map((b) => new Date(b).toISOString().slice(0, 10));
- * console.log(week[0], week[6]); // "2024-03-04" "2024-03-10"
- * console.log(w.bucketOf(-1)); // -86400000 (the last day of 1969)
+ * assert.equal(week[0], "2024-03-04");
+ * assert.equal(week[6], "2024-03-10");
+ * assert.equal(w.bucketOf(-1), -86400000);
  * ```
  */
 export function daily(options?: WindowOptions): Window {
@@ -309,11 +316,12 @@ export interface Coverage {
  * @example Usage
  * ```ts
  * import { coverage, daily } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const w = daily();
  * const now = Date.UTC(2024, 2, 10, 15, 0);
  * const c = coverage(w, w.lastN(7, now))!;
- * console.log(new Date(c.start).toISOString()); // "2024-03-04T00:00:00.000Z"
- * console.log(new Date(c.end).toISOString()); // "2024-03-11T00:00:00.000Z"
+ * assert.equal(new Date(c.start).toISOString(), "2024-03-04T00:00:00.000Z");
+ * assert.equal(new Date(c.end).toISOString(), "2024-03-11T00:00:00.000Z");
  * ```
  */
 export function coverage(
@@ -402,12 +410,14 @@ export interface TrailingPlan {
  * @example Last 24 hours from daily and hourly buckets
  * ```ts
  * import { daily, hourly, hours, trailing } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  * const now = Date.UTC(2024, 2, 10, 15, 0);
  * const plan = trailing([daily(), hourly()], hours(24), { now });
- * for (const part of plan.parts) {
- *   console.log(part.window.granularity, part.buckets.length); // "day 1" then "hour 9"
- * }
- * console.log(plan.exact); // true
+ * assert.deepEqual(
+ *   plan.parts.map((part) => [part.window.granularity, part.buckets.length]),
+ *   [["day", 1], ["hour", 9]],
+ * );
+ * assert.equal(plan.exact, true);
  * ```
  */
 export function trailing(
@@ -485,8 +495,9 @@ export function trailing(
  * @example Usage
  * ```ts
  * import { max, mergeBuckets } from "@murmur/core/monoid";
- * console.log(mergeBuckets(max(), [3, undefined, -2])); // 3
- * console.log(mergeBuckets(max(), [undefined, undefined])); // undefined
+ * import assert from "node:assert/strict";
+ * assert.equal(mergeBuckets(max(), [3, undefined, -2]), 3);
+ * assert.equal(mergeBuckets(max(), [undefined, undefined]), undefined);
  * ```
  */
 export function mergeBuckets<V>(

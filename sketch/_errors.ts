@@ -9,13 +9,14 @@
  * @example Usage
  * ```ts
  * import { BloomFilter, IncompatibleSketchError } from "@murmur/core/sketch";
+ * import assert from "node:assert/strict";
  *
  * const small = new BloomFilter({ capacity: 100 });
  * const large = new BloomFilter({ capacity: 1000 });
  * try {
  *   small.merge(large);
  * } catch (error) {
- *   console.log(error instanceof IncompatibleSketchError); // true
+ *   assert.equal(error instanceof IncompatibleSketchError, true);
  * }
  * ```
  */

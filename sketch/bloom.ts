@@ -9,10 +9,12 @@
  * @example Skip work for ids already seen
  * ```ts
  * import { BloomFilter } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
  *
  * const seen = new BloomFilter({ capacity: 1000, falsePositiveRate: 0.01 });
  * seen.add("order-1");
- * console.log(seen.has("order-1"), seen.has("order-2")); // true false
+ * assert.equal(seen.has("order-1"), true);
+ * assert.equal(seen.has("order-2"), false);
  * ```
  *
  * @module
@@ -100,8 +102,11 @@ export interface BloomFilterShape {
  * @example Usage
  * ```ts
  * import { bloomShape } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
  * const { bits, hashes } = bloomShape({ capacity: 10_000, falsePositiveRate: 0.01 });
- * console.log(bits, hashes, Math.ceil(bits / 8)); // 95851 7 11982
+ * assert.equal(bits, 95851);
+ * assert.equal(hashes, 7);
+ * assert.equal(Math.ceil(bits / 8), 11982);
  * ```
  *
  * @param options Capacity and false-positive rate (defaults 10 000 and 0.01).
@@ -163,13 +168,16 @@ function describe(shape: BloomFilterShape): string {
  * @example Usage
  * ```ts
  * import { BloomFilter } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
  *
  * const a = new BloomFilter();
  * a.addAll(["x", "y"]);
  * const b = new BloomFilter();
  * b.add("z");
  * const both = a.merge(b);
- * console.log(both.has("x"), both.has("z"), both.count()); // true true 3
+ * assert.equal(both.has("x"), true);
+ * assert.equal(both.has("z"), true);
+ * assert.equal(both.count(), 3);
  * ```
  */
 export class BloomFilter implements BloomFilterShape {
@@ -210,8 +218,10 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter();
-   * console.log(filter.add("a"), filter.add("a")); // true false
+   * assert.equal(filter.add("a"), true);
+   * assert.equal(filter.add("a"), false);
    * ```
    *
    * @param item The item.
@@ -249,8 +259,9 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter({ capacity: 100 });
-   * console.log(filter.addAll(["a", "b", "a"])); // 2
+   * assert.equal(filter.addAll(["a", "b", "a"]), 2);
    * ```
    *
    * @param items The items.
@@ -271,9 +282,11 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter();
    * filter.add(new Uint8Array([1, 2, 3]));
-   * console.log(filter.has(new Uint8Array([1, 2, 3])), filter.has("nope")); // true false
+   * assert.equal(filter.has(new Uint8Array([1, 2, 3])), true);
+   * assert.equal(filter.has("nope"), false);
    * ```
    *
    * @param item The item.
@@ -308,9 +321,10 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter();
    * for (let i = 0; i < 500; i++) filter.add(`id-${i}`);
-   * console.log(Math.abs(filter.count() - 500) < 25); // true
+   * assert.equal(Math.abs(filter.count() - 500) < 25, true);
    * ```
    *
    * @returns The estimated number of distinct items, rounded.
@@ -331,7 +345,8 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
-   * console.log(new BloomFilter().isEmpty()); // true
+   * import assert from "node:assert/strict";
+   * assert.equal(new BloomFilter().isEmpty(), true);
    * ```
    *
    * @returns `true` when no bit is set.
@@ -346,11 +361,13 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const a = new BloomFilter();
    * a.add("a");
    * const b = new BloomFilter();
    * b.add("b");
-   * console.log(a.merge(b).has("b"), a.has("b")); // true false
+   * assert.equal(a.merge(b).has("b"), true);
+   * assert.equal(a.has("b"), false);
    * ```
    *
    * @param other A filter of the same shape.
@@ -367,13 +384,14 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const all = new BloomFilter();
    * for (const id of ["a", "b"]) {
    *   const one = new BloomFilter();
    *   one.add(id);
    *   all.mergeInPlace(one);
    * }
-   * console.log(all.has("a") && all.has("b")); // true
+   * assert.equal(all.has("a") && all.has("b"), true);
    * ```
    *
    * @param other A filter of the same shape.
@@ -400,9 +418,11 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const a = new BloomFilter();
    * a.add("x");
-   * console.log(a.equals(a.clone()), a.equals(new BloomFilter())); // true false
+   * assert.equal(a.equals(a.clone()), true);
+   * assert.equal(a.equals(new BloomFilter()), false);
    * ```
    *
    * @param other The filter to compare with.
@@ -422,10 +442,12 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const a = new BloomFilter();
    * const b = a.clone();
    * b.add("x");
-   * console.log(a.has("x"), b.has("x")); // false true
+   * assert.equal(a.has("x"), false);
+   * assert.equal(b.has("x"), true);
    * ```
    *
    * @returns The copy.
@@ -445,9 +467,10 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter();
    * filter.add("x");
-   * console.log(BloomFilter.fromBytes(filter.toBytes()).has("x")); // true
+   * assert.equal(BloomFilter.fromBytes(filter.toBytes()).has("x"), true);
    * ```
    *
    * @returns The bytes.
@@ -471,8 +494,9 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const bytes = new BloomFilter({ capacity: 50 }).toBytes();
-   * console.log(BloomFilter.fromBytes(bytes).capacity); // 50
+   * assert.equal(BloomFilter.fromBytes(bytes).capacity, 50);
    * ```
    *
    * @param bytes The bytes.
@@ -535,8 +559,9 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const json = new BloomFilter({ capacity: 10 }).toJSON();
-   * console.log(BloomFilter.fromJSON(json).bits); // 96
+   * assert.equal(BloomFilter.fromJSON(json).bits, 96);
    * ```
    *
    * @returns A JSON-safe object.
@@ -557,9 +582,10 @@ export class BloomFilter implements BloomFilterShape {
    * @example Usage
    * ```ts
    * import { BloomFilter } from "@murmur/core/sketch/bloom";
+   * import assert from "node:assert/strict";
    * const filter = new BloomFilter({ capacity: 10 });
    * filter.add("a");
-   * console.log(BloomFilter.fromJSON(filter.toJSON()).has("a")); // true
+   * assert.equal(BloomFilter.fromJSON(filter.toJSON()).has("a"), true);
    * ```
    *
    * @param json The JSON form.
@@ -623,9 +649,10 @@ function bloomCodecFor(
  * @example Usage
  * ```ts
  * import { BloomFilter, bloomCodec } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
  * const filter = new BloomFilter({ capacity: 100 });
  * filter.add("a");
- * console.log(bloomCodec.decode(bloomCodec.encode(filter)).has("a")); // true
+ * assert.equal(bloomCodec.decode(bloomCodec.encode(filter)).has("a"), true);
  * ```
  */
 export const bloomCodec: Codec<BloomFilter> = bloomCodecFor(undefined);
@@ -639,6 +666,7 @@ export const bloomCodec: Codec<BloomFilter> = bloomCodecFor(undefined);
  * @example Usage
  * ```ts
  * import { bloom } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
  *
  * const seen = bloom({ capacity: 1000, falsePositiveRate: 0.001 });
  * const lift = (id: string) => {
@@ -647,7 +675,8 @@ export const bloomCodec: Codec<BloomFilter> = bloomCodecFor(undefined);
  *   return filter;
  * };
  * const all = seen.combineAll(["a", "b"].map(lift));
- * console.log(all.has("a"), all.has("c")); // true false
+ * assert.equal(all.has("a"), true);
+ * assert.equal(all.has("c"), false);
  * ```
  *
  * @param options Capacity and false-positive rate (defaults 10 000 and 0.01).

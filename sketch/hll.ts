@@ -12,14 +12,15 @@
  * @example Count distinct visitors and hand the sketch to Valkey
  * ```ts
  * import { HyperLogLog } from "@murmur/core/sketch/hll";
+ * import assert from "node:assert/strict";
  *
  * const visitors = new HyperLogLog();
  * visitors.addAll(["ann", "bob", "ann", "cy"]);
- * console.log(visitors.count()); // 3
+ * assert.equal(visitors.count(), 3);
  *
  * const bytes = visitors.toBytes(); // a Redis "HYLL" string: SET key bytes, then PFCOUNT key
- * console.log(new TextDecoder().decode(bytes.subarray(0, 4))); // "HYLL"
- * console.log(HyperLogLog.fromBytes(bytes).count()); // 3
+ * assert.equal(new TextDecoder().decode(bytes.subarray(0, 4)), "HYLL");
+ * assert.equal(HyperLogLog.fromBytes(bytes).count(), 3);
  * ```
  *
  * @module
@@ -361,6 +362,7 @@ function valOpcode(value: number, length: number): number {
  * @example Union of two days, as PFMERGE would compute it
  * ```ts
  * import { HyperLogLog } from "@murmur/core/sketch/hll";
+ * import assert from "node:assert/strict";
  *
  * const monday = new HyperLogLog();
  * monday.addAll(["a", "b", "c"]);
@@ -368,8 +370,9 @@ function valOpcode(value: number, length: number): number {
  * tuesday.addAll(["c", "d"]);
  *
  * const both = monday.merge(tuesday);
- * console.log(both.count(), monday.count()); // 4 3
- * console.log(both.estimate().lower <= 4 && 4 <= both.estimate().upper); // true
+ * assert.equal(both.count(), 4);
+ * assert.equal(monday.count(), 3);
+ * assert.equal(both.estimate().lower <= 4 && 4 <= both.estimate().upper, true);
  * ```
  */
 export class HyperLogLog {
@@ -411,9 +414,10 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { hll, HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    *
    * const visitors = hll().combineAll(["ann", "bob", "ann"].map((id) => HyperLogLog.of(id)));
-   * console.log(visitors.count()); // 2
+   * assert.equal(visitors.count(), 2);
    * ```
    *
    * @param item The element: a string (hashed as its UTF-8 bytes) or raw bytes.
@@ -447,10 +451,12 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    *
    * const empty = Uint8Array.of(0x48, 0x59, 0x4c, 0x4c, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x7f, 0xff);
    * const hll = HyperLogLog.fromBytes(empty);
-   * console.log(hll.count(), hll.encoding); // 0 "sparse"
+   * assert.equal(hll.count(), 0);
+   * assert.equal(hll.encoding, "sparse");
    * ```
    *
    * @param bytes The string's bytes.
@@ -575,8 +581,10 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
-   * console.log(hll.add("page-1"), hll.add("page-1")); // true false
+   * assert.equal(hll.add("page-1"), true);
+   * assert.equal(hll.add("page-1"), false);
    * ```
    *
    * @param item The element.
@@ -606,9 +614,10 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * hll.addAll(["a", "b", new Uint8Array([1, 2])]);
-   * console.log(hll.count()); // 3
+   * assert.equal(hll.count(), 3);
    * ```
    *
    * @param items The elements.
@@ -631,9 +640,10 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * for (let i = 0; i < 1000; i++) hll.add(`user-${i}`);
-   * console.log(Math.abs(hll.count() - 1000) < 30); // true
+   * assert.equal(Math.abs(hll.count() - 1000) < 30, true);
    * ```
    *
    * @returns The cardinality estimate.
@@ -660,10 +670,12 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * for (let i = 0; i < 10_000; i++) hll.add(String(i));
    * const { estimate, lower, upper, confidence } = hll.estimate({ confidence: 0.99 });
-   * console.log(lower <= estimate && estimate <= upper, confidence); // true 0.99
+   * assert.equal(lower <= estimate && estimate <= upper, true);
+   * assert.equal(confidence, 0.99);
    * ```
    *
    * @param options The confidence level; see {@linkcode HyperLogLogEstimateOptions}.
@@ -695,7 +707,8 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
-   * console.log(new HyperLogLog().isEmpty()); // true
+   * import assert from "node:assert/strict";
+   * assert.equal(new HyperLogLog().isEmpty(), true);
    * ```
    *
    * @returns `true` for an empty sketch.
@@ -725,11 +738,13 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const a = new HyperLogLog();
    * a.add("x");
    * const b = new HyperLogLog();
    * b.add("y");
-   * console.log(a.merge(b).count(), a.count()); // 2 1
+   * assert.equal(a.merge(b).count(), 2);
+   * assert.equal(a.count(), 1);
    * ```
    *
    * @param other The sketch to union with.
@@ -748,13 +763,14 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const total = new HyperLogLog();
    * for (const day of [["a", "b"], ["b", "c"]]) {
    *   const hll = new HyperLogLog();
    *   hll.addAll(day);
    *   total.mergeInPlace(hll);
    * }
-   * console.log(total.count()); // 3
+   * assert.equal(total.count(), 3);
    * ```
    *
    * @param other The sketch to union in.
@@ -815,11 +831,12 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const a = new HyperLogLog();
    * a.addAll(["x", "y"]);
    * const b = new HyperLogLog();
    * b.addAll(["y", "x", "x"]);
-   * console.log(a.equals(b)); // true
+   * assert.equal(a.equals(b), true);
    * ```
    *
    * @param other The sketch to compare with.
@@ -839,10 +856,12 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const a = new HyperLogLog();
    * const b = a.clone();
    * b.add("x");
-   * console.log(a.count(), b.count()); // 0 1
+   * assert.equal(a.count(), 0);
+   * assert.equal(b.count(), 1);
    * ```
    *
    * @returns The copy.
@@ -868,9 +887,10 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * hll.add("x");
-   * console.log(hll.registers().filter((r) => r > 0).length); // 1
+   * assert.equal(hll.registers().filter((r) => r > 0).length, 1);
    * ```
    *
    * @returns 16 384 register values, each 0..51.
@@ -890,11 +910,13 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * hll.add("a");
    * const bytes = hll.toBytes();
-   * console.log(bytes[4], bytes[8]); // 1 1  (sparse, cached cardinality 1)
-   * console.log(hll.toBytes({ cacheCardinality: false })[15]); // 128
+   * assert.equal(bytes[4], 1);
+   * assert.equal(bytes[8], 1);
+   * assert.equal(hll.toBytes({ cacheCardinality: false })[15], 128);
    * ```
    *
    * @param options Whether to fill the cardinality cache; see {@linkcode HyperLogLogBytesOptions}.
@@ -947,10 +969,11 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const hll = new HyperLogLog();
    * hll.add("a");
    * const text = JSON.stringify({ visitors: hll });
-   * console.log(HyperLogLog.fromJSON(JSON.parse(text).visitors).count()); // 1
+   * assert.equal(HyperLogLog.fromJSON(JSON.parse(text).visitors).count(), 1);
    * ```
    *
    * @returns Base64 of the `HYLL` string.
@@ -966,8 +989,9 @@ export class HyperLogLog {
    * @example Usage
    * ```ts
    * import { HyperLogLog } from "@murmur/core/sketch/hll";
+   * import assert from "node:assert/strict";
    * const empty = HyperLogLog.fromJSON("SFlMTAEAAAAAAAAAAAAAgH//");
-   * console.log(empty.count()); // 0
+   * assert.equal(empty.count(), 0);
    * ```
    *
    * @param json Base64 text.
@@ -1387,10 +1411,12 @@ function writeZeros(seq: Uint8Array, n: number, run: number): number {
  * @example Usage
  * ```ts
  * import { HyperLogLog, hyllCodec } from "@murmur/core/sketch/hll";
+ * import assert from "node:assert/strict";
  * const hll = new HyperLogLog();
  * hll.add("x");
  * const json = hyllCodec.toJSON(hll);
- * console.log(typeof json, hyllCodec.fromJSON(json).count()); // "string" 1
+ * assert.equal(typeof json, "string");
+ * assert.equal(hyllCodec.fromJSON(json).count(), 1);
  * ```
  */
 export const hyllCodec: Codec<HyperLogLog> = hyllCodecWith({});
@@ -1420,11 +1446,13 @@ function hyllCodecWith(options: HyperLogLogOptions): Codec<HyperLogLog> {
  * @example Usage
  * ```ts
  * import { hll, HyperLogLog } from "@murmur/core/sketch/hll";
+ * import assert from "node:assert/strict";
  *
  * const distinct = hll();
  * // One small sketch per event (HyperLogLog.of), folded in bulk.
  * const total = distinct.combineAll(["a", "b", "a"].map((id) => HyperLogLog.of(id)));
- * console.log(total.count(), total instanceof HyperLogLog); // 2 true
+ * assert.equal(total.count(), 2);
+ * assert.equal(total instanceof HyperLogLog, true);
  * ```
  *
  * @param options Encoding options for the sketches it creates.

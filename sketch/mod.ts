@@ -20,6 +20,7 @@
  * @example Distinct users, top pages and a seen-set over one stream
  * ```ts
  * import { bloom, hll, topK } from "@murmur/core/sketch";
+ * import assert from "node:assert/strict";
  *
  * const events = [
  *   { user: "ann", page: "/" },
@@ -35,9 +36,10 @@
  *   pages.add(page);
  *   seen.add(user);
  * }
- * console.log(users.count()); // 3
- * console.log(pages.top(1)); // [ { key: "/", count: 3, error: 0 } ]
- * console.log(seen.has("bob"), seen.has("dan")); // true false
+ * assert.equal(users.count(), 3);
+ * assert.deepEqual(pages.top(1), [ { key: "/", count: 3, error: 0 } ]);
+ * assert.equal(seen.has("bob"), true);
+ * assert.equal(seen.has("dan"), false);
  * ```
  *
  * @module

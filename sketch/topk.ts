@@ -8,10 +8,11 @@
  * @example The most viewed pages
  * ```ts
  * import { TopK } from "@murmur/core/sketch/topk";
+ * import assert from "node:assert/strict";
  *
  * const pages = new TopK({ k: 2 });
  * for (const page of ["/", "/about", "/", "/pricing", "/", "/about"]) pages.add(page);
- * console.log(pages.top(1)); // [ { key: "/", count: 3, error: 0 } ]
+ * assert.deepEqual(pages.top(1), [ { key: "/", count: 3, error: 0 } ]);
  * ```
  *
  * @module
@@ -156,12 +157,13 @@ function before(
  * @example Mergeable heavy hitters
  * ```ts
  * import { TopK } from "@murmur/core/sketch/topk";
+ * import assert from "node:assert/strict";
  *
  * const a = new TopK({ k: 3 });
  * a.add("x", 5).add("y", 2);
  * const b = new TopK({ k: 3 });
  * b.add("x", 1).add("z", 4);
- * console.log(a.merge(b).top()); // [ { key: "x", count: 6, error: 0 }, { key: "z", count: 4, error: 0 }, { key: "y", count: 2, error: 0 } ]
+ * assert.deepEqual(a.merge(b).top(), [ { key: "x", count: 6, error: 0 }, { key: "z", count: 4, error: 0 }, { key: "y", count: 2, error: 0 } ]);
  * ```
  */
 export class TopK {
@@ -206,9 +208,10 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const hits = new TopK({ k: 5 });
    * hits.add("/home").add("/home", 3);
-   * console.log(hits.frequency("/home")); // { lower: 4, upper: 4 }
+   * assert.deepEqual(hits.frequency("/home"), { lower: 4, upper: 4 });
    * ```
    *
    * @param key The key (a well-formed string).
@@ -311,9 +314,10 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const words = new TopK({ k: 3 });
    * for (const word of "a b a c a b d".split(" ")) words.add(word);
-   * console.log(words.top(2).map((item) => item.key)); // [ "a", "b" ]
+   * assert.deepEqual(words.top(2).map((item) => item.key), [ "a", "b" ]);
    * ```
    *
    * @param n How many to return; defaults to all kept keys (at most `k`).
@@ -347,9 +351,12 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
+   *
    * const sketch = new TopK({ k: 1 });
    * sketch.add("a", 5).add("b", 2);
-   * console.log(sketch.frequency("a"), sketch.frequency("b")); // { lower: 5, upper: 5 } { lower: 0, upper: 2 }
+   * assert.deepEqual(sketch.frequency("a"), { lower: 5, upper: 5 });
+   * assert.deepEqual(sketch.frequency("b"), { lower: 0, upper: 2 });
    * ```
    *
    * @param key The key.
@@ -370,11 +377,12 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const monday = new TopK({ k: 2 });
    * monday.add("a", 3);
    * const tuesday = new TopK({ k: 2 });
    * tuesday.add("a", 1).add("b", 2);
-   * console.log(monday.merge(tuesday).top().map(({ key, count }) => `${key}=${count}`)); // [ "a=4", "b=2" ]
+   * assert.deepEqual(monday.merge(tuesday).top().map(({ key, count }) => `${key}=${count}`), [ "a=4", "b=2" ]);
    * ```
    *
    * @param other A sketch with the same `k`.
@@ -393,9 +401,10 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const total = new TopK({ k: 2 });
    * for (const key of ["a", "b", "a"]) total.mergeInPlace(new TopK({ k: 2 }).add(key));
-   * console.log(total.top(1)); // [ { key: "a", count: 2, error: 0 } ]
+   * assert.deepEqual(total.top(1), [ { key: "a", count: 2, error: 0 } ]);
    * ```
    *
    * @param other A sketch with the same `k`.
@@ -479,9 +488,11 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const a = new TopK().add("x");
    * const b = a.clone().add("x");
-   * console.log(a.frequency("x").upper, b.frequency("x").upper); // 1 2
+   * assert.equal(a.frequency("x").upper, 1);
+   * assert.equal(b.frequency("x").upper, 2);
    * ```
    *
    * @returns The copy.
@@ -504,7 +515,8 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
-   * console.log(new TopK().add("a").add("b").equals(new TopK().add("b").add("a"))); // true
+   * import assert from "node:assert/strict";
+   * assert.equal(new TopK().add("a").add("b").equals(new TopK().add("b").add("a")), true);
    * ```
    *
    * @param other The sketch to compare with.
@@ -535,9 +547,10 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const sketch = new TopK({ k: 3 }).add("a", 2);
    * const copy = TopK.fromBytes(sketch.toBytes());
-   * console.log(copy.equals(sketch)); // true
+   * assert.equal(copy.equals(sketch), true);
    * ```
    *
    * @returns The bytes.
@@ -567,8 +580,9 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const bytes = new TopK({ k: 2 }).add("a").toBytes();
-   * console.log(TopK.fromBytes(bytes).top()); // [ { key: "a", count: 1, error: 0 } ]
+   * assert.deepEqual(TopK.fromBytes(bytes).top(), [ { key: "a", count: 1, error: 0 } ]);
    * ```
    *
    * @param bytes The bytes.
@@ -664,7 +678,8 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
-   * console.log(new TopK({ k: 2 }).add("a").toJSON()); // { k: 2, total: 1, threshold: 0, items: [ { key: "a", count: 1, error: 0 } ] }
+   * import assert from "node:assert/strict";
+   * assert.deepEqual(new TopK({ k: 2 }).add("a").toJSON(), { k: 2, total: 1, threshold: 0, items: [ { key: "a", count: 1, error: 0 } ] });
    * ```
    *
    * @returns A JSON-safe object.
@@ -688,8 +703,9 @@ export class TopK {
    * @example Usage
    * ```ts
    * import { TopK } from "@murmur/core/sketch/topk";
+   * import assert from "node:assert/strict";
    * const sketch = TopK.fromJSON({ k: 2, total: 3, threshold: 0, items: [{ key: "a", count: 3, error: 0 }] });
-   * console.log(sketch.frequency("a")); // { lower: 3, upper: 3 }
+   * assert.deepEqual(sketch.frequency("a"), { lower: 3, upper: 3 });
    * ```
    *
    * @param json The JSON form.
@@ -749,8 +765,9 @@ function topKCodecFor(k: number | undefined): Codec<TopK> {
  * @example Usage
  * ```ts
  * import { TopK, topKCodec } from "@murmur/core/sketch/topk";
+ * import assert from "node:assert/strict";
  * const bytes = topKCodec.encode(new TopK({ k: 4 }).add("x", 2));
- * console.log(topKCodec.decode(bytes).top()); // [ { key: "x", count: 2, error: 0 } ]
+ * assert.deepEqual(topKCodec.decode(bytes).top(), [ { key: "x", count: 2, error: 0 } ]);
  * ```
  */
 export const topKCodec: Codec<TopK> = topKCodecFor(undefined);
@@ -767,11 +784,12 @@ export const topKCodec: Codec<TopK> = topKCodecFor(undefined);
  * @example Usage
  * ```ts
  * import { topK } from "@murmur/core/sketch/topk";
+ * import assert from "node:assert/strict";
  *
  * const heavy = topK({ k: 2 });
  * const lift = (key: string) => heavy.identity().add(key);
  * const result = heavy.combineAll(["a", "b", "a", "c", "a"].map(lift));
- * console.log(result.top(1)); // [ { key: "a", count: 3, error: 0 } ]
+ * assert.deepEqual(result.top(1), [ { key: "a", count: 3, error: 0 } ]);
  * ```
  *
  * @param options The capacity `k` (default 10).

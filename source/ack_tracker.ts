@@ -115,9 +115,10 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
-   * console.log(tracker.delivered("s", 1n)); // true
-   * console.log(tracker.delivered("s", 1n)); // false: already delivered
+   * assert.equal(tracker.delivered("s", 1n), true);
+   * assert.equal(tracker.delivered("s", 1n), false);
    * ```
    */
   delivered(stream: string, position: bigint): boolean {
@@ -134,10 +135,11 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
    * tracker.delivered("s", 5n);
-   * console.log(tracker.ack("s", 5n)); // true
-   * console.log(tracker.ack("s", 5n)); // false: duplicate
+   * assert.equal(tracker.ack("s", 5n), true);
+   * assert.equal(tracker.ack("s", 5n), false);
    * ```
    */
   ack(stream: string, position: bigint): boolean {
@@ -154,12 +156,13 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
    * tracker.delivered("s", 1n);
    * tracker.delivered("s", 4n); // a gap is fine
    * tracker.ack("s", 4n);
    * tracker.ack("s", 1n);
-   * console.log(tracker.committable("s")); // 4n
+   * assert.equal(tracker.committable("s"), 4n);
    * ```
    */
   committable(stream: string): bigint | undefined {
@@ -176,11 +179,12 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
    * tracker.delivered("s", 1n);
    * tracker.delivered("s", 2n);
    * tracker.ack("s", 2n);
-   * console.log(tracker.pending("s")); // 2
+   * assert.equal(tracker.pending("s"), 2);
    * ```
    */
   pending(stream: string): number {
@@ -195,11 +199,13 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
+   *
    * const tracker = new AckTracker();
    * tracker.delivered("a", 1n);
    * tracker.ack("a", 1n);
    * tracker.delivered("b", 7n);
-   * console.log(tracker.committableAll()); // Map(1) { "a" => 1n }
+   * assert.deepEqual(tracker.committableAll(), new Map([["a", 1n]]));
    * ```
    */
   committableAll(): Map<string, bigint> {
@@ -219,10 +225,11 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
    * tracker.delivered("s", 1n);
    * tracker.forget("s");
-   * console.log(tracker.ack("s", 1n)); // false
+   * assert.equal(tracker.ack("s", 1n), false);
    * ```
    */
   forget(stream: string): boolean {
@@ -237,10 +244,11 @@ export class AckTracker {
    * @example Usage
    * ```ts
    * import { AckTracker } from "@murmur/core/source";
+   * import assert from "node:assert/strict";
    * const tracker = new AckTracker();
    * tracker.delivered("b", 1n);
    * tracker.delivered("a", 1n);
-   * console.log(tracker.streams()); // ["b", "a"]
+   * assert.deepEqual(tracker.streams(), ["b", "a"]);
    * ```
    */
   streams(): string[] {

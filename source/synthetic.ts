@@ -33,9 +33,10 @@ export function seededRandom(seed: number): () => number {
  * @example Usage
  * ```ts
  * import { seededRandom, Zipf } from "@murmur/core/source";
+ * import assert from "node:assert/strict";
  * const zipf = new Zipf(1000, 1.1, seededRandom(1));
  * const rank = zipf.next();
- * console.log(rank >= 0 && rank < 1000); // true
+ * assert.equal(rank >= 0 && rank < 1000, true);
  * ```
  */
 export class Zipf {

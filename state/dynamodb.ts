@@ -12,13 +12,14 @@
  * import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
  * import { DynamoDBStore, ensureTable } from "@murmur/core/state/dynamodb";
  * import { sum } from "@murmur/core/monoid";
+ * import assert from "node:assert/strict";
  *
  * const client = new DynamoDBClient({ endpoint: "http://localhost:8000", region: "local" });
  * await ensureTable(client, "murmur_state");
  * const store = new DynamoDBStore(client, "murmur_state");
  * const scope = { namespace: "page_views", monoid: sum() };
  * await store.merge(scope, [{ key: { entity: "post:1", bucket: null }, value: 3 }]);
- * console.log(await store.get(scope, { entity: "post:1", bucket: null })); // 3
+ * assert.equal(await store.get(scope, { entity: "post:1", bucket: null }), 3);
  * ```
  *
  * @module
@@ -162,8 +163,9 @@ export interface DynamoDBStoreStats {
  * @example Usage
  * ```ts
  * import { DynamoDBUnavailableError } from "@murmur/core/state/dynamodb";
+ * import assert from "node:assert/strict";
  * const error = new DynamoDBUnavailableError("murmur_state", "UpdateItem", 8, new Error("ThrottlingException"));
- * console.log(error.attempts); // 8
+ * assert.equal(error.attempts, 8);
  * ```
  */
 export class DynamoDBUnavailableError extends Error {
@@ -208,8 +210,9 @@ export class DynamoDBUnavailableError extends Error {
  * @example Usage
  * ```ts
  * import { DynamoDBContentionError } from "@murmur/core/state/dynamodb";
+ * import assert from "node:assert/strict";
  * const error = new DynamoDBContentionError("murmur_state", "top_posts", { entity: "all", bucket: null }, 10);
- * console.log(error.name); // "DynamoDBContentionError"
+ * assert.equal(error.name, "DynamoDBContentionError");
  * ```
  */
 export class DynamoDBContentionError extends Error {
@@ -1158,9 +1161,10 @@ export class DynamoDBStore implements Store {
    * ```ts
    * import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
    * import { DynamoDBStore } from "@murmur/core/state/dynamodb";
+   * import assert from "node:assert/strict";
    * const client = new DynamoDBClient({ region: "local", endpoint: "http://localhost:1" });
    * const store = new DynamoDBStore(client, "murmur_state");
-   * console.log(store.stats().writeRequests); // 0
+   * assert.equal(store.stats().writeRequests, 0);
    * client.destroy();
    * ```
    */

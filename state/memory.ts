@@ -246,9 +246,10 @@ export class MemoryStore implements Store {
    * ```ts
    * import { MemoryStore } from "@murmur/core/state";
    * import { sum } from "@murmur/core/monoid";
+   * import assert from "node:assert/strict";
    * const store = new MemoryStore();
    * await store.merge({ namespace: "n", monoid: sum() }, [{ key: { entity: "a", bucket: null }, value: 1 }]);
-   * console.log(store.size("n")); // 1
+   * assert.equal(store.size("n"), 1);
    * ```
    */
   size(namespace: string): number {
@@ -270,9 +271,10 @@ export class MemoryStore implements Store {
    * ```ts
    * import { MemoryStore } from "@murmur/core/state";
    * import { sum } from "@murmur/core/monoid";
+   * import assert from "node:assert/strict";
    * const store = new MemoryStore();
    * await store.merge({ namespace: "n", monoid: sum() }, [{ key: { entity: "a", bucket: 60000 }, value: 1 }]);
-   * console.log(store.keys("n")); // [{ entity: "a", bucket: 60000 }]
+   * assert.deepEqual(store.keys("n"), [{ entity: "a", bucket: 60000 }]);
    * ```
    */
   keys(namespace: string): StateKey[] {

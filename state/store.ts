@@ -224,8 +224,9 @@ export function entityProblem(
  * @example Usage
  * ```ts
  * import { MarkConflictError } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const error = new MarkConflictError("page_views", { entity: "post:1", bucket: null }, "kafka:pv:0 holds 15, delta covers 10..20");
- * console.log(error.name); // "MarkConflictError"
+ * assert.equal(error.name, "MarkConflictError");
  * ```
  */
 export class MarkConflictError extends Error {
@@ -259,8 +260,9 @@ export class MarkConflictError extends Error {
  * @example Usage
  * ```ts
  * import { DeltaRejectedError } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const error = new DeltaRejectedError("page_views", 3, { entity: "post:1", bucket: null }, "item would exceed 400 KB");
- * console.log(error.index); // 3
+ * assert.equal(error.index, 3);
  * ```
  */
 export class DeltaRejectedError extends Error {

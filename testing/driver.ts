@@ -18,9 +18,10 @@ import {
  * @example Usage
  * ```ts
  * import { VirtualClock } from "@murmur/core/testing";
+ * import assert from "node:assert/strict";
  * const clock = new VirtualClock(1_000);
  * clock.advance(500);
- * console.log(clock.now()); // 1500
+ * assert.equal(clock.now(), 1500);
  * ```
  */
 export class VirtualClock {
