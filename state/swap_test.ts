@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import {
+  AliasConflictError,
+  AliasNotFoundError,
+  type AliasRegistry,
+  KvAliasRegistry,
+  MemoryAliasRegistry,
+  prepareShadow,
+  swap,
+  SwappableStore,
+} from "./swap.ts";
+import { MemoryStore } from "./memory.ts";
+import type {
+  Delta,
+  MergeOptions,
+  MergeResult,
+  Scope,
+  Store,
+} from "./store.ts";
+import { sum } from "../monoid/mod.ts";
+
+const scope = { namespace: "orders", monoid: sum() };
+const key = (bucket: number | null = null) => ({ entity: "c1", bucket });
+
+async function registries(): Promise<[string, AliasRegistry, () => void][]> {
+  const kv = await Deno.openKv(":memory:");
+  return [
+    ["memory", new MemoryAliasRegistry(), () => {}],
+    ["deno-kv", new KvAliasRegistry(kv), () => kv.close()],
+  ];
+}
+
+Deno.test("swap() is a compare-and-set: of two operators racing, one loses with AliasConflictError", async () => {
+  for (const [name, registry, done] of await registries()) {
+    const first = await swap(registry, "orders", "orders_v1");
+    assert.equal(first.version, 1, name);
+    const results = await Promise.allSettled([
+      swap(registry, "orders", "orders_v2", { expectVersion: 1 }),
+      swap(registry, "orders", "orders_v3", { expectVersion: 1 }),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    assert.equal(won.length, 1, name);
+    assert.ok(lost[0]!.reason instanceof AliasConflictError, name);
+    assert.match(lost[0]!.reason.message, /is at version 2, not 1/);
+    assert.equal((await registry.read("orders"))?.version, 2, name);
+    await assert.rejects(
+      () => swap(registry, "orders", "orders_v4", { expectVersion: 1 }),
+      AliasConflictError,
+    );
+    done();
+  }
+});
+
+Deno.test("SwappableStore.open() refuses an alias that does not exist", async () => {
+  await assert.rejects(
+    () =>
+      SwappableStore.open(
+        new MemoryAliasRegistry(),
+        "nope",
+        () => new MemoryStore(),
+      ),
+    AliasNotFoundError,
+  );
+});
+
+/** A store whose merges wait for a gate, to hold a write in flight. */
+class Gated implements Store {
+  readonly name = "gated";
+  readonly inner = new MemoryStore();
+  gate: PromiseWithResolvers<void> | null = null;
+  started = 0;
+  get<V>(s: Scope<V>, k: { entity: string; bucket: number | null }) {
+    return this.inner.get(s, k);
+  }
+  getMany<V>(
+    s: Scope<V>,
+    k: readonly { entity: string; bucket: number | null }[],
+  ) {
+    return this.inner.getMany(s, k);
+  }
+  async merge<V>(
+    s: Scope<V>,
+    d: readonly Delta<V>[],
+    o?: MergeOptions,
+  ): Promise<MergeResult> {
+    this.started++;
+    if (this.gate !== null) await this.gate.promise;
+    return await this.inner.merge(s, d, o);
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("SwappableStore drains the write in flight on the old table before writing the new one", async () => {
+  const registry = new MemoryAliasRegistry();
+  const v1 = new Gated();
+  const v2 = new Gated();
+  const tables: Record<string, Store> = { v1, v2 };
+  await swap(registry, "orders", "v1");
+  const swaps: string[] = [];
+  const store = await SwappableStore.open(
+    registry,
+    "orders",
+    (t) => tables[t]!,
+    {
+      closeTargets: false,
+      onSwap: (from, to) => swaps.push(`${from.target}->${to.target}`),
+    },
+  );
+  v1.gate = Promise.withResolvers();
+  const inFlight = store.merge(scope, [{ key: key(), value: 5 }]);
+  await swap(registry, "orders", "v2");
+  const switched = store.refresh();
+  await new Promise((r) => setTimeout(r, 0)); // the alias was read: the switch waits for the drain
+  const after = store.merge(scope, [{ key: key(), value: 7 }]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(
+    v2.started,
+    0,
+    "the new table waits while the old write is in flight",
+  );
+  assert.equal(store.target, "v1");
+  v1.gate.resolve();
+  await Promise.all([inFlight, switched, after]);
+  assert.equal(store.target, "v2");
+  assert.deepEqual(swaps, ["v1->v2"]);
+  assert.equal(await v1.inner.get(scope, key()), 5);
+  assert.equal(await v2.inner.get(scope, key()), 7);
+  assert.equal(await store.get(scope, key()), 7);
+  await store.close();
+});
+
+Deno.test("SwappableStore copies buckets at or after the shadow's cut into the shadow", async () => {
+  const registry = new MemoryAliasRegistry();
+  const tables: Record<string, MemoryStore> = {
+    v1: new MemoryStore(),
+    v2: new MemoryStore(),
+  };
+  await swap(registry, "orders", "v1");
+  const store = await SwappableStore.open(
+    registry,
+    "orders",
+    (t) => tables[t]!,
+    { closeTargets: false },
+  );
+  await prepareShadow(registry, "orders", { target: "v2", from: 2000 });
+  await store.refresh();
+  await store.merge(scope, [
+    { key: key(1000), value: 1 },
+    { key: key(2000), value: 2 },
+    { key: key(3000), value: 3 },
+    { key: key(null), value: 4 },
+  ]);
+  assert.deepEqual(
+    await tables.v1!.getMany(scope, [
+      key(1000),
+      key(2000),
+      key(3000),
+      key(null),
+    ]),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    await tables.v2!.getMany(scope, [
+      key(1000),
+      key(2000),
+      key(3000),
+      key(null),
+    ]),
+    [undefined, 2, 3, undefined],
+  );
+  await assert.rejects(
+    () => prepareShadow(registry, "orders", { target: "v1", from: 0 }),
+    RangeError,
+  );
+  await store.close();
+});
+
+Deno.test("SwappableStore follows a Deno KV alias through kv.watch, without polling", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const registry = new KvAliasRegistry(kv);
+  const tables: Record<string, MemoryStore> = {
+    a: new MemoryStore(),
+    b: new MemoryStore(),
+  };
+  await swap(registry, "orders", "a");
+  const store = await SwappableStore.open(
+    registry,
+    "orders",
+    (t) => tables[t]!,
+    {
+      pollInterval: 3_600_000,
+      closeTargets: false,
+    },
+  );
+  await swap(registry, "orders", "b");
+  const deadline = Date.now() + 5000;
+  while (store.target !== "b" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(store.target, "b");
+  await store.close();
+  kv.close();
+});
