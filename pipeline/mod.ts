@@ -30,6 +30,7 @@
 
 export {
   type DebounceOptions,
+  type LateDataPolicy,
   type Pipeline,
   pipeline,
   PipelineBuilder,

@@ -2,7 +2,12 @@
 
 import type { Monoid, MonoidKind } from "../monoid/monoid.ts";
 import type { Window } from "../monoid/mod.ts";
-import type { Cache, Scope, Store } from "../state/mod.ts";
+import {
+  type Cache,
+  CachedStore,
+  type Scope,
+  type Store,
+} from "../state/mod.ts";
 import type { Source } from "../source/source.ts";
 
 /** Settings of a key or value debouncer. */
@@ -37,6 +42,13 @@ export interface PipelineExtractors<E, V> {
   /** The event time in epoch ms, or `null` to use the record's time. */
   readonly time: ((event: E, recordTime: number) => number) | null;
 }
+
+/**
+ * What to do with an event whose window bucket is past retention (it would be
+ * written as an item that has expired already): `"drop"` it (counted as
+ * `late`) or `"deadLetter"` it with stage `"late"`.
+ */
+export type LateDataPolicy = "drop" | "deadLetter";
 
 /** One node of a pipeline's data-flow graph, for an admin UI. */
 export interface PipelineStage {
@@ -103,12 +115,18 @@ export interface Pipeline<E, V> {
   /** The store that holds the truth. */
   readonly store: Store;
   /**
-   * The write-through cache, or `null`. A {@linkcode Cache} gets the full
-   * protocol (write intent, then write-through of applied deltas, invalidation
-   * on failure); a plain {@linkcode Store} used as a cache just gets the
-   * applied deltas merged after the store write.
+   * The cache set with `.cache()`, or `null`; for description only. Reads
+   * and writes go through {@linkcode Pipeline.store}, which `build()` wrapped
+   * in a `CachedStore` over this cache.
    */
-  readonly cache: Cache | Store | null;
+  readonly cache: Cache | null;
+  /**
+   * What happens to an event whose window bucket is already past retention:
+   * `"drop"` (counted in metrics and the run summary as `late`) or
+   * `"deadLetter"`. Such an event is never written. Set by `.lateData()`;
+   * default `"drop"`.
+   */
+  readonly lateData: LateDataPolicy;
   /** The source, or `null` when the pipeline is fed by a fanout or a test driver. */
   readonly source: Source<E> | null;
   /** The scope the pipeline's state lives in (`namespace` = `name`). */
@@ -199,9 +217,10 @@ interface Config<E> {
   readonly monoid: Monoid<unknown> | null;
   readonly window: Window | null;
   readonly store: Store | null;
-  readonly cache: Cache | Store | null;
+  readonly cache: Cache | null;
   readonly debounce: PipelineDebounce;
   readonly top: number | null;
+  readonly lateData: LateDataPolicy;
 }
 
 /** The reserved prefix of internal namespaces (exactly-once progress). */
@@ -247,6 +266,7 @@ export class PipelineBuilder<E, V = unknown> {
       cache: null,
       debounce: {},
       top: null,
+      lateData: "drop",
     });
   }
 
@@ -347,14 +367,49 @@ export class PipelineBuilder<E, V = unknown> {
   }
 
   /**
-   * Sets a write-through cache, written after the store, best effort: cache
-   * errors are counted in metrics, never thrown, and never hold back acks.
+   * Puts a cache in front of the store: `build()` wraps the store in a
+   * `CachedStore` (the one place the cache protocol runs), so the runtime
+   * writes through it and queries read through it. Cache errors are counted
+   * in the `CachedStore`'s stats, never thrown, and never hold back acks;
+   * failed invalidations are queued and retried.
    *
-   * @param cache The cache, e.g. a `MemoryCache` or a Valkey cache.
+   * @param cache The cache, e.g. a `MemoryCache` or a `ValkeyCache`.
    * @returns A new builder.
    */
-  cache(cache: Cache | Store): PipelineBuilder<E, V> {
+  cache(cache: Cache): PipelineBuilder<E, V> {
     return this.#with({ cache });
+  }
+
+  /**
+   * Sets what happens to an event whose window bucket is already past
+   * retention: `"drop"` (the default; counted in metrics and in the run
+   * summary as `late`) or `"deadLetter"` (the record goes to the dead-letter
+   * path with stage `"late"`). Either way nothing already expired is
+   * written to the store.
+   *
+   * @param policy `"drop"` or `"deadLetter"`.
+   * @returns A new builder.
+   *
+   * @example Usage
+   * ```ts
+   * import { pipeline } from "@murmur/core/pipeline";
+   * import { daily, days, sum } from "@murmur/core/monoid";
+   * import { MemoryStore } from "@murmur/core/state";
+   * import assert from "node:assert/strict";
+   *
+   * const p = pipeline<{ page: string }>("views")
+   *   .key((e) => e.page)
+   *   .value(() => 1)
+   *   .aggregate(sum())
+   *   .window(daily({ retention: days(7) }))
+   *   .lateData("deadLetter")
+   *   .storeIn(new MemoryStore())
+   *   .build();
+   * assert.equal(p.lateData, "deadLetter");
+   * ```
+   */
+  lateData(policy: LateDataPolicy): PipelineBuilder<E, V> {
+    return this.#with({ lateData: policy });
   }
 
   /**
@@ -474,6 +529,22 @@ export class PipelineBuilder<E, V = unknown> {
         );
       }
     }
+    if (c.lateData !== "drop" && c.lateData !== "deadLetter") {
+      fail(
+        `pipeline "${name}": .lateData() takes "drop" or "deadLetter", got ${
+          JSON.stringify(c.lateData)
+        }`,
+      );
+    }
+    if (
+      c.cache !== null &&
+      (typeof c.cache.lease !== "function" ||
+        typeof c.cache.beginWrite !== "function")
+    ) {
+      fail(
+        `pipeline "${name}": .cache() needs a Cache with leases and write intents, such as MemoryCache or ValkeyCache; a plain store cannot keep a cache coherent`,
+      );
+    }
     if (c.debounce.key !== undefined) {
       assertDebounceOptions(name, "key", c.debounce.key);
       assertDebounceable(name, monoid, "key");
@@ -491,20 +562,33 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
   readonly monoid: Monoid<V>;
   readonly window: Window | null;
   readonly store: Store;
-  readonly cache: Cache | Store | null;
+  readonly cache: Cache | null;
   readonly source: Source<E> | null;
   readonly scope: Scope<V>;
   readonly keyMode: "key" | "keyMany";
   readonly extract: PipelineExtractors<E, V>;
   readonly debounce: PipelineDebounce;
   readonly top: number | null;
+  readonly lateData: LateDataPolicy;
+  /** The store of truth, behind the cache if there is one. */
+  readonly #backend: Store;
 
   constructor(c: Config<E>) {
     this.name = c.name;
     this.monoid = c.monoid as Monoid<V>;
     this.window = c.window;
-    this.store = c.store!;
+    const window = c.window;
+    this.store = c.cache === null
+      ? c.store!
+      : new CachedStore(c.store!, c.cache, {
+        fillExpiresAt: (_namespace, key) =>
+          key.bucket === null || window === null
+            ? undefined
+            : window.expiresAt(key.bucket),
+      });
+    this.#backend = c.store!;
     this.cache = c.cache;
+    this.lateData = c.lateData;
     this.source = c.source;
     this.scope = Object.freeze({ namespace: c.name, monoid: this.monoid });
     this.keyMode = c.keys !== null ? "keyMany" : "key";
@@ -564,7 +648,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
         ? this.monoid.name
         : `${this.monoid.name}, report top ${this.top}`,
     );
-    add("store", "store", this.store.name);
+    add("store", "store", this.#backend.name);
     if (this.cache !== null) add("cache", "cache", this.cache.name);
     return {
       name: this.name,
@@ -573,7 +657,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
         ? null
         : { granularity: w.granularity, retentionMs: w.retention },
       source: this.source?.name ?? null,
-      store: this.store.name,
+      store: this.#backend.name,
       cache: this.cache?.name ?? null,
       keyMode: this.keyMode,
       top: this.top,

@@ -3,8 +3,7 @@
 import {
   type Cache,
   CachedStore,
-  type CacheFill,
-  type FillLease,
+  type ReadStats as StoreReadStats,
   type Scope,
   type StateKey,
   type Store,
@@ -770,26 +769,42 @@ async function readAnswers(
   return answers;
 }
 
-/** The store of truth and the lease-capable cache (if any) behind a target. */
-function layersOf(
-  target: QueryTarget<unknown>,
-): { store: Store; cache: Cache | undefined } {
-  const { store } = target;
-  if (store instanceof CachedStore) {
-    return { store: store.store, cache: store.cache };
+/** Stores built for targets that name a cache beside a plain store. */
+const cachedStores = new WeakMap<Store, Map<Cache, Store>>();
+
+/**
+ * The store a target reads: its own. A pipeline's `.cache()` already wrapped
+ * its store in a `CachedStore`; a hand-built target that names a cache beside
+ * a plain store gets one `CachedStore` over the pair, so the cache protocol
+ * only ever runs there.
+ */
+function storeOf(target: QueryTarget<unknown>): Store {
+  const { store, cache } = target;
+  if (
+    cache === null || cache === undefined || store instanceof CachedStore ||
+    typeof (cache as Partial<Cache>).lease !== "function" ||
+    typeof (cache as Partial<Cache>).beginWrite !== "function"
+  ) return store;
+  let byCache = cachedStores.get(store);
+  if (byCache === undefined) {
+    byCache = new Map();
+    cachedStores.set(store, byCache);
   }
-  const cache = target.cache;
-  const leases = cache !== null && cache !== undefined &&
-    typeof (cache as Partial<Cache>).lease === "function" &&
-    typeof (cache as Partial<Cache>).fill === "function";
-  return { store, cache: leases ? cache as Cache : undefined };
+  let wrapped = byCache.get(cache as Cache);
+  if (wrapped === undefined) {
+    const window = target.window;
+    wrapped = new CachedStore(store, cache as Cache, {
+      fillExpiresAt: (_namespace, key) =>
+        key.bucket === null ? undefined : window?.expiresAt?.(key.bucket),
+    });
+    byCache.set(cache as Cache, wrapped);
+  }
+  return wrapped;
 }
 
 /**
- * Reads keys through the target's cache unless `freshRead`: hits from the
- * cache, misses from the store, then offered to the cache under fill leases
- * taken before the store read (so a write racing the read wins). A failing
- * cache only costs a store read: it is never the truth.
+ * Reads keys through the target's store (a `CachedStore` answers from its
+ * cache unless `freshRead`), with which keys the cache answered.
  */
 async function readKeys(
   target: QueryTarget<unknown>,
@@ -798,50 +813,12 @@ async function readKeys(
 ): Promise<{ values: (unknown | undefined)[]; cached: readonly boolean[] }> {
   const scope: Scope<unknown> = target.scope ??
     { namespace: target.name, monoid: target.monoid };
-  const { store, cache } = layersOf(target);
-  if (cache === undefined || freshRead) {
-    return { values: await store.getMany(scope, keys), cached: [] };
-  }
-  let values: (unknown | undefined)[];
-  try {
-    values = await cache.getMany(scope, keys);
-  } catch {
-    return { values: await store.getMany(scope, keys), cached: [] };
-  }
-  const cached = values.map((value) => value !== undefined);
-  const missing: number[] = [];
-  for (let i = 0; i < keys.length; i++) if (!cached[i]) missing.push(i);
-  if (missing.length === 0) return { values, cached };
-  const missingKeys = missing.map((i) => keys[i]!);
-  let leases: FillLease[] | undefined;
-  try {
-    leases = await cache.lease(scope, missingKeys);
-  } catch {
-    leases = undefined;
-  }
-  const loaded = await store.getMany(scope, missingKeys);
-  const fills: CacheFill<unknown>[] = [];
-  for (const [j, index] of missing.entries()) {
-    const value = loaded[j];
-    values[index] = value;
-    const lease = leases?.[j];
-    if (value === undefined || lease === undefined) continue;
-    const bucket = lease.key.bucket;
-    const expiresAt = bucket === null
-      ? undefined
-      : target.window?.expiresAt?.(bucket);
-    fills.push(
-      expiresAt === undefined ? { lease, value } : { lease, value, expiresAt },
-    );
-  }
-  if (fills.length > 0) {
-    try {
-      await cache.fill(scope, fills);
-    } catch {
-      // A refused or failed fill only means the next read misses again.
-    }
-  }
-  return { values, cached };
+  const stats: StoreReadStats = { cacheHits: 0, cacheMisses: 0, hits: [] };
+  const values = await storeOf(target).getMany(scope, keys, {
+    fresh: freshRead,
+    stats,
+  });
+  return { values, cached: stats.hits ?? [] };
 }
 
 /**

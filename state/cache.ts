@@ -4,10 +4,14 @@ import type {
   Delta,
   MergeOptions,
   MergeResult,
+  ReadOptions,
   Scope,
   StateKey,
   Store,
 } from "./store.ts";
+import { stateKeyString, uniqueStateKeys } from "../internal/state_key.ts";
+
+export { MemoryCache, type MemoryCacheOptions } from "./memory_cache.ts";
 
 /**
  * Permission to fill one key, taken before reading the key from the store.
@@ -122,6 +126,12 @@ export interface CacheStats {
  */
 export interface Cache extends Store {
   /**
+   * Whether the cache looks unreachable right now (its last call failed).
+   * Optional: a cache that never fails leaves it out. {@linkcode CachedStore}
+   * reports it in its stats.
+   */
+  readonly down?: boolean;
+  /**
    * Takes fill leases for keys about to be read from the store.
    *
    * @param scope The scope of the keys.
@@ -227,435 +237,35 @@ export const DEFAULT_WRITE_LEASE_MS = 30 * 1000;
 /** Default lifetime of a fill lease: 5 s. */
 export const DEFAULT_FILL_LEASE_MS = 5 * 1000;
 
-/** Options for {@linkcode MemoryCache}. */
-export interface MemoryCacheOptions {
-  /** The clock, in epoch ms. Default: `Date.now`. */
-  readonly now?: () => number;
-  /**
-   * How long a filled value may live, whatever its store expiry, in ms; it
-   * bounds how long any unforeseen divergence could last. Default: 15 minutes.
-   */
-  readonly maxAgeMs?: number;
-  /** How long a write intent holds, in ms. Default: 30 s. */
-  readonly writeLeaseMs?: number;
-  /** How long a fill lease holds, in ms. Default: 5 s. */
-  readonly fillLeaseMs?: number;
-  /** The cache's {@linkcode Cache.name}. Default: `"memory-cache"`. */
-  readonly name?: string;
-}
-
-interface MemoryEntry {
-  bytes: Uint8Array | undefined;
-  /** When the value expires, shortened to an open intent's deadline. */
-  valueExpiresAt: number;
-  /** The value's own expiry, restored once no intent is open. */
-  targetExpiresAt: number;
-  /** Changes on every event that must refuse outstanding leases. */
-  generation: string;
-  /** When the generation last changed, to forget idle entries once no lease can still name it. */
-  changedAt: number;
-  /** Open intents: id to deadline. */
-  intents: Map<string, number>;
-}
-
-function keyString(namespace: string, key: StateKey): string {
-  return `${namespace}\u0000${key.entity}\u0000${key.bucket ?? "all"}`;
-}
-
-function uniqueKeys(keys: Iterable<StateKey>): StateKey[] {
-  const seen = new Map<string, StateKey>();
-  for (const key of keys) {
-    seen.set(`${key.entity}\u0000${key.bucket ?? "all"}`, key);
-  }
-  return [...seen.values()];
-}
-
-/**
- * An in-process {@linkcode Cache} with the same lease and intent rules as
- * the Valkey cache, for tests, the demo and single-process runs.
- *
- * Values are kept encoded with the scope's codec, so callers never share
- * state with the cache. Write-through folds every kind with the monoid.
- *
- * @example Usage
- * ```ts
- * import { MemoryCache } from "@murmur/core/state";
- * import { sum } from "@murmur/core/monoid";
- * import assert from "node:assert/strict";
- *
- * const cache = new MemoryCache();
- * const scope = { namespace: "clicks", monoid: sum() };
- * const key = { entity: "post:1", bucket: null };
- * const [lease] = await cache.lease(scope, [key]);
- * assert.deepEqual(await cache.fill(scope, [{ lease: lease!, value: 5 }]), [true]);
- * const intent = await cache.beginWrite(scope, [key]);
- * await cache.merge(scope, [{ key, value: 2 }], { intent });
- * assert.equal(await cache.get(scope, key), 7);
- * ```
- */
-export class MemoryCache implements Cache {
-  /** The cache's description. */
-  readonly name: string;
-  #now: () => number;
-  #maxAge: number;
-  #writeLease: number;
-  #fillLease: number;
-  #entries = new Map<string, MemoryEntry>();
-  #counter = 0;
-  #closed = false;
-  #stats = {
-    hits: 0,
-    misses: 0,
-    fills: 0,
-    fillsRefused: 0,
-    updates: 0,
-    invalidations: 0,
-    errors: 0,
-  };
-
-  /**
-   * Creates an empty cache.
-   *
-   * @param options Clock, lifetimes and name; see {@linkcode MemoryCacheOptions}.
-   */
-  constructor(options: MemoryCacheOptions = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#maxAge = options.maxAgeMs ?? DEFAULT_CACHE_MAX_AGE_MS;
-    this.#writeLease = options.writeLeaseMs ?? DEFAULT_WRITE_LEASE_MS;
-    this.#fillLease = options.fillLeaseMs ?? DEFAULT_FILL_LEASE_MS;
-    this.name = options.name ?? "memory-cache";
-  }
-
-  #check(): void {
-    if (this.#closed) {
-      throw new Error(
-        `cache "${this.name}" is closed: create a new MemoryCache`,
-      );
-    }
-  }
-
-  #token(): string {
-    return `${++this.#counter}`;
-  }
-
-  /** The entry with expired values and intents pruned; creates it when asked. */
-  #entry(k: string, now: number, create: true): MemoryEntry;
-  #entry(k: string, now: number, create: false): MemoryEntry | undefined;
-  #entry(k: string, now: number, create: boolean): MemoryEntry | undefined {
-    let entry = this.#entries.get(k);
-    if (entry !== undefined) {
-      if (entry.bytes !== undefined && entry.valueExpiresAt <= now) {
-        entry.bytes = undefined;
-      }
-      for (const [id, deadline] of entry.intents) {
-        if (deadline <= now) entry.intents.delete(id);
-      }
-      if (
-        entry.bytes === undefined && entry.intents.size === 0 &&
-        now - entry.changedAt > this.#fillLease
-      ) {
-        this.#entries.delete(k);
-        entry = undefined;
-      }
-    }
-    if (entry === undefined && create) {
-      entry = {
-        bytes: undefined,
-        valueExpiresAt: Infinity,
-        targetExpiresAt: Infinity,
-        generation: "",
-        changedAt: now,
-        intents: new Map(),
-      };
-      this.#entries.set(k, entry);
-    }
-    return entry;
-  }
-
-  #settleExpiry(entry: MemoryEntry): void {
-    let expiry = entry.targetExpiresAt;
-    for (const deadline of entry.intents.values()) {
-      expiry = Math.min(expiry, deadline);
-    }
-    entry.valueExpiresAt = expiry;
-  }
-
-  #renew(entry: MemoryEntry, now: number, generation = this.#token()): void {
-    entry.generation = generation;
-    entry.changedAt = now;
-  }
-
-  #drop(entry: MemoryEntry, now: number): void {
-    if (entry.bytes !== undefined) this.#stats.invalidations++;
-    entry.bytes = undefined;
-    this.#renew(entry, now);
-  }
-
-  /**
-   * Reads one cached value.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope to read from.
-   * @param key The key to read.
-   * @returns The value, or `undefined` on a miss.
-   */
-  async get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
-    const [value] = await this.getMany(scope, [key]);
-    return value;
-  }
-
-  /**
-   * Reads many cached values in the order of `keys`.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope to read from.
-   * @param keys The keys to read.
-   * @returns One value or `undefined` (a miss) per key.
-   */
-  getMany<V>(
-    scope: Scope<V>,
-    keys: readonly StateKey[],
-  ): Promise<(V | undefined)[]> {
-    this.#check();
-    const now = this.#now();
-    return Promise.resolve(keys.map((key) => {
-      const entry = this.#entry(keyString(scope.namespace, key), now, false);
-      if (entry?.bytes === undefined) {
-        this.#stats.misses++;
-        return undefined;
-      }
-      this.#stats.hits++;
-      return scope.monoid.codec.decode(entry.bytes);
-    }));
-  }
-
-  /**
-   * Takes fill leases for keys about to be read from the store.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope of the keys.
-   * @param keys The keys that missed.
-   * @returns One lease per key, in order.
-   */
-  lease<V>(scope: Scope<V>, keys: readonly StateKey[]): Promise<FillLease[]> {
-    this.#check();
-    const now = this.#now();
-    return Promise.resolve(keys.map((key) => {
-      const entry = this.#entry(keyString(scope.namespace, key), now, false);
-      return { key, token: `${entry?.generation ?? ""}@${now}` };
-    }));
-  }
-
-  /**
-   * Stores values read from the store, each only if its lease still holds.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope of the values.
-   * @param fills The values with their leases.
-   * @returns Per fill, whether it was stored.
-   */
-  fill<V>(scope: Scope<V>, fills: readonly CacheFill<V>[]): Promise<boolean[]> {
-    this.#check();
-    const now = this.#now();
-    return Promise.resolve(fills.map((fill) => {
-      const at = fill.lease.token.lastIndexOf("@");
-      const generation = fill.lease.token.slice(0, at);
-      const issued = Number(fill.lease.token.slice(at + 1));
-      const k = keyString(scope.namespace, fill.lease.key);
-      const entry = this.#entry(k, now, false);
-      const expiry = Math.min(fill.expiresAt ?? Infinity, now + this.#maxAge);
-      const stored = at >= 0 && now - issued <= this.#fillLease &&
-        (entry?.generation ?? "") === generation &&
-        (entry === undefined || entry.intents.size === 0) &&
-        entry?.bytes === undefined && expiry > now;
-      if (!stored) {
-        this.#stats.fillsRefused++;
-        return false;
-      }
-      const target = this.#entry(k, now, true);
-      target.bytes = scope.monoid.codec.encode(fill.value);
-      target.targetExpiresAt = expiry;
-      target.valueExpiresAt = expiry;
-      this.#stats.fills++;
-      return true;
-    }));
-  }
-
-  /**
-   * Announces a store write: cancels the keys' leases and refuses fills until
-   * the intent completes or expires; present values expire with the intent
-   * unless it completes.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope of the keys.
-   * @param keys The keys about to be written.
-   * @returns The intent to pass to {@linkcode MemoryCache.merge}.
-   */
-  beginWrite<V>(
-    scope: Scope<V>,
-    keys: readonly StateKey[],
-  ): Promise<WriteIntent> {
-    this.#check();
-    const now = this.#now();
-    const id = this.#token();
-    const unique = uniqueKeys(keys);
-    for (const key of unique) {
-      const entry = this.#entry(keyString(scope.namespace, key), now, true);
-      this.#renew(entry, now, id);
-      entry.intents.set(id, now + this.#writeLease);
-      this.#settleExpiry(entry);
-    }
-    return Promise.resolve({ id, namespace: scope.namespace, keys: unique });
-  }
-
-  /**
-   * Folds deltas into present values and completes the intent.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope of the deltas.
-   * @param deltas The deltas the store applied.
-   * @param options The intent from {@linkcode MemoryCache.beginWrite}.
-   * @returns How many deltas were folded in; the others' keys were absent or dropped.
-   */
-  merge<V>(
-    scope: Scope<V>,
-    deltas: readonly Delta<V>[],
-    options: CacheMergeOptions = {},
-  ): Promise<MergeResult> {
-    try {
-      this.#check();
-      options.signal?.throwIfAborted();
-      const now = this.#now();
-      const { intent } = options;
-      const { monoid } = scope;
-      const live = new Set<string>();
-      const keys = new Map<string, StateKey>();
-      for (const key of intent?.keys ?? []) {
-        keys.set(keyString(scope.namespace, key), key);
-      }
-      for (const delta of deltas) {
-        keys.set(keyString(scope.namespace, delta.key), delta.key);
-      }
-      for (const k of keys.keys()) {
-        const entry = this.#entry(k, now, false);
-        if (intent !== undefined && entry?.intents.has(intent.id)) {
-          live.add(k);
-        } else if (entry !== undefined) this.#drop(entry, now);
-      }
-      let applied = 0;
-      const skipped: number[] = [];
-      for (let i = 0; i < deltas.length; i++) {
-        const delta = deltas[i]!;
-        const k = keyString(scope.namespace, delta.key);
-        const entry = this.#entry(k, now, false);
-        if (!live.has(k) || entry?.bytes === undefined) {
-          skipped.push(i);
-          continue;
-        }
-        const value = monoid.combine(
-          monoid.codec.decode(entry.bytes),
-          delta.value,
-        );
-        entry.bytes = monoid.codec.encode(value);
-        if (delta.expiresAt !== undefined) {
-          entry.targetExpiresAt = Math.min(
-            entry.targetExpiresAt,
-            delta.expiresAt,
-          );
-        }
-        this.#stats.updates++;
-        applied++;
-      }
-      for (const k of live) {
-        const entry = this.#entry(k, now, true);
-        if (entry.bytes === undefined) this.#renew(entry, now);
-        entry.intents.delete(intent!.id);
-        this.#settleExpiry(entry);
-      }
-      return Promise.resolve({ applied, skipped });
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Drops keys so the next read refills them, cancelling their leases.
-   *
-   * @typeParam V The value type.
-   * @param scope The scope of the keys.
-   * @param keys The keys to drop.
-   * @param options An intent to close at the same time.
-   * @returns A promise that resolves when the keys are dropped.
-   */
-  invalidate<V>(
-    scope: Scope<V>,
-    keys: readonly StateKey[],
-    options: InvalidateOptions = {},
-  ): Promise<void> {
-    this.#check();
-    const now = this.#now();
-    const all = [...keys, ...(options.intent?.keys ?? [])];
-    for (const key of uniqueKeys(all)) {
-      const entry = this.#entry(keyString(scope.namespace, key), now, true);
-      this.#drop(entry, now);
-      if (options.intent !== undefined) {
-        entry.intents.delete(options.intent.id);
-      }
-      this.#settleExpiry(entry);
-    }
-    return Promise.resolve();
-  }
-
-  /**
-   * The counters since the cache was created.
-   *
-   * @returns A snapshot of the counters.
-   */
-  stats(): CacheStats {
-    return { ...this.#stats };
-  }
-
-  /**
-   * Drops every value (as a restarted cache server would), keeping counters.
-   *
-   * @example Usage
-   * ```ts
-   * import { MemoryCache } from "@murmur/core/state";
-   * const cache = new MemoryCache();
-   * cache.clear();
-   * console.log(cache.stats().hits); // 0
-   * ```
-   */
-  clear(): void {
-    this.#entries.clear();
-  }
-
-  /**
-   * Drops everything; later calls throw.
-   *
-   * @returns A promise that resolves when closed.
-   */
-  close(): Promise<void> {
-    this.#closed = true;
-    this.#entries.clear();
-    return Promise.resolve();
-  }
-}
-
 /** Counters a {@linkcode CachedStore} keeps since it was created. */
 export interface CachedStoreStats {
   /** Keys read. */
   readonly reads: number;
   /** Keys answered by the cache. */
   readonly hits: number;
-  /** Keys read from the store (misses and degraded reads). */
+  /** Keys read from the store (misses, fresh reads and degraded reads). */
   readonly storeReads: number;
-  /** Keys read from the store because the cache failed. */
+  /** Keys read from the store because the cache failed or held a key awaiting invalidation. */
   readonly degradedReads: number;
   /** Cache calls that failed (reads, fills, write-through, invalidations). */
   readonly cacheErrors: number;
   /** Keys waiting for an invalidation the cache could not take yet. */
   readonly pendingInvalidations: number;
+  /**
+   * Keys whose invalidation was given up because the queue was full
+   * (`maxPendingInvalidations`); the cache may serve them stale until their
+   * write intent or maximum age expires.
+   */
+  readonly droppedInvalidations: number;
+  /**
+   * Whether the cache looks down: its last call failed, or invalidations
+   * are waiting for it. Reads then go to the store.
+   */
+  readonly cacheDown: boolean;
+  /** The last cache failure's message, or `null` when there was none. */
+  readonly lastCacheError: string | null;
+  /** When the last cache failure happened, in epoch ms, or `null`. */
+  readonly lastCacheErrorAt: number | null;
 }
 
 /** Options for {@linkcode CachedStore}. */
@@ -672,6 +282,17 @@ export interface CachedStoreOptions {
   readonly onCacheError?: (error: unknown, operation: string) => void;
   /** The most keys kept for a later invalidation when the cache is down. Default: 100 000. */
   readonly maxPendingInvalidations?: number;
+  /**
+   * How long to wait before retrying queued invalidations, in ms (doubling
+   * up to 5 s while the cache stays down). Default: 100.
+   */
+  readonly retryInvalidationsMs?: number;
+  /**
+   * Namespaces that bypass the cache entirely (read and written only in the
+   * store). Default: murmur's own state (namespaces starting with
+   * `"__murmur"`, such as exactly-once progress).
+   */
+  readonly bypass?: (namespace: string) => boolean;
 }
 
 interface Pending {
@@ -679,16 +300,22 @@ interface Pending {
   keys: Map<string, StateKey>;
 }
 
+const RESERVED = (namespace: string) => namespace.startsWith("__murmur");
+
 /**
  * A {@linkcode Store} that reads through a {@linkcode Cache} and writes
- * through it after the store, running the cache's lease protocol.
+ * through it after the store: the one place the cache protocol runs (fill
+ * leases on reads; write intent, store write, then write-through or
+ * invalidation; failed invalidations queued and retried).
  *
  * The store stays truth: a cache failure never fails a read (it is counted
  * and the store answers) and never fails a merge once the store write
  * succeeded (it is counted and reported to `onCacheError`). A write-through
- * the cache could not take leaves the keys to be invalidated on the next
- * call, and their cached values expire with the write's intent meanwhile.
- * `close()` closes both the store and the cache.
+ * or invalidation the cache could not take queues its keys: they are
+ * retried in the background (and before the next write), and until then
+ * this wrapper reads them from the store, never from the cache. Their cached
+ * values also expire with the write's intent. `close()` closes both the
+ * store and the cache.
  *
  * @example Usage
  * ```ts
@@ -702,7 +329,9 @@ interface Pending {
  * await store.merge(scope, [{ key, value: 2 }]);
  * assert.equal(await store.get(scope, key), 2); // miss: read from the store, filled
  * await store.merge(scope, [{ key, value: 3 }]); // written through to the cached value
- * assert.equal(await store.get(scope, key), 5); // hit
+ * const stats = { cacheHits: 0, cacheMisses: 0 };
+ * assert.deepEqual(await store.getMany(scope, [key], { stats }), [5]); // hit
+ * assert.equal(stats.cacheHits, 1);
  * assert.equal(store.stats().hits, 1);
  * ```
  */
@@ -714,15 +343,24 @@ export class CachedStore implements Store {
   /** The cache in front of it. */
   readonly cache: Cache;
   #options: CachedStoreOptions;
+  #bypass: (namespace: string) => boolean;
   #pending = new Map<string, Pending>();
   #pendingCount = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelay: number;
+  #flushing: Promise<void> | null = null;
+  #closed = false;
   #stats = {
     reads: 0,
     hits: 0,
     storeReads: 0,
     degradedReads: 0,
     cacheErrors: 0,
+    droppedInvalidations: 0,
+    lastCacheError: null as string | null,
+    lastCacheErrorAt: null as number | null,
   };
+  #lastCallFailed = false;
 
   /**
    * Wraps a store with a cache.
@@ -736,10 +374,22 @@ export class CachedStore implements Store {
     this.cache = cache;
     this.name = `${store.name}+${cache.name}`;
     this.#options = options;
+    this.#bypass = options.bypass ?? RESERVED;
+    this.#retryDelay = options.retryInvalidationsMs ?? 100;
+  }
+
+  /** The store's limits: the cache holds the keys the store holds. */
+  get limits(): Store["limits"] {
+    return this.store.limits;
   }
 
   #failed(error: unknown, operation: string): void {
     this.#stats.cacheErrors++;
+    this.#stats.lastCacheError = error instanceof Error
+      ? error.message
+      : String(error);
+    this.#stats.lastCacheErrorAt = Date.now();
+    this.#lastCallFailed = true;
     this.#options.onCacheError?.(error, operation);
   }
 
@@ -758,33 +408,61 @@ export class CachedStore implements Store {
 
   /**
    * Reads many values: hits from the cache, misses from the store (then
-   * offered to the cache under leases).
+   * offered to the cache under leases). Keys awaiting an invalidation are
+   * read from the store.
    *
    * @typeParam V The value type.
    * @param scope The scope to read from.
    * @param keys The keys to read.
+   * @param options `fresh` skips the cache; `stats` gets this call's hits and misses.
    * @returns One value or `undefined` per key, in order.
    * @throws Whatever the store throws; cache failures are only counted.
    */
   async getMany<V>(
     scope: Scope<V>,
     keys: readonly StateKey[],
+    options: ReadOptions = {},
   ): Promise<(V | undefined)[]> {
+    const stats = options.stats;
+    const storeOptions = options.signal === undefined
+      ? undefined
+      : { signal: options.signal };
+    if (options.fresh === true || this.#bypass(scope.namespace)) {
+      if (stats !== undefined) stats.cacheMisses += keys.length;
+      return await this.store.getMany(scope, keys, storeOptions);
+    }
     this.#stats.reads += keys.length;
     let cached: (V | undefined)[];
     try {
       cached = await this.cache.getMany(scope, keys);
+      this.#lastCallFailed = false;
     } catch (error) {
       this.#failed(error, "getMany");
       this.#stats.degradedReads += keys.length;
       this.#stats.storeReads += keys.length;
-      return await this.store.getMany(scope, keys);
+      if (stats !== undefined) stats.cacheMisses += keys.length;
+      return await this.store.getMany(scope, keys, storeOptions);
     }
+    const waiting = this.#pending.get(scope.namespace)?.keys;
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
       if (cached[i] === undefined) missing.push(i);
+      else if (waiting?.has(stateKeyString(keys[i]!))) {
+        // Its invalidation has not reached the cache: the cached value may be stale.
+        this.#stats.degradedReads++;
+        missing.push(i);
+      }
     }
-    this.#stats.hits += keys.length - missing.length;
+    const hits = keys.length - missing.length;
+    this.#stats.hits += hits;
+    if (stats !== undefined) {
+      stats.cacheHits += hits;
+      stats.cacheMisses += missing.length;
+      if (stats.hits !== undefined) {
+        for (let i = 0; i < keys.length; i++) stats.hits[i] = true;
+        for (const i of missing) stats.hits[i] = false;
+      }
+    }
     if (missing.length === 0) return cached;
     const missingKeys = missing.map((i) => keys[i]!);
     let leases: FillLease[] | undefined;
@@ -795,7 +473,7 @@ export class CachedStore implements Store {
       this.#stats.degradedReads += missing.length;
     }
     this.#stats.storeReads += missing.length;
-    const values = await this.store.getMany(scope, missingKeys);
+    const values = await this.store.getMany(scope, missingKeys, storeOptions);
     const fills: CacheFill<V>[] = [];
     const fillExpiresAt = this.#options.fillExpiresAt;
     for (let j = 0; j < missing.length; j++) {
@@ -803,6 +481,7 @@ export class CachedStore implements Store {
       cached[missing[j]!] = value;
       const lease = leases?.[j];
       if (value === undefined || lease === undefined) continue;
+      if (waiting?.has(stateKeyString(lease.key))) continue;
       const expiresAt = fillExpiresAt?.(scope.namespace, lease.key);
       fills.push(
         expiresAt === undefined
@@ -835,8 +514,21 @@ export class CachedStore implements Store {
     deltas: readonly Delta<V>[],
     options: MergeOptions = {},
   ): Promise<MergeResult> {
-    await this.#flushPending();
-    const keys = uniqueKeys(deltas.map((delta) => delta.key));
+    if (this.#bypass(scope.namespace)) {
+      return await this.store.merge(scope, deltas, options);
+    }
+    const keys = uniqueStateKeys(deltas.map((delta) => delta.key));
+    if (this.#pendingCount > 0) {
+      await this.#flushPending();
+      if (this.#pendingCount > 0) {
+        // Still down: write the store alone and queue the keys behind the others.
+        try {
+          return await this.store.merge(scope, deltas, options);
+        } finally {
+          this.#queue(scope, keys);
+        }
+      }
+    }
     let intent: WriteIntent;
     try {
       intent = await this.cache.beginWrite(scope, keys);
@@ -854,12 +546,15 @@ export class CachedStore implements Store {
       throw error;
     }
     const skipped = new Set(result.skipped);
-    const applied = deltas.filter((_, i) => !skipped.has(i));
+    const applied = skipped.size === 0
+      ? deltas
+      : deltas.filter((_, i) => !skipped.has(i));
     try {
       await this.cache.merge(scope, applied, { intent });
+      this.#lastCallFailed = false;
     } catch (error) {
       this.#failed(error, "merge");
-      this.#queue(scope, keys);
+      await this.#invalidate(scope, keys, intent);
     }
     return result;
   }
@@ -885,41 +580,105 @@ export class CachedStore implements Store {
       this.#pending.set(scope.namespace, pending);
     }
     for (const key of keys) {
-      const k = `${key.entity}\u0000${key.bucket ?? "all"}`;
-      if (pending.keys.has(k) || this.#pendingCount >= limit) continue;
+      const k = stateKeyString(key);
+      if (pending.keys.has(k)) continue;
+      if (this.#pendingCount >= limit) {
+        this.#stats.droppedInvalidations++;
+        continue;
+      }
       pending.keys.set(k, key);
       this.#pendingCount++;
     }
+    this.#scheduleRetry();
   }
 
-  async #flushPending(): Promise<void> {
-    for (const [namespace, pending] of this.#pending) {
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#flushPending().then(() => {
+        if (this.#pendingCount > 0) {
+          this.#retryDelay = Math.min(5000, this.#retryDelay * 2);
+          this.#scheduleRetry();
+        } else {
+          this.#retryDelay = this.#options.retryInvalidationsMs ?? 100;
+        }
+      });
+    }, this.#retryDelay);
+    // A queued invalidation must not keep a finished program alive.
+    Deno.unrefTimer(this.#retryTimer as unknown as number);
+  }
+
+  /** Sends queued invalidations; one flush at a time, keys removed only once the cache took them. */
+  #flushPending(): Promise<void> {
+    this.#flushing ??= (async () => {
       try {
-        await this.cache.invalidate(pending.scope, [...pending.keys.values()]);
-      } catch (error) {
-        this.#failed(error, "invalidate");
-        return;
+        for (const [namespace, pending] of [...this.#pending]) {
+          const keys = [...pending.keys.values()];
+          try {
+            await this.cache.invalidate(pending.scope, keys);
+            this.#lastCallFailed = false;
+          } catch (error) {
+            this.#failed(error, "invalidate");
+            return;
+          }
+          for (const key of keys) {
+            if (pending.keys.delete(stateKeyString(key))) this.#pendingCount--;
+          }
+          if (pending.keys.size === 0) this.#pending.delete(namespace);
+        }
+      } finally {
+        this.#flushing = null;
       }
-      this.#pendingCount -= pending.keys.size;
-      this.#pending.delete(namespace);
-    }
+    })();
+    return this.#flushing;
   }
 
   /**
-   * The counters since the wrapper was created.
+   * Waits until every queued invalidation reached the cache, or `signal` fires.
+   *
+   * @param signal Stops waiting.
+   * @returns Whether nothing is queued any more.
+   */
+  async settle(signal?: AbortSignal): Promise<boolean> {
+    while (this.#pendingCount > 0 && signal?.aborted !== true) {
+      await this.#flushPending();
+      if (this.#pendingCount > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    return this.#pendingCount === 0;
+  }
+
+  /**
+   * The counters since the wrapper was created, and whether the cache looks down.
    *
    * @returns A snapshot of the counters.
    */
   stats(): CachedStoreStats {
-    return { ...this.#stats, pendingInvalidations: this.#pendingCount };
+    return {
+      ...this.#stats,
+      pendingInvalidations: this.#pendingCount,
+      cacheDown: this.#lastCallFailed || this.cache.down === true ||
+        this.#pendingCount > 0,
+    };
   }
 
   /**
-   * Closes the store and the cache.
+   * Closes the store and the cache (after one last try at queued invalidations).
    *
    * @returns A promise that resolves when both are closed.
    */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    if (this.#pendingCount > 0) await this.#flushPending();
     await Promise.all([this.store.close(), this.cache.close()]);
+  }
+
+  /** Same as {@linkcode CachedStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

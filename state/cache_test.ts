@@ -199,6 +199,10 @@ Deno.test("CachedStore reads through, fills and writes through", async () => {
     degradedReads: 0,
     cacheErrors: 0,
     pendingInvalidations: 0,
+    droppedInvalidations: 0,
+    cacheDown: false,
+    lastCacheError: null,
+    lastCacheErrorAt: null,
   });
   await store.close();
 });
@@ -261,11 +265,14 @@ Deno.test("CachedStore degrades to the store when the cache fails", async () => 
   const result = await store.merge(scope, [{ key, value: 2 }]);
   assert.equal(result.applied, 1);
   assert.equal(await store.get(scope, key), 2);
-  assert.deepEqual(errors, ["beginWrite", "merge", "getMany"]);
+  assert.deepEqual(errors, ["beginWrite", "merge", "invalidate", "getMany"]);
   const stats = store.stats();
   assert.equal(stats.degradedReads, 1);
-  assert.equal(stats.cacheErrors, 3);
+  assert.equal(stats.cacheErrors, 4);
   assert.equal(stats.pendingInvalidations, 1);
+  assert.equal(stats.cacheDown, true);
+  assert.match(stats.lastCacheError!, /down/);
+  await store.close();
 });
 
 Deno.test("CachedStore retries a failed invalidation on the next merge", async () => {
@@ -276,6 +283,12 @@ Deno.test("CachedStore retries a failed invalidation on the next merge", async (
       down
         ? Promise.reject(new CacheUnavailableError("flaky", "merge", "down"))
         : cache.merge(...args),
+    invalidate: (...args: Parameters<Cache["invalidate"]>) =>
+      down
+        ? Promise.reject(
+          new CacheUnavailableError("flaky", "invalidate", "down"),
+        )
+        : cache.invalidate(...args),
   });
   const store = new CachedStore(new MemoryStore(), flaky);
   await store.merge(scope, [{ key, value: 2 }]);
@@ -283,6 +296,9 @@ Deno.test("CachedStore retries a failed invalidation on the next merge", async (
   down = true;
   await store.merge(scope, [{ key, value: 3 }]);
   assert.equal(store.stats().pendingInvalidations, 1);
+  // Until the invalidation lands, this wrapper reads the key from the store.
+  assert.equal(await cache.get(scope, key), 2);
+  assert.equal(await store.get(scope, key), 5);
   down = false;
   await store.merge(scope, [{ key: { entity: "x", bucket: null }, value: 1 }]);
   assert.equal(store.stats().pendingInvalidations, 0);

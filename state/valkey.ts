@@ -85,9 +85,11 @@ export interface ValkeyCacheOptions {
   /** How long a fill lease holds, in ms. Default: 5 s. */
   readonly fillLeaseMs?: number;
   /**
-   * After a failure, how long the cache answers without asking the server
-   * (misses, refused fills, write calls failing at once), in ms, so an
-   * outage costs callers nothing. Default: 2000.
+   * After a failure, how long reads, leases, fills, write intents and
+   * write-through answer without asking the server (misses, refused fills,
+   * write calls failing at once), in ms, so an outage costs callers nothing.
+   * Invalidations are always sent: skipping one would leave a stale value.
+   * Default: 2000.
    */
   readonly outageCooldownMs?: number;
   /** Called with every failure, which is otherwise only counted. */
@@ -169,9 +171,10 @@ interface Scripts {
  * Reads, leases and fills never throw: on an outage they count an error and
  * answer misses (and refused fills). `beginWrite`, `merge` and `invalidate`
  * throw {@linkcode CacheUnavailableError}; {@linkcode CachedStore} counts
- * those and never lets them fail a merge. After a failure the cache does not
- * ask the server again for `outageCooldownMs`, so an outage costs callers no
- * waiting on timeouts.
+ * those, queues the keys and retries until the invalidation lands. After a
+ * failure the cache does not ask the server again for `outageCooldownMs`
+ * (except to invalidate), so an outage costs callers little waiting on
+ * timeouts.
  *
  * @example Usage
  * ```ts ignore
@@ -197,6 +200,7 @@ export class ValkeyCache implements Cache {
   #onError: ((error: unknown, operation: string) => void) | undefined;
   #cooldown: number;
   #downUntil = 0;
+  #down = false;
   #batch: number;
   #cluster: boolean;
   #metaTtl: string;
@@ -352,7 +356,16 @@ export class ValkeyCache implements Cache {
     if (error instanceof Skipped) return;
     this.#stats.errors++;
     this.#downUntil = Date.now() + this.#cooldown;
+    this.#down = true;
     this.#onError?.(error, operation);
+  }
+
+  /**
+   * Whether the server looks down: its last call failed and none succeeded
+   * since. Reads answer misses meanwhile; `CachedStore.stats()` shows it.
+   */
+  get down(): boolean {
+    return this.#down;
   }
 
   /** Throws {@linkcode Skipped} while the server is presumed down. */
@@ -429,6 +442,7 @@ export class ValkeyCache implements Cache {
       replies = (await Promise.all(
         this.#chunks(names).map((chunk) => this.#client.mgetBuffer(...chunk)),
       )).flat();
+      this.#down = false;
     } catch (error) {
       this.#failed(error, "getMany");
       this.#stats.misses += keys.length;
@@ -654,6 +668,7 @@ export class ValkeyCache implements Cache {
         }),
       );
       codes = replies.flat();
+      this.#down = false;
     } catch (error) {
       this.#failed(error, "merge");
       throw new CacheUnavailableError(this.name, "merge", error);
@@ -729,7 +744,8 @@ export class ValkeyCache implements Cache {
     }
     const token = crypto.randomUUID();
     try {
-      this.#available();
+      // Never skipped during the outage cooldown: an invalidation that is not
+      // even tried leaves a stale value behind, so each one asks the server.
       const dropped = await Promise.all(
         this.#chunks([...unique]).map((chunk) =>
           this.#run(
@@ -740,6 +756,8 @@ export class ValkeyCache implements Cache {
         ),
       );
       for (const n of dropped) this.#stats.invalidations += n;
+      this.#down = false;
+      this.#downUntil = 0;
     } catch (error) {
       this.#failed(error, "invalidate");
       throw new CacheUnavailableError(this.name, "invalidate", error);

@@ -4,6 +4,9 @@ import type { Source, SourceRecord } from "../source/mod.ts";
 import type { Prepared, Processor } from "./_processor.ts";
 import { StoreFailureError } from "./errors.ts";
 
+/** How long a drive may run without letting timers and I/O callbacks in, in ms. */
+const YIELD_EVERY_MS = 10;
+
 /** What one pipeline did during a run. */
 export interface RunSummary {
   /** The pipeline's name. */
@@ -24,6 +27,12 @@ export interface RunSummary {
   readonly dedupSkips: number;
   /** Records dropped by debouncers. */
   readonly debounced: number;
+  /**
+   * Records dropped because their window bucket was past retention (the
+   * pipeline's `.lateData("drop")`, the default); with `"deadLetter"` they
+   * count in `deadLetters` instead.
+   */
+  readonly late: number;
   /** Wall-clock duration of the run in ms. */
   readonly durationMs: number;
   /** Why the run ended: the source ended, or the signal stopped it. */
@@ -32,14 +41,14 @@ export interface RunSummary {
 
 /** One pipeline's share of a drive: its processor and the stream stages feeding it. */
 export interface Lane<E> {
-  readonly core: Processor<E, unknown>;
+  readonly processor: Processor<E, unknown>;
   readonly writer: WritableStreamDefaultWriter<readonly SourceRecord<E>[]>;
   readonly done: Promise<void>;
   readonly shutdown: AbortController;
 }
 
 /** Builds the extract (transform) and fold/write (sink) stages of one pipeline. */
-export function lane<E>(core: Processor<E, unknown>): Lane<E> {
+export function lane<E>(processor: Processor<E, unknown>): Lane<E> {
   const shutdown = new AbortController();
   const extract = new TransformStream<
     readonly SourceRecord<E>[],
@@ -47,18 +56,18 @@ export function lane<E>(core: Processor<E, unknown>): Lane<E> {
   >(
     {
       transform: async (batch, controller) =>
-        controller.enqueue(await core.prepare(batch)),
+        controller.enqueue(await processor.prepare(batch)),
     },
     { highWaterMark: 1 },
     { highWaterMark: 1 },
   );
   const sink = new WritableStream<Prepared<unknown>>({
-    write: (prepared) => core.accept(prepared),
-    close: () => core.drain(shutdown.signal),
+    write: (prepared) => processor.accept(prepared),
+    close: () => processor.drain(shutdown.signal),
   }, { highWaterMark: 1 });
   const done = extract.readable.pipeTo(sink);
   done.catch(() => {});
-  return { core, writer: extract.writable.getWriter(), done, shutdown };
+  return { processor, writer: extract.writable.getWriter(), done, shutdown };
 }
 
 /** Shutdown and source handling of a drive. */
@@ -100,15 +109,27 @@ export async function drive<E>(
   if (user?.aborted) onAbort();
   else user?.addEventListener("abort", onAbort, { once: true });
   for (const l of lanes) {
-    l.core.onFailure = (error) => stop.abort(error);
+    l.processor.onFailure = (error) => stop.abort(error);
   }
   const timers = lanes
-    .filter((l) => l.core.options.batchTime > 0)
-    .map((l) => setInterval(() => l.core.kick(), l.core.options.batchTime));
+    .filter((l) => l.processor.options.batchTime > 0)
+    .map((l) =>
+      setInterval(
+        () => l.processor.requestFlush(),
+        l.processor.options.batchTime,
+      )
+    );
 
   const readable = ReadableStream.from(source);
+  // A source that never waits (memory, synthetic) would keep the event loop
+  // on microtasks: give timers, signals and servers a turn every few ms.
+  let turn = performance.now();
   const distribute = new WritableStream<readonly SourceRecord<E>[]>({
     write: async (batch) => {
+      if (performance.now() - turn >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        turn = performance.now();
+      }
       await Promise.all(lanes.map(async (l, i) => {
         await l.writer.ready;
         l.writer.write(copy(batch, i)).catch(() => {});
@@ -142,7 +163,7 @@ export async function drive<E>(
   settled.forEach((r, i) => {
     if (r.status === "fulfilled") return;
     const lane = lanes[i]!;
-    const failure = lane.core.failure ?? r.reason;
+    const failure = lane.processor.failure ?? r.reason;
     // A write cut short by the shutdown deadline is not an error: its records stay unacked.
     if (
       stoppedBy === "signal" && lane.shutdown.signal.aborted &&
@@ -164,13 +185,13 @@ export async function drive<E>(
 
 /** Builds a run's summary from its processor's counts. */
 export function summarize(
-  core: Processor<unknown, unknown>,
+  processor: Processor<unknown, unknown>,
   started: number,
   stoppedBy: "end" | "signal",
 ): RunSummary {
-  const c = core.counts;
+  const c = processor.counts;
   return {
-    pipeline: core.pipeline.name,
+    pipeline: processor.pipeline.name,
     events: c.events,
     acked: c.acked,
     unacked: c.events - c.acked,
@@ -179,6 +200,7 @@ export function summarize(
     deadLetters: c.deadLetters,
     dedupSkips: c.dedupSkips,
     debounced: c.debounced,
+    late: c.late,
     durationMs: performance.now() - started,
     stoppedBy,
   };

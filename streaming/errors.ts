@@ -7,6 +7,7 @@ export type RecordStage =
   | "value"
   | "time"
   | "window"
+  | "late"
   | "fold"
   | "store";
 
@@ -63,6 +64,7 @@ const STAGE_TEXT: Readonly<Record<RecordStage, string>> = {
   value: "value extractor failed",
   time: "event time extractor failed",
   window: "no window bucket for its event time",
+  late: "its window bucket is past retention (late data)",
   fold: "its value does not fit the pipeline's monoid",
   store: "the store rejected its delta",
 };

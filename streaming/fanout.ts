@@ -171,7 +171,7 @@ export async function runFanout<E>(
     }
     names.add(pipeline.name);
   }
-  const cores = pipelines.map(({ pipeline, options }) =>
+  const processors = pipelines.map(({ pipeline, options }) =>
     new Processor(
       pipeline,
       resolveOptions(pipeline as Pipeline<unknown, unknown>, options),
@@ -179,7 +179,7 @@ export async function runFanout<E>(
   );
   const stoppedBy = await drive(
     source,
-    cores.map((core) => lane(core)),
+    processors.map((processor) => lane(processor)),
     pipelines.length === 1 ? (batch) => batch : copier<E>(pipelines.length),
     {
       signal: options.signal,
@@ -188,8 +188,8 @@ export async function runFanout<E>(
     },
   );
   return {
-    pipelines: cores.map((core) =>
-      summarize(core as Processor<unknown, unknown>, started, stoppedBy)
+    pipelines: processors.map((processor) =>
+      summarize(processor as Processor<unknown, unknown>, started, stoppedBy)
     ),
     durationMs: performance.now() - started,
     stoppedBy,

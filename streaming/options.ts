@@ -24,6 +24,18 @@ export interface BatchWindow {
   readonly time?: number;
   /** Write as soon as this many records are folded. Default: 10,000. */
   readonly maxRecords?: number;
+  /**
+   * Write as soon as the records and folded values held in memory reach
+   * about this many bytes (an estimate: record overhead, raw payloads, one
+   * entry per key), so large or many-keyed batches cannot exhaust memory.
+   * Default: 64 MiB.
+   */
+  readonly maxBytes?: number;
+  /**
+   * Write as soon as this many distinct (key, bucket) entries are folded:
+   * the store's cost of a flush is one write per entry. Default: 100,000.
+   */
+  readonly maxKeys?: number;
 }
 
 /**
@@ -50,10 +62,15 @@ export interface RunOptions {
    * Called for each record that cannot be applied: undecodable, an extractor
    * threw, a value of the wrong type, a delta the store rejects for good. The
    * record is acked once the callback resolves; if it throws, the run stops
-   * with `DeadLetterFailedError`. Default: none (records are counted in
-   * metrics and the summary, then acked).
+   * with `DeadLetterFailedError`. The records refused while one batch is
+   * handled are passed in parallel, so a handler that gathers concurrent
+   * calls (like `kafkaDeadLetter`) sends them in one request. Default: none
+   * (records are counted in metrics and the summary, logged to the console
+   * at most once per 10 s unless `logDeadLetters` is `false`, then acked).
    */
   readonly deadLetter?: DeadLetterHandler;
+  /** Without a `deadLetter` handler, log refused records (rate-limited). Default: `true`. */
+  readonly logDeadLetters?: boolean;
   /**
    * Fold deltas per (key, bucket) in memory and write ONE merge per key per
    * window: on time, on size, and at shutdown. Default: off, meaning each
@@ -111,8 +128,11 @@ export interface ResolvedOptions {
   readonly retryBase: number;
   readonly retryMax: number;
   readonly deadLetter: DeadLetterHandler | null;
+  readonly logDeadLetters: boolean;
   readonly batchTime: number;
   readonly batchMax: number;
+  readonly batchMaxBytes: number;
+  readonly batchMaxKeys: number;
   readonly concurrency: number;
   readonly keyDebounce: Required<DebounceOptions> | null;
   readonly valueDebounce: Required<DebounceOptions> | null;
@@ -213,6 +233,7 @@ export function resolveOptions(
     retryBase: base,
     retryMax: max,
     deadLetter: options.deadLetter ?? null,
+    logDeadLetters: options.logDeadLetters ?? true,
     batchTime: window === undefined
       ? 0
       : nonNegative(name, "batchWindow.time", window.time ?? 1000),
@@ -220,6 +241,16 @@ export function resolveOptions(
       name,
       "batchWindow.maxRecords",
       window?.maxRecords ?? 10_000,
+    ),
+    batchMaxBytes: positiveInteger(
+      name,
+      "batchWindow.maxBytes",
+      window?.maxBytes ?? 64 * 1024 * 1024,
+    ),
+    batchMaxKeys: positiveInteger(
+      name,
+      "batchWindow.maxKeys",
+      window?.maxKeys ?? 100_000,
     ),
     concurrency: positiveInteger(name, "concurrency", options.concurrency ?? 1),
     keyDebounce: debounce(pipeline, "key", options.keyDebounce),

@@ -78,11 +78,15 @@ export async function run<E, V>(
     pipeline as Pipeline<unknown, unknown>,
     options,
   );
-  const core = new Processor(pipeline as Pipeline<E, unknown>, resolved);
-  const stoppedBy = await drive(source, [lane(core)], (batch) => batch, {
+  const processor = new Processor(pipeline as Pipeline<E, unknown>, resolved);
+  const stoppedBy = await drive(source, [lane(processor)], (batch) => batch, {
     signal: options.signal,
     shutdownTimeout: resolved.shutdownTimeout,
     closeSource: resolved.closeSource,
   });
-  return summarize(core as Processor<unknown, unknown>, started, stoppedBy);
+  return summarize(
+    processor as Processor<unknown, unknown>,
+    started,
+    stoppedBy,
+  );
 }

@@ -38,7 +38,7 @@ import { resolveOptions, type RunOptions } from "./options.ts";
 export class Runner<E, V> {
   /** The pipeline. */
   readonly pipeline: Pipeline<E, V>;
-  readonly #core: Processor<E, unknown>;
+  readonly #processor: Processor<E, unknown>;
   readonly #started = performance.now();
 
   /**
@@ -51,7 +51,7 @@ export class Runner<E, V> {
    */
   constructor(pipeline: Pipeline<E, V>, options: RunOptions = {}) {
     this.pipeline = pipeline;
-    this.#core = new Processor(
+    this.#processor = new Processor(
       pipeline as Pipeline<E, unknown>,
       resolveOptions(pipeline as Pipeline<unknown, unknown>, options),
     );
@@ -66,7 +66,7 @@ export class Runner<E, V> {
    * @throws {StoreFailureError} (or another run-stopping error) from an earlier write.
    */
   async push(records: readonly SourceRecord<E>[]): Promise<void> {
-    await this.#core.accept(await this.#core.prepare(records));
+    await this.#processor.accept(await this.#processor.prepare(records));
   }
 
   /**
@@ -77,12 +77,12 @@ export class Runner<E, V> {
    * @throws {ExactlyOnceConflictError} When marks show two writers on one stream.
    */
   async flush(signal?: AbortSignal): Promise<void> {
-    await this.#core.drain(signal);
+    await this.#processor.drain(signal);
   }
 
   /** Records folded and not yet written. */
   get buffered(): number {
-    return this.#core.buffered;
+    return this.#processor.buffered;
   }
 
   /**
@@ -92,7 +92,7 @@ export class Runner<E, V> {
    */
   summary(): RunSummary {
     return summarize(
-      this.#core as Processor<unknown, unknown>,
+      this.#processor as Processor<unknown, unknown>,
       this.#started,
       "end",
     );

@@ -409,12 +409,18 @@ Deno.test({
     assert.equal(cache.stats().errors, 4);
 
     const memory = new MemoryStore();
-    const store = new CachedStore(memory, cache);
+    const store = new CachedStore(memory, cache, {
+      retryInvalidationsMs: 60_000,
+    });
     await store.merge(scope, [{ key, value: 4 }]);
     assert.equal(await store.get(scope, key), 4);
-    // The store counts the write failures; the cache counts its own read failures.
-    assert.equal(store.stats().cacheErrors, 2);
-    assert.equal(cache.stats().errors, 8);
+    // The store counts the write failures (intent, write-through, the
+    // invalidation it then tried); the cache also counts its read failures.
+    assert.equal(store.stats().cacheErrors, 3);
+    assert.equal(store.stats().pendingInvalidations, 1);
+    assert.equal(store.stats().cacheDown, true);
+    assert.equal(cache.down, true);
+    assert.equal(cache.stats().errors, 9);
     await store.close();
   },
 });
@@ -431,17 +437,21 @@ Deno.test({
       outageCooldownMs: 60_000,
       onError: (_, operation) => errors.push(operation),
     });
-    const store = new CachedStore(new MemoryStore(), cache);
+    const store = new CachedStore(new MemoryStore(), cache, {
+      retryInvalidationsMs: 60_000,
+    });
     const scope = scopeOf(sum());
     assert.equal(await cache.get(scope, key), undefined);
     assert.deepEqual(errors, ["getMany"]);
-    // While the cooldown runs no call goes to the dead server (no new error).
+    // While the cooldown runs only invalidations go to the dead server (one
+    // per write: the queued keys), never reads, intents or write-through.
     for (let i = 0; i < 20; i++) {
       await store.merge(scope, [{ key, value: 1 }]);
       assert.equal(await store.get(scope, key), i + 1);
     }
-    assert.deepEqual(errors, ["getMany"]);
-    assert.equal(cache.stats().errors, 1);
+    assert.deepEqual(errors.filter((op) => op !== "invalidate"), ["getMany"]);
+    assert.equal(errors.length, 21);
+    assert.equal(cache.stats().errors, 21);
     assert.equal(store.stats().pendingInvalidations, 1);
     await store.close();
   },

@@ -1,0 +1,352 @@
+// Stage 2, buffer and fold: per (key, bucket) slots folded with the monoid, with the stream marks they cover.
+
+import type { Monoid } from "../monoid/mod.ts";
+import type { Pipeline } from "../pipeline/mod.ts";
+import type { Delta, StateKey, StreamMark } from "../state/mod.ts";
+import { RecordError } from "./errors.ts";
+import type { MetricsRecorder } from "./metrics.ts";
+import {
+  type AnyRecord,
+  type DeadRecord,
+  type ExactDelta,
+  type Prepared,
+  valueCheck,
+} from "./_extract.ts";
+
+interface Slot<V> {
+  readonly entity: string;
+  readonly bucket: number | null;
+  value: V;
+  /** Values not folded yet (non-additive monoids fold them in bulk with `combineAll`). */
+  pending: V[] | null;
+  expiresAt: number | undefined;
+  marks: Map<string, { from: bigint; to: bigint }> | null;
+}
+
+/** Rough heap cost of one slot (map entry, object, key string header), for the byte bound. */
+const SLOT_BYTES = 160;
+/** Rough heap cost of one buffered record (the record object and its event), for the byte bound. */
+const RECORD_BYTES = 200;
+
+/** What is folded in memory and not written yet. */
+export class Buffer<V> {
+  readonly buckets = new Map<number | null, Map<string, Slot<V>>>();
+  readonly exact: ExactDelta<V>[] = [];
+  readonly batches: (readonly AnyRecord[])[] = [];
+  readonly rejected = new Set<AnyRecord>();
+  records = 0;
+  /** Distinct (key, bucket) slots. */
+  slots = 0;
+  /** An estimate of the heap the buffer holds, in bytes. */
+  bytes = 0;
+  readonly streamMax = new Map<string, bigint>();
+  maxTime = -Infinity;
+
+  get empty(): boolean {
+    return this.records === 0;
+  }
+
+  /** The slots of one bucket, created on first use. */
+  slotsOf(bucket: number | null): Map<string, Slot<V>> {
+    let slots = this.buckets.get(bucket);
+    if (slots === undefined) {
+      slots = new Map();
+      this.buckets.set(bucket, slots);
+    }
+    return slots;
+  }
+
+  /** Counts a batch of records in. */
+  add(records: readonly AnyRecord[], rawBytes: number): void {
+    this.batches.push(records);
+    this.records += records.length;
+    this.bytes += records.length * RECORD_BYTES + rawBytes;
+  }
+}
+
+/** Folds prepared batches into a buffer's slots. */
+export class Folder<V> {
+  readonly #name: string;
+  readonly #monoid: Monoid<V>;
+  readonly #checkValue: ((value: V) => void) | null;
+  readonly #dedup: boolean;
+  readonly #metrics: MetricsRecorder;
+
+  constructor(
+    pipeline: Pipeline<unknown, V>,
+    dedup: boolean,
+    metrics: MetricsRecorder,
+  ) {
+    this.#name = pipeline.name;
+    this.#monoid = pipeline.monoid;
+    this.#checkValue = valueCheck(pipeline.monoid);
+    this.#dedup = dedup;
+    this.#metrics = metrics;
+  }
+
+  #newSlot(
+    buffer: Buffer<V>,
+    slots: Map<string, Slot<V>>,
+    entity: string,
+    bucket: number | null,
+    value: V,
+    expiresAt: number | undefined,
+  ): Slot<V> {
+    const slot: Slot<V> = {
+      entity,
+      bucket,
+      value,
+      pending: null,
+      expiresAt,
+      marks: null,
+    };
+    slots.set(entity, slot);
+    buffer.slots++;
+    buffer.bytes += SLOT_BYTES + entity.length * 2;
+    return slot;
+  }
+
+  /** Folds a prepared batch's items; returns the batch's dead records plus those that failed to fold. */
+  fold(p: Prepared<V>, buffer: Buffer<V>): DeadRecord[] {
+    const dead = p.dead;
+    const monoid = this.#monoid;
+    const additive = monoid.additive;
+    const checkValue = this.#checkValue;
+    const { entities, buckets, values, expires, owners, streams, positions } =
+      p;
+    const dedup = this.#dedup;
+    let lastBucket: number | null | undefined = undefined;
+    let slots: Map<string, Slot<V>> | undefined;
+    const n = entities.length;
+    let i = 0;
+    while (i < n) {
+      const owner = owners[i]!;
+      let j = i + 1;
+      while (j < n && owners[j] === owner) j++;
+      if (j - i > 1) {
+        this.#foldMany(p, buffer, i, j, dead);
+        i = j;
+        continue;
+      }
+      const bucket = buckets[i]!;
+      if (bucket !== lastBucket || slots === undefined) {
+        slots = buffer.slotsOf(bucket);
+        lastBucket = bucket;
+      }
+      const entity = entities[i]!;
+      const value = values[i]!;
+      let slot = slots.get(entity);
+      try {
+        if (checkValue !== null) checkValue(value);
+        if (slot === undefined) {
+          slot = this.#newSlot(
+            buffer,
+            slots,
+            entity,
+            bucket,
+            monoid.combine(monoid.identity(), value),
+            expires[i],
+          );
+        } else if (additive) {
+          slot.value = monoid.combine(slot.value, value);
+        } else {
+          // Fold later in bulk: combineAll avoids one copy of the accumulator per record.
+          (slot.pending ??= []).push(value);
+          if (slot.pending.length >= 256) this.settle(slot);
+        }
+      } catch (error) {
+        const record = p.records[owner]!;
+        dead.push({
+          record,
+          error: new RecordError("fold", this.#name, record.id, error),
+        });
+        i = j;
+        continue;
+      }
+      if (dedup) this.#mark(slot, buffer, streams[i]!, positions[i]!);
+      i = j;
+    }
+    return dead;
+  }
+
+  /** Folds a slot's pending values into its value. */
+  settle(slot: Slot<V>): void {
+    const pending = slot.pending;
+    if (pending === null || pending.length === 0) return;
+    const monoid = this.#monoid;
+    slot.pending = null;
+    try {
+      slot.value = monoid.combineAll([slot.value, ...pending]);
+    } catch {
+      // Each value was checked alone; fold one by one and count what still fails.
+      for (const value of pending) {
+        try {
+          slot.value = monoid.combine(slot.value, value);
+        } catch (error) {
+          this.#metrics.error(this.#name, error);
+        }
+      }
+    }
+  }
+
+  /** Folds one record's several keys all or nothing (a key repeated in the record counts each time). */
+  #foldMany(
+    p: Prepared<V>,
+    buffer: Buffer<V>,
+    from: number,
+    to: number,
+    dead: DeadRecord[],
+  ): void {
+    const monoid = this.#monoid;
+    const value = p.values[from]!;
+    const refuse = (error: unknown) => {
+      const record = p.records[p.owners[from]!]!;
+      dead.push({
+        record,
+        error: new RecordError("fold", this.#name, record.id, error),
+      });
+    };
+    let lifted: V;
+    try {
+      this.#checkValue?.(value);
+      lifted = monoid.combine(monoid.identity(), value);
+    } catch (error) {
+      return refuse(error);
+    }
+    // One record has one time and one value, so all its items share a bucket.
+    const bucket = p.buckets[from]!;
+    const slots = buffer.slotsOf(bucket);
+    const mark = (slot: Slot<V>, i: number) => {
+      if (this.#dedup) {
+        this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+      }
+    };
+    if (monoid.additive) {
+      const next: V[] = [];
+      try {
+        for (let i = from; i < to; i++) {
+          const entity = p.entities[i]!;
+          let base: V | undefined;
+          for (let j = i - 1; j >= from; j--) {
+            if (p.entities[j] === entity) {
+              base = next[j - from];
+              break;
+            }
+          }
+          base ??= slots.get(entity)?.value;
+          next.push(base === undefined ? lifted : monoid.combine(base, value));
+        }
+      } catch (error) {
+        return refuse(error);
+      }
+      for (let i = from; i < to; i++) {
+        const entity = p.entities[i]!;
+        let slot = slots.get(entity);
+        if (slot === undefined) {
+          slot = this.#newSlot(
+            buffer,
+            slots,
+            entity,
+            bucket,
+            next[i - from]!,
+            p.expires[i],
+          );
+        } else {
+          slot.value = next[i - from]!;
+        }
+        mark(slot, i);
+      }
+    } else {
+      for (let i = from; i < to; i++) {
+        const entity = p.entities[i]!;
+        let slot = slots.get(entity);
+        if (slot === undefined) {
+          slot = this.#newSlot(
+            buffer,
+            slots,
+            entity,
+            bucket,
+            lifted,
+            p.expires[i],
+          );
+        } else {
+          (slot.pending ??= []).push(value);
+          if (slot.pending.length >= 256) this.settle(slot);
+        }
+        mark(slot, i);
+      }
+    }
+  }
+
+  #mark(
+    slot: Slot<V>,
+    buffer: Buffer<V>,
+    stream: string,
+    position: bigint,
+  ): void {
+    const marks = slot.marks ??= new Map();
+    const mark = marks.get(stream);
+    if (mark === undefined) marks.set(stream, { from: position, to: position });
+    else if (position > mark.to) mark.to = position;
+    const max = buffer.streamMax.get(stream);
+    if (max === undefined || position > max) {
+      buffer.streamMax.set(stream, position);
+    }
+  }
+
+  /** The buffer's folded deltas, one per (key, bucket), with their marks. */
+  deltas(buffer: Buffer<V>): Delta<V>[] {
+    const deltas: Delta<V>[] = [];
+    for (const slots of buffer.buckets.values()) {
+      for (const slot of slots.values()) {
+        if (slot.pending !== null) this.settle(slot);
+        const delta: {
+          key: StateKey;
+          value: V;
+          expiresAt?: number;
+          marks?: StreamMark[];
+        } = {
+          key: { entity: slot.entity, bucket: slot.bucket },
+          value: slot.value,
+        };
+        if (slot.expiresAt !== undefined) delta.expiresAt = slot.expiresAt;
+        if (slot.marks !== null) {
+          const marks: StreamMark[] = [];
+          for (const [stream, { from, to }] of slot.marks) {
+            marks.push({ stream, from, to });
+          }
+          delta.marks = marks;
+        }
+        deltas.push(delta);
+      }
+    }
+    return deltas;
+  }
+}
+
+/** Finds the records of a buffer that fed a key, by running the extractors again. */
+export function contributors<E>(
+  pipeline: Pipeline<E, unknown>,
+  key: StateKey,
+  buffer: Buffer<unknown>,
+): AnyRecord[] {
+  const { key: keyOf, keys: keysOf, time: timeOf } = pipeline.extract;
+  const window = pipeline.window;
+  const out: AnyRecord[] = [];
+  for (const batch of buffer.batches) {
+    for (const record of batch) {
+      if (record.error !== undefined) continue;
+      try {
+        const event = record.value as E;
+        const keys = keyOf !== null ? [keyOf(event)] : keysOf!(event);
+        if (!keys.includes(key.entity)) continue;
+        const time = timeOf === null ? record.time : timeOf(event, record.time);
+        const bucket = window === null ? null : window.bucketOf(time);
+        if (bucket === key.bucket) out.push(record);
+      } catch {
+        continue;
+      }
+    }
+  }
+  return out;
+}

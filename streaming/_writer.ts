@@ -1,0 +1,350 @@
+// Stage 3, write: deltas over key-hash lanes in chunks, each store call retried, rejected deltas dead-lettered.
+
+import type { Pipeline } from "../pipeline/mod.ts";
+import {
+  type Delta,
+  DeltaRejectedError,
+  MarkConflictError,
+  type MergeResult,
+  type Scope,
+  type StateKey,
+} from "../state/mod.ts";
+import { fnv1a32 } from "../internal/hash.ts";
+import { retry } from "../internal/retry.ts";
+import { stateKeyString } from "../internal/state_key.ts";
+import {
+  ExactlyOnceConflictError,
+  RecordError,
+  StoreFailureError,
+} from "./errors.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { type Buffer, contributors } from "./_buffer.ts";
+import type { DeadLetters } from "./_dead_letter.ts";
+import type { AnyRecord, ExactDelta } from "./_extract.ts";
+import type { Counts } from "./_processor.ts";
+
+/** Several per-record deltas of one key folded into one, with the records they carry. */
+interface Range<V> {
+  readonly delta: Delta<V>;
+  readonly items: ExactDelta<V>[];
+  readonly records: AnyRecord[];
+}
+
+/** The largest number of deltas handed to one store call. */
+const MERGE_CHUNK = 2000;
+
+/** Writes one pipeline's deltas to its store. */
+export class Writer<V> {
+  readonly #pipeline: Pipeline<unknown, V>;
+  readonly #options: ResolvedOptions;
+  readonly #counts: Counts;
+  readonly #deadLetters: DeadLetters;
+  readonly #signal: AbortSignal;
+
+  constructor(
+    pipeline: Pipeline<unknown, V>,
+    options: ResolvedOptions,
+    counts: Counts,
+    deadLetters: DeadLetters,
+    signal: AbortSignal,
+  ) {
+    this.#pipeline = pipeline;
+    this.#options = options;
+    this.#counts = counts;
+    this.#deadLetters = deadLetters;
+    this.#signal = signal;
+  }
+
+  /**
+   * Writes per-record deltas, then the folded ones. The per-record deltas of
+   * one key are first sent folded into one range (its marks and claims
+   * joined): after a crash a key's redelivered records were usually applied
+   * all or none, which the store decides in one call. A range the store
+   * finds partly applied is split in halves, the first half written before
+   * the second, so a key's marks only ever move forward and recovery costs
+   * a few calls per key instead of one per record.
+   */
+  async write(
+    exact: readonly ExactDelta<V>[],
+    folded: Delta<V>[],
+    buffer: Buffer<unknown>,
+  ): Promise<void> {
+    if (exact.length > 0) {
+      const queues = new Map<string, ExactDelta<V>[][]>();
+      for (const e of exact) {
+        const k = stateKeyString(e.delta.key);
+        const queue = queues.get(k);
+        if (queue === undefined) queues.set(k, [[e]]);
+        else queue[0]!.push(e);
+      }
+      while (queues.size > 0) {
+        const keys = [...queues.keys()];
+        const heads = keys.map((k) => this.#range(queues.get(k)![0]!));
+        const conflicted = new Set(
+          await this.#round(heads.map((h) => h.delta), buffer, heads),
+        );
+        keys.forEach((k, i) => {
+          const queue = queues.get(k)!;
+          const head = queue.shift()!;
+          if (conflicted.has(heads[i]!)) {
+            const half = Math.ceil(head.length / 2);
+            queue.unshift(head.slice(0, half), head.slice(half));
+          }
+          if (queue.length === 0) queues.delete(k);
+        });
+      }
+    }
+    if (folded.length > 0) await this.#round(folded, buffer, null);
+  }
+
+  /** One key's per-record deltas as one delta: values folded, marks and claims joined. */
+  #range(items: ExactDelta<V>[]): Range<V> {
+    if (items.length === 1) {
+      return { delta: items[0]!.delta, items, records: [items[0]!.record] };
+    }
+    const marks = new Map<string, { from: bigint; to: bigint }>();
+    const claims: string[] = [];
+    for (const { delta } of items) {
+      for (const m of delta.marks ?? []) {
+        const seen = marks.get(m.stream);
+        if (seen === undefined) marks.set(m.stream, { from: m.from, to: m.to });
+        else {
+          if (m.from < seen.from) seen.from = m.from;
+          if (m.to > seen.to) seen.to = m.to;
+        }
+      }
+      if (delta.claims !== undefined) claims.push(...delta.claims);
+    }
+    const first = items[0]!.delta;
+    const delta: Delta<V> = {
+      key: first.key,
+      value: this.#pipeline.monoid.combineAll(items.map((i) => i.delta.value)),
+      ...(first.expiresAt === undefined ? {} : { expiresAt: first.expiresAt }),
+      ...(marks.size === 0 ? {} : {
+        marks: [...marks].map(([stream, { from, to }]) => ({
+          stream,
+          from,
+          to,
+        })),
+      }),
+      ...(claims.length === 0 ? {} : { claims }),
+    };
+    return { delta, items, records: items.map((i) => i.record) };
+  }
+
+  /** Writes progress intents (or any small write to another scope) with retries. */
+  async writeScope<T>(scope: Scope<T>, deltas: Delta<T>[]): Promise<void> {
+    await this.call(
+      () =>
+        this.#pipeline.store.merge(scope, deltas, {
+          signal: this.#signal,
+          claimTtl: this.#options.claimTtl,
+        }),
+      deltas.length,
+    );
+  }
+
+  /** Writes deltas with distinct keys: partitioned by key hash over `concurrency` lanes. */
+  async #round(
+    deltas: Delta<V>[],
+    buffer: Buffer<unknown>,
+    exact: Range<V>[] | null,
+  ): Promise<Range<V>[]> {
+    const lanes = Math.min(
+      this.#options.concurrency,
+      Math.ceil(deltas.length / 64),
+    );
+    if (lanes <= 1) return await this.#chunks(deltas, exact, buffer);
+    const parts: { deltas: Delta<V>[]; exact: Range<V>[] | null }[] = Array
+      .from(
+        { length: lanes },
+        () => ({ deltas: [], exact: exact === null ? null : [] }),
+      );
+    deltas.forEach((d, i) => {
+      const part = parts[fnv1a32(d.key.entity) % lanes]!;
+      part.deltas.push(d);
+      part.exact?.push(exact![i]!);
+    });
+    const results = await Promise.allSettled(
+      parts.map((part) => this.#chunks(part.deltas, part.exact, buffer)),
+    );
+    const conflicted: Range<V>[] = [];
+    for (const r of results) {
+      if (r.status === "rejected") throw r.reason;
+      conflicted.push(...r.value);
+    }
+    return conflicted;
+  }
+
+  async #chunks(
+    deltas: Delta<V>[],
+    exact: Range<V>[] | null,
+    buffer: Buffer<unknown>,
+  ): Promise<Range<V>[]> {
+    const conflicted: Range<V>[] = [];
+    for (let i = 0; i < deltas.length; i += MERGE_CHUNK) {
+      conflicted.push(
+        ...await this.#chunk(
+          deltas.slice(i, i + MERGE_CHUNK),
+          exact?.slice(i, i + MERGE_CHUNK) ?? null,
+          buffer,
+        ),
+      );
+    }
+    return conflicted;
+  }
+
+  /**
+   * One store call with retries; a delta the store rejects for good is
+   * dead-lettered and the rest sent again. A range of several records found
+   * partly applied is set aside (returned) and the rest sent again: marks
+   * make the deltas applied before the conflict skip.
+   */
+  async #chunk(
+    deltas: Delta<V>[],
+    exact: Range<V>[] | null,
+    buffer: Buffer<unknown>,
+  ): Promise<Range<V>[]> {
+    const { store, scope } = this.#pipeline;
+    let pending = deltas;
+    let pendingExact = exact;
+    const conflicted: Range<V>[] = [];
+    while (pending.length > 0) {
+      const batch = pending;
+      let result: MergeResult;
+      try {
+        result = await this.call(
+          () =>
+            store.merge(scope, batch, {
+              signal: this.#signal,
+              claimTtl: this.#options.claimTtl,
+            }),
+          batch.length,
+        );
+      } catch (error) {
+        const conflict = pendingExact === null
+          ? -1
+          : this.#conflictAt(error, pending, pendingExact);
+        if (conflict >= 0) {
+          conflicted.push(pendingExact![conflict]!);
+          pending = pending.filter((_, i) => i !== conflict);
+          pendingExact = pendingExact!.filter((_, i) => i !== conflict);
+          continue;
+        }
+        if (!(error instanceof DeltaRejectedError)) throw error;
+        const index = error.index;
+        const gone = pending[index];
+        if (gone === undefined) {
+          throw new StoreFailureError(
+            this.#pipeline.name,
+            store.name,
+            1,
+            error,
+          );
+        }
+        await this.#reject(gone, pendingExact?.[index] ?? null, buffer, error);
+        pending = pending.filter((_, i) => i !== index);
+        pendingExact = pendingExact?.filter((_, i) => i !== index) ?? null;
+        continue;
+      }
+      if (result.skipped.length > 0) {
+        // A skipped range skips each record's delta it folds.
+        let skipped = 0;
+        for (const i of result.skipped) {
+          skipped += pendingExact?.[i]?.items.length ?? 1;
+        }
+        this.#counts.dedupSkips += skipped;
+        this.#options.metrics.dedupSkipped(this.#pipeline.name, skipped);
+      }
+      break;
+    }
+    return conflicted;
+  }
+
+  /** The index of the multi-record range a mark conflict names, or -1 (a real conflict). */
+  #conflictAt(
+    error: unknown,
+    pending: readonly Delta<V>[],
+    ranges: readonly Range<V>[],
+  ): number {
+    if (!(error instanceof ExactlyOnceConflictError)) return -1;
+    const cause = error.cause;
+    if (!(cause instanceof MarkConflictError)) return -1;
+    const k = stateKeyString(cause.key);
+    const index = pending.findIndex((d) => stateKeyString(d.key) === k);
+    return index >= 0 && ranges[index]!.items.length > 1 ? index : -1;
+  }
+
+  /** Dead-letters the records folded into a delta the store refuses for good. */
+  async #reject(
+    delta: Delta<V>,
+    exact: Range<V> | null,
+    buffer: Buffer<unknown>,
+    cause: DeltaRejectedError,
+  ): Promise<void> {
+    const records: AnyRecord[] = exact !== null
+      ? exact.records
+      : contributors(this.#pipeline, delta.key as StateKey, buffer);
+    const name = this.#pipeline.name;
+    const dead = records
+      .filter((record) => !buffer.rejected.has(record))
+      .map((record) => {
+        buffer.rejected.add(record);
+        return {
+          record,
+          error: new RecordError("store", name, record.id, cause),
+        };
+      });
+    await this.#deadLetters.send(dead);
+  }
+
+  /**
+   * Runs a store call under the one retry policy: full-jitter backoff,
+   * `maxAttempts` in all, then {@linkcode StoreFailureError}. A rejected
+   * delta and a mark conflict are never retried.
+   */
+  async call<T>(call: () => Promise<T>, deltas: number | "read"): Promise<T> {
+    const { maxAttempts, retryBase, retryMax, metrics } = this.#options;
+    const name = this.#pipeline.name;
+    const store = this.#pipeline.store;
+    let started = 0;
+    try {
+      const result = await retry(
+        () => {
+          started = performance.now();
+          return call();
+        },
+        {
+          policy: { maxAttempts, baseDelayMs: retryBase, maxDelayMs: retryMax },
+          signal: this.#signal,
+          retryable: (error) =>
+            !(error instanceof DeltaRejectedError) &&
+            !(error instanceof MarkConflictError),
+          onFailure: (error, attempt) => {
+            metrics.error(name, error);
+            if (attempt < maxAttempts && !this.#signal.aborted) {
+              metrics.retried(name);
+            }
+          },
+          exhausted: (error, attempts) =>
+            new StoreFailureError(name, store.name, attempts, error),
+        },
+      );
+      if (deltas !== "read") {
+        this.#counts.merges++;
+        metrics.merged(name, deltas, performance.now() - started);
+      }
+      return result;
+    } catch (error) {
+      if (error instanceof MarkConflictError) {
+        throw new ExactlyOnceConflictError(name, error);
+      }
+      if (
+        error instanceof DeltaRejectedError ||
+        error instanceof StoreFailureError
+      ) throw error;
+      // Aborted (failure elsewhere or the shutdown deadline) while waiting.
+      throw new StoreFailureError(name, store.name, 1, error);
+    }
+  }
+}
