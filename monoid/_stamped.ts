@@ -8,12 +8,8 @@ import {
   finiteFromJSON,
   isJsonObject,
 } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 /**
  * A value with the event time it was observed at.

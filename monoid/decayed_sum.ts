@@ -7,12 +7,8 @@ import {
   finiteFromJSON,
   isJsonObject,
 } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 /** A decayed sum: its value as of `time`. */
 export interface Decayed {

@@ -1,14 +1,8 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
-import {
-  CodecError,
-  first,
-  jsonCodec,
-  type JsonValue,
-  type Stamped,
-  stringCodec,
-} from "./mod.ts";
+import { CodecError, first, jsonCodec, stringCodec } from "./mod.ts";
+import type { JsonValue, Stamped } from "./mod.ts";
 
 // Few distinct times so ties (and the tie-break) are common.
 const time = fc.oneof(

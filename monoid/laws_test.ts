@@ -6,15 +6,8 @@ import {
   MonoidLawError,
   structuralEquals,
 } from "./laws.ts";
-import {
-  type Codec,
-  defineMonoid,
-  jsonCodec,
-  type JsonValue,
-  type Monoid,
-  stringCodec,
-  sum,
-} from "./mod.ts";
+import { defineMonoid, jsonCodec, stringCodec, sum } from "./mod.ts";
+import type { Codec, JsonValue, Monoid } from "./mod.ts";
 
 const numberJson: Codec<number> = {
   format: "test-json",

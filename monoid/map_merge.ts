@@ -9,12 +9,8 @@ import {
   isJsonObject,
   utf8,
 } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 function sortedEntries<V>(
   value: ReadonlyMap<string, V>,

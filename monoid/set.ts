@@ -8,12 +8,8 @@ import {
   fromUtf8,
   utf8,
 } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 /** Options for {@linkcode set}. */
 export interface SetOptions {

@@ -8,12 +8,8 @@ import {
   parseBigInt,
   parseDecimal,
 } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid } from "./monoid.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 

@@ -1,13 +1,8 @@
 // tuple(): componentwise folding of fixed-length tuples, one monoid per position.
 
 import { ByteReader, ByteWriter, describe } from "./_codec.ts";
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-  type ValueOf,
-} from "./monoid.ts";
+import { CodecError } from "./monoid.ts";
+import type { Codec, JsonValue, Monoid, ValueOf } from "./monoid.ts";
 
 /**
  * The value type of a tuple of monoids.

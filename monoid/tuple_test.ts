@@ -1,15 +1,8 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
-import {
-  CodecError,
-  count,
-  first,
-  max,
-  type Monoid,
-  sumBigInt,
-  tuple,
-} from "./mod.ts";
+import { CodecError, count, first, max, sumBigInt, tuple } from "./mod.ts";
+import type { Monoid } from "./mod.ts";
 
 Deno.test("tuple(count(), max(), sumBigInt()) obeys the monoid laws", () => {
   assertMonoidLaws(

@@ -26,12 +26,8 @@
  * @module
  */
 
-import {
-  type Codec,
-  CodecError,
-  type JsonValue,
-  type Monoid,
-} from "../monoid/mod.ts";
+import { CodecError } from "../monoid/mod.ts";
+import type { Codec, JsonValue, Monoid } from "../monoid/mod.ts";
 
 export { CodecError } from "../monoid/mod.ts";
 export type {

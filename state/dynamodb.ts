@@ -63,13 +63,8 @@ import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { delay as sleep, forEachLimit } from "../internal/async.ts";
 import { backoff, retry, type RetryPolicy } from "../internal/retry.ts";
 import { utf8Length } from "../internal/utf8.ts";
-import {
-  conflictDetail,
-  decide,
-  decideClaims,
-  decideMarks,
-  type MarkDecision,
-} from "./_marks.ts";
+import { conflictDetail, decide, decideClaims, decideMarks } from "./_marks.ts";
+import type { MarkDecision } from "./_marks.ts";
 import {
   DEFAULT_CLAIM_TTL_MS,
   type Delta,

@@ -3,12 +3,8 @@
 import type { Pipeline } from "../pipeline/mod.ts";
 import type { SourceRecord } from "../source/mod.ts";
 import type { StateKey } from "../state/mod.ts";
-import {
-  type RecordError,
-  Runner,
-  type RunOptions,
-  type RunSummary,
-} from "../streaming/mod.ts";
+import { Runner } from "../streaming/mod.ts";
+import type { RecordError, RunOptions, RunSummary } from "../streaming/mod.ts";
 
 /**
  * A clock that only moves when told to: pass `clock.now` to stores

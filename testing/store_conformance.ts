@@ -18,13 +18,8 @@ import {
 } from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
 import { type TopK, topK } from "../sketch/topk.ts";
-import {
-  type Delta,
-  MarkConflictError,
-  type Scope,
-  type StateKey,
-  type Store,
-} from "../state/mod.ts";
+import { MarkConflictError } from "../state/mod.ts";
+import type { Delta, Scope, StateKey, Store } from "../state/mod.ts";
 
 /** Options for {@linkcode storeConformance}. */
 export interface StoreConformanceOptions {
