@@ -4,6 +4,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { parse } from "@cdktf/hcl2json";
 import { fileURLToPath } from "node:url";
 import { PK, SK, TTL } from "../state/_dynamodb_layout.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
 
 const MODULE = fileURLToPath(new URL("../deploy/terraform/", import.meta.url));
 
@@ -105,4 +106,56 @@ Deno.test("terraform scaling policy tracks the metric the CloudWatchEmitter publ
     one(module.resource.aws_lb_target_group.query).health_check,
   );
   equal(health.path, "/healthz");
+});
+
+Deno.test("terraform tables match the tables ensureTable and ensureAliasTable create on DynamoDB Local", async () => {
+  const { DynamoDBClient, DescribeTableCommand, DescribeTimeToLiveCommand } =
+    await import("@aws-sdk/client-dynamodb");
+  const { ensureTable } = await import("../state/dynamodb.ts");
+  const { ensureAliasTable } = await import("../state/swap.ts");
+  const client = new DynamoDBClient(awsConfig(await service("dynamodb")));
+  try {
+    const hclKeys = (table: Hcl) =>
+      [
+        [table.hash_key, "HASH"],
+        ...(table.range_key === undefined ? [] : [[table.range_key, "RANGE"]]),
+      ].sort();
+    const hclAttributes = (table: Hcl) =>
+      table.attribute.map((a: Hcl) => [a.name, a.type]).sort();
+    const live = async (name: string) => {
+      const { Table } = await client.send(
+        new DescribeTableCommand({ TableName: name }),
+      );
+      return {
+        keys: Table!.KeySchema!.map((k) => [k.AttributeName, k.KeyType])
+          .sort(),
+        attributes: Table!.AttributeDefinitions!.map((
+          a,
+        ) => [a.AttributeName, a.AttributeType]).sort(),
+      };
+    };
+    const state = uniqueName("tf-state");
+    await ensureTable(client, state);
+    const stateHcl = one(module.resource.aws_dynamodb_table.state);
+    deepEqual(await live(state), {
+      keys: hclKeys(stateHcl),
+      attributes: hclAttributes(stateHcl),
+    });
+    const ttl = await client.send(
+      new DescribeTimeToLiveCommand({ TableName: state }),
+    );
+    equal(
+      ttl.TimeToLiveDescription?.AttributeName,
+      one(stateHcl.ttl).attribute_name,
+    );
+    const swap = uniqueName("tf-swap");
+    await ensureAliasTable(client, swap);
+    const swapHcl = one(module.resource.aws_dynamodb_table.swap);
+    deepEqual(await live(swap), {
+      keys: hclKeys(swapHcl),
+      attributes: hclAttributes(swapHcl),
+    });
+  } finally {
+    client.destroy();
+  }
 });
