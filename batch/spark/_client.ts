@@ -242,6 +242,36 @@ export class SparkConnectClient {
   }
 
   /**
+   * Sets Spark SQL settings of this session, e.g.
+   * `{ "spark.sql.session.timeZone": "UTC" }`.
+   *
+   * @param settings Setting names and values.
+   * @returns When Spark has applied them.
+   * @throws {SparkError} When Spark refuses one (unknown or static setting).
+   */
+  async setConf(settings: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      const response = await this.#rpc.config({
+        ...this.#base(),
+        operation: {
+          opType: {
+            case: "set",
+            value: {
+              pairs: Object.entries(settings).map(([key, value]) => ({
+                key,
+                value,
+              })),
+            },
+          },
+        },
+      }, { timeoutMs: 30_000 });
+      this.#observe(response.serverSideSessionId);
+    } catch (error) {
+      throw await this.#mapError(error, "");
+    }
+  }
+
+  /**
    * Interrupts running operations of this session: one by id, or all.
    *
    * @param operationId The operation; all of the session's when absent.
@@ -310,7 +340,10 @@ export class SparkConnectClient {
       operationId,
       plan: sqlPlan(sql),
       requestOptions: [{
-        requestOption: { case: "reattachOptions", value: { reattachable: true } },
+        requestOption: {
+          case: "reattachOptions",
+          value: { reattachable: true },
+        },
       }],
       tags: [...(options.tags ?? [])],
     }, call);
@@ -389,7 +422,12 @@ export class SparkConnectClient {
       : await this.#details(info.errorId);
     const message = (details?.message ?? error.rawMessage).trim();
     if (isSqlError(info)) {
-      return new SparkSqlError(message, info, sql, positionIn(sql, message, details));
+      return new SparkSqlError(
+        message,
+        info,
+        sql,
+        positionIn(sql, message, details),
+      );
     }
     return new SparkError(
       `Spark failed: ${message}`,
@@ -438,7 +476,8 @@ function positionIn(
     const lines = sql.split("\n");
     const line = Number(m[1]);
     const column = Number(m[2]) + 1;
-    const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) +
+    const start = lines.slice(0, line - 1).reduce((n, l) =>
+      n + l.length + 1, 0) +
       column - 1;
     const fragment = sql.slice(start).match(/^\S*/)?.[0] ?? "";
     return {

@@ -1,0 +1,300 @@
+// sparkBackfill() against a real Spark Connect server and DynamoDB Local: totals, sketch bytes, reruns, errors, cancellation, batch ⊕ live.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  BackfillPlanError,
+  sparkBackfill,
+  SparkConnectClient,
+  SparkSqlError,
+} from "../batch/spark/mod.ts";
+import { daily, sum } from "../monoid/mod.ts";
+import { pipeline, uniqueCount } from "../pipeline/mod.ts";
+import { createQuerier, lambdaQuery } from "../query/mod.ts";
+import { MemorySource } from "../source/memory.ts";
+import type { Scope } from "../state/mod.ts";
+import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { run } from "../streaming/mod.ts";
+import { seededRandom } from "../internal/prng.ts";
+import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { sparkService } from "./_spark.ts";
+
+const spark = await sparkService();
+const dynamo = await service("dynamodb");
+const TABLE = "murmur_spark_tests";
+const ddb = new DynamoDBClient(awsConfig(dynamo));
+await ensureTable(ddb, TABLE);
+const store = new DynamoDBStore(ddb, TABLE);
+const client = new SparkConnectClient({ url: spark.url });
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+interface Order {
+  readonly shop: string;
+  readonly visitor: string;
+  readonly amount: number;
+  readonly ts: string;
+}
+
+const DAY = 86_400_000;
+const START = Date.UTC(2024, 2, 1);
+
+/** Seeded orders over `days` days, `shops` shops and 300 visitors. */
+function orders(n: number, seed: number, from = START, days = 3): Order[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: n }, () => ({
+    shop: `shop-${Math.floor(random() * 12)}`,
+    visitor: `v-${Math.floor(random() * 300)}`,
+    amount: 1 + Math.floor(random() * 100),
+    ts: new Date(from + Math.floor(random() * days * DAY)).toISOString(),
+  }));
+}
+
+/** Writes events as JSON Lines into a fresh folder (Spark reads it as `json.\`dir\``). */
+async function dataset(events: readonly Order[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "murmur-spark-" });
+  await Deno.writeTextFile(
+    join(dir, "part-0.jsonl"),
+    events.map((e) => JSON.stringify(e)).join("\n") + "\n",
+  );
+  return dir;
+}
+
+function revenue(name: string) {
+  return pipeline<Order>(name)
+    .key((e) => e.shop)
+    .value((e) => e.amount)
+    .time((e) => Date.parse(e.ts))
+    .aggregate(sum())
+    .window(daily())
+    .storeIn(store)
+    .build();
+}
+
+/** The plain computation: total per shop and day. */
+function totals(events: readonly Order[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of events) {
+    const k = `${e.shop}|${daily().bucketOf(Date.parse(e.ts))}`;
+    out.set(k, (out.get(k) ?? 0) + e.amount);
+  }
+  return out;
+}
+
+async function stored<V>(
+  scope: Scope<V>,
+  keys: Iterable<string>,
+): Promise<Map<string, V | undefined>> {
+  const list = [...keys];
+  const values = await store.getMany(
+    scope,
+    list.map((k) => {
+      const [entity, bucket] = k.split("|");
+      return { entity: entity!, bucket: Number(bucket) };
+    }),
+  );
+  return new Map(list.map((k, i) => [k, values[i]]));
+}
+
+const ordersSql = (dir: string) =>
+  `SELECT shop AS key, ts AS time, amount AS value, visitor FROM json.\`${dir}\``;
+
+Deno.test({
+  name:
+    "sparkBackfill() SUM into DynamoDB equals the plain totals, and a rerun changes nothing",
+  ...opts,
+  fn: async () => {
+    const events = orders(3000, 7);
+    const dir = await dataset(events);
+    const p = revenue(uniqueName("revenue"));
+    const jobId = uniqueName("job");
+    const first = await sparkBackfill(p, {
+      client,
+      jobId,
+      sql: ordersSql(dir),
+    });
+    const want = totals(events);
+    assert.equal(first.events, events.length);
+    assert.equal(first.rows, want.size);
+    assert.equal(first.applied, want.size);
+    assert.equal(first.skipped, 0);
+    assert.deepEqual(first.rejected, []);
+    assert.deepEqual(await stored(p.scope, want.keys()), want);
+
+    const again = await sparkBackfill(p, {
+      client,
+      jobId,
+      sql: ordersSql(dir),
+    });
+    assert.equal(again.applied, 0);
+    assert.equal(again.skipped, want.size);
+    assert.deepEqual(await stored(p.scope, want.keys()), want);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "sparkBackfill() of an HLL pipeline writes the bytes the live pipeline writes for the same events",
+  ...opts,
+  fn: async () => {
+    // Plus one key with enough distinct visitors to switch to the dense encoding.
+    const hot = Array.from({ length: 4000 }, (_, i): Order => ({
+      shop: "shop-hot",
+      visitor: `hot-${i}`,
+      amount: 1,
+      ts: new Date(START + i * 1000).toISOString(),
+    }));
+    const events = [...orders(2000, 11), ...hot];
+    const dir = await dataset(events);
+    const name = uniqueName("visitors");
+    const visitors = uniqueCount<Order>(name, (e) => e.visitor)
+      .key((e) => e.shop)
+      .time((e) => Date.parse(e.ts))
+      .window(daily())
+      .storeIn(store)
+      .build();
+    await run(visitors, {
+      source: MemorySource.of(events, { time: (e) => Date.parse(e.ts) }),
+    });
+    const batchNamespace = `${name}_batch`;
+    const result = await sparkBackfill(visitors, {
+      client,
+      jobId: uniqueName("job"),
+      namespace: batchNamespace,
+      sql:
+        `SELECT shop AS key, ts AS time, visitor AS value FROM json.\`${dir}\``,
+    });
+    const keys = [...totals(events).keys()];
+    assert.equal(result.applied, keys.length);
+    const live = await stored(visitors.scope, keys);
+    const batch = await stored(
+      { namespace: batchNamespace, monoid: visitors.monoid },
+      keys,
+    );
+    const codec = visitors.monoid.codec;
+    for (const k of keys) {
+      const a = live.get(k);
+      const b = batch.get(k);
+      assert.ok(a && b, `both layers hold ${k}`);
+      assert.deepEqual(codec.encode(b), codec.encode(a), `bytes of ${k}`);
+    }
+    const dense = batch.get(`shop-hot|${START}`);
+    assert.equal(dense?.encoding, "dense");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "sparkBackfill() hands Spark's SQL error to the caller with its position",
+  ...opts,
+  fn: async () => {
+    const p = revenue(uniqueName("revenue"));
+    const sql = "SELECT id AS key, nope AS value, id AS time FROM range(10)";
+    const error = await sparkBackfill(p, { client, jobId: "bad", sql }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(error instanceof SparkSqlError, String(error));
+    assert.match(error.message, /UNRESOLVED_COLUMN/);
+    assert.equal(error.info.sqlState, "42703");
+    assert.equal(error.position?.fragment, "nope");
+    assert.equal(
+      sql.slice(error.position!.start, error.position!.stop + 1),
+      "nope",
+    );
+
+    const parse = await client.rows("SELEC 1").then(() => undefined, (e) => e);
+    assert.ok(parse instanceof SparkSqlError);
+    assert.match(parse.message, /PARSE_SYNTAX_ERROR/);
+    assert.equal(parse.position?.fragment, "SELEC");
+
+    const missing = await sparkBackfill(p, {
+      client,
+      jobId: "bad",
+      sql: "SELECT id AS key, id AS time FROM range(3)",
+    }).then(() => undefined, (e) => e);
+    assert.ok(missing instanceof BackfillPlanError);
+    assert.match(missing.message, /no column `value`/);
+  },
+});
+
+Deno.test({
+  name:
+    "sparkBackfill() stops on abort: Spark interrupts the query and the session stays usable",
+  ...opts,
+  fn: async () => {
+    const total = pipeline<unknown>(uniqueName("total"))
+      .key(() => "all")
+      .value(() => 1)
+      .aggregate(sum())
+      .storeIn(store)
+      .build();
+    const controller = new AbortController();
+    const reason = new Error("the operator cancelled the backfill");
+    setTimeout(() => controller.abort(reason), 1500);
+    const error = await sparkBackfill(total, {
+      client,
+      jobId: uniqueName("job"),
+      signal: controller.signal,
+      sql:
+        "SELECT CAST(id % 7 AS STRING) AS key, id AS value FROM range(0, 100000000000)",
+    }).then(() => undefined, (e) => e);
+    assert.equal(error, reason);
+    // Nothing of ours still runs on the server, and the session answers.
+    assert.deepEqual(await client.interrupt(), []);
+    assert.deepEqual(await client.rows("SELECT 41 + 1 AS answer"), [{
+      answer: 42,
+    }]);
+  },
+});
+
+Deno.test({
+  name:
+    "lambdaQuery() over a Spark batch view and a live layer answers the totals of all events",
+  ...opts,
+  fn: async () => {
+    const cutover = START + 2 * DAY;
+    const before = orders(1500, 21, START, 2);
+    const after = orders(500, 22, cutover, 1);
+    const dir = await dataset(before);
+    const p = revenue(uniqueName("revenue"));
+    const batchNamespace = `${p.name}_batch`;
+    await sparkBackfill(p, {
+      client,
+      jobId: uniqueName("job"),
+      namespace: batchNamespace,
+      sql: ordersSql(dir),
+    });
+    await run(p, {
+      source: MemorySource.of(after, { time: (e) => Date.parse(e.ts) }),
+    });
+    const view = lambdaQuery(p, {
+      batch: store,
+      realtime: store,
+      batchNamespace,
+      cutover: () => cutover,
+    });
+    const querier = createQuerier([view]);
+    const all = [...before, ...after];
+    const range = { startMs: START, endMs: START + 3 * DAY };
+    for (const shop of new Set(all.map((e) => e.shop))) {
+      const want = all.filter((e) => e.shop === shop)
+        .reduce((n, e) => n + e.amount, 0);
+      const answer = await querier.getRange(view, shop, range);
+      assert.equal(answer.value, want, shop);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "SparkConnectClient.close() releases the session",
+  ...opts,
+  fn: async () => {
+    await client.close();
+    await store.close();
+    ddb.destroy();
+  },
+});
