@@ -22,6 +22,8 @@ import { fileURLToPath } from "node:url";
 import {
   down,
   ensureChromium,
+  OPT_IN_SERVICES,
+  SERVICES,
   type StackService,
   up,
   type UpResult,
@@ -173,7 +175,11 @@ async function main(args: string[]): Promise<number> {
   try {
     if (withStack) {
       await step("stack up", async () => {
-        const results: UpResult[] = await up();
+        // The opt-in services too (Spark Connect): CI runs their tests.
+        const results: UpResult[] = await up([
+          ...SERVICES,
+          ...OPT_IN_SERVICES,
+        ]);
         for (const r of results) {
           if (r.state === "started") started.push(r.service);
         }
