@@ -18,7 +18,12 @@ import {
 } from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
 import { type TopK, topK } from "../sketch/topk.ts";
-import { MarkConflictError } from "../state/mod.ts";
+import {
+  DeltaRejectedError,
+  entityProblem,
+  EntityRejectedError,
+  MarkConflictError,
+} from "../state/mod.ts";
 import type { Delta, Scope, StateKey, Store } from "../state/mod.ts";
 
 /** Options for {@linkcode storeConformance}. */
@@ -161,7 +166,8 @@ function sameValue(c: ValueCase, actual: unknown, expected: unknown): void {
  * (compared byte for byte with a local fold), `getMany` order with missing
  * and repeated keys, all-time (`null`) vs epoch (`0`) buckets, namespaces,
  * expiry, parallel merges to one key (no lost update, which catches a broken
- * compare-and-set), exactly-once marks and claims, and edge cases such as an
+ * compare-and-set), exactly-once marks and claims, entity limits (for a
+ * store that declares {@linkcode Store.limits}) and edge cases such as an
  * empty merge. Each case gets a fresh store from `makeStore` and closes it.
  *
  * @param name The backend's name, prefixed to every test name.
@@ -211,6 +217,39 @@ export function storeConformance(
   const k = (entity: string, bucket: number | null = null): StateKey => ({
     entity,
     bucket,
+  });
+
+  test("limits: an entity at the byte limit works, a longer or empty one is refused before any write", async (store) => {
+    // A store that declares no limits is only held to what entityProblem assumes.
+    if (store.limits === undefined) return;
+    const scope = counter("limits");
+    const max = store.limits.maxEntityBytes;
+    // Two-byte characters, so a character-counting check would let it through.
+    const atLimit = "é".repeat(Math.floor(max / 2)) +
+      (max % 2 === 1 ? "x" : "");
+    assert.equal(entityProblem(store, atLimit), undefined);
+    await store.merge(scope, [{ key: k(atLimit, 0), value: 2, claims: ["c"] }]);
+    assert.equal(await store.get(scope, k(atLimit, 0)), 2);
+    const over = `${atLimit}x`;
+    assert.notEqual(entityProblem(store, over), undefined);
+    await assert.rejects(
+      store.merge(scope, [{ key: k("fine"), value: 1 }, {
+        key: k(over),
+        value: 1,
+      }]),
+      (e: unknown) => e instanceof DeltaRejectedError && e.index === 1,
+    );
+    assert.equal(await store.get(scope, k("fine")), undefined);
+    await assert.rejects(store.get(scope, k(over)), EntityRejectedError);
+    await assert.rejects(
+      store.getMany(scope, [k("fine"), k(over)]),
+      EntityRejectedError,
+    );
+    await assert.rejects(
+      store.merge(scope, [{ key: k(""), value: 1 }]),
+      DeltaRejectedError,
+    );
+    await assert.rejects(store.get(scope, k("")), EntityRejectedError);
   });
 
   test("get() of a missing key is undefined", async (store) => {
