@@ -11,6 +11,10 @@ import {
   type Store,
 } from "../state/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { MemoryStore } from "../state/memory.ts";
+import { pipeline } from "../pipeline/mod.ts";
+import { MemorySource } from "../source/mod.ts";
+import { run } from "../streaming/mod.ts";
 import { ValkeyCache } from "../state/valkey.ts";
 import { storeConformance } from "../testing/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
@@ -204,4 +208,88 @@ Deno.test({
       (a, b) => JSON.stringify(a) === JSON.stringify(b),
       4,
     ),
+});
+
+/** The pid of the stack's Valkey server, from `.stack/pids/valkey.json`. */
+async function valkeyPid(): Promise<number> {
+  const file = new URL("../.stack/pids/valkey.json", import.meta.url);
+  const { pid } = JSON.parse(await Deno.readTextFile(file)) as { pid: number };
+  if (!Number.isInteger(pid) || pid <= 1) {
+    throw new Error(
+      `no Valkey pid in ${file}: start the stack with \`deno task stack:up\``,
+    );
+  }
+  return pid;
+}
+
+Deno.test({
+  name:
+    "a pipeline's cache holds no stale key after a Valkey stall (SIGSTOP) during writes",
+  ...opts,
+  fn: async () => {
+    const pid = await valkeyPid();
+    const truth = new MemoryStore();
+    const cache = new ValkeyCache({
+      url: valkey.url,
+      keyPrefix: prefix,
+      commandTimeoutMs: 200,
+    });
+    const n = 500;
+    const keys: StateKey[] = Array.from(
+      { length: n },
+      (_, i) => ({ entity: `e${i}`, bucket: null }),
+    );
+    const p = pipeline<number>(uniqueName("stall")).key((i) => `e${i % n}`)
+      .value(() => 1).aggregate(sum()).storeIn(truth).cache(cache).build();
+    const source = new MemorySource<number>({ batchSize: 100 });
+    const running = run(p, { source, batchWindow: { time: 20 } });
+    let next = 0;
+    const round = () => source.push(...Array.from({ length: n }, () => next++));
+    round();
+    await pause(300);
+    // A reader (as a query server would) fills every key before the stall.
+    await new CachedStore(truth, cache).getMany(p.scope, keys);
+    assert.ok(
+      (await cache.getMany(p.scope, keys)).every((v) => v !== undefined),
+    );
+    let stopped = false;
+    try {
+      Deno.kill(pid, "SIGSTOP");
+      stopped = true;
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        round();
+        await pause(100);
+      }
+    } finally {
+      // Always resume the server: the stack is shared.
+      if (stopped) Deno.kill(pid, "SIGCONT");
+    }
+    for (let i = 0; i < 5; i++) {
+      round();
+      await pause(100);
+    }
+    source.end();
+    const summary = await running;
+    assert.equal(summary.acked, next);
+    assert.ok(p.store instanceof CachedStore);
+    assert.ok(await p.store.settle(AbortSignal.timeout(30_000)));
+    const check = new ValkeyCache({ url: valkey.url, keyPrefix: prefix });
+    try {
+      const cached = await check.getMany(p.scope, keys);
+      const stored = await truth.getMany(p.scope, keys);
+      const stale = keys.filter((_, i) =>
+        cached[i] !== undefined && cached[i] !== stored[i]
+      );
+      assert.deepEqual(
+        stale.length,
+        0,
+        `${stale.length} of ${n} keys stale, e.g. ${stale[0]?.entity}`,
+      );
+      assert.equal(stored.reduce((a, b) => a! + b!, 0), next);
+    } finally {
+      await check.close();
+      await p.store.close();
+    }
+  },
 });
