@@ -363,6 +363,11 @@ export class SparkConnectClient {
             if (response.responseId) lastResponseId = response.responseId;
             if (response.responseType.case === "resultComplete") {
               complete = true;
+            } else if (
+              response.responseType.case === "arrowBatch" && response.responseId
+            ) {
+              // The server keeps sent responses for a reattach; read ones may go.
+              this.#releaseUntil(operationId, response.responseId);
             }
             yield response;
           }
@@ -397,6 +402,15 @@ export class SparkConnectClient {
         this.#release(operationId);
       }
     }
+  }
+
+  /** Lets the server drop the responses up to `responseId` (best effort, not awaited). */
+  #releaseUntil(operationId: string, responseId: string): void {
+    this.#rpc.releaseExecute({
+      ...this.#base(),
+      operationId,
+      release: { case: "releaseUntil", value: { responseId } },
+    }, { timeoutMs: 10_000 }).catch(() => undefined);
   }
 
   /** Lets the server drop the operation's buffered responses (best effort, not awaited). */

@@ -208,8 +208,11 @@ export function lineColumn(
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof ConnectError)) return false;
   if (error.code === Code.Unavailable) return true;
-  // A stream reset by a proxy or an idle timeout shows up as Internal/Unknown without Spark's ErrorInfo.
-  return (error.code === Code.Internal || error.code === Code.Unknown) &&
+  // A connection cut or a stream reset by a proxy shows up as Canceled (HTTP/2
+  // CANCEL), Internal or Unknown without Spark's ErrorInfo; the caller's own
+  // abort is told apart by its signal before this is asked.
+  return (error.code === Code.Canceled || error.code === Code.Internal ||
+    error.code === Code.Unknown) &&
     !error.details.some((d) => "type" in d && d.type === ERROR_INFO);
 }
 
