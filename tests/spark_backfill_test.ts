@@ -9,7 +9,8 @@ import {
   SparkConnectClient,
   SparkSqlError,
 } from "../batch/spark/mod.ts";
-import { daily, sum } from "../monoid/mod.ts";
+import { count, daily, max, min, sum } from "../monoid/mod.ts";
+import { topK } from "../sketch/topk.ts";
 import { pipeline, uniqueCount } from "../pipeline/mod.ts";
 import { createQuerier, lambdaQuery } from "../query/mod.ts";
 import { MemorySource } from "../source/memory.ts";
@@ -181,6 +182,61 @@ Deno.test({
     }
     const dense = batch.get(`shop-hot|${START}`);
     assert.equal(dense?.encoding, "dense");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "sparkBackfill() of count, min, max and topk pipelines matches folding the events here",
+  ...opts,
+  fn: async () => {
+    const events = orders(1500, 5);
+    const dir = await dataset(events);
+    const shops = [...new Set(events.map((e) => e.shop))];
+    const by = (shop: string) => events.filter((e) => e.shop === shop);
+    const kinds = [
+      { monoid: count(), want: (es: Order[]) => es.length },
+      {
+        monoid: min(),
+        want: (es: Order[]) => Math.min(...es.map((e) => e.amount)),
+      },
+      {
+        monoid: max(),
+        want: (es: Order[]) => Math.max(...es.map((e) => e.amount)),
+      },
+    ];
+    for (const { monoid, want } of kinds) {
+      const p = pipeline<Order>(uniqueName(monoid.kind)).key((e) => e.shop)
+        .value((e) => e.amount).aggregate(monoid).storeIn(store).build();
+      await sparkBackfill(p, { client, jobId: "j", sql: ordersSql(dir) });
+      for (const shop of shops) {
+        const got = await store.get(p.scope, { entity: shop, bucket: null });
+        assert.equal(got, want(by(shop)), `${monoid.kind} of ${shop}`);
+      }
+    }
+    // Top-K under capacity is exact: the heaviest visitors by amount per shop.
+    const top = topK({ k: 400 });
+    const p = pipeline<Order>(uniqueName("topk")).key((e) => e.shop)
+      .value((e) => top.identity().add(e.visitor, e.amount)).aggregate(top)
+      .storeIn(store).build();
+    await sparkBackfill(p, {
+      client,
+      jobId: "j",
+      sql:
+        `SELECT shop AS key, visitor AS value, amount AS weight FROM json.\`${dir}\``,
+      columns: { weight: "weight" },
+    });
+    for (const shop of shops) {
+      const weights = new Map<string, number>();
+      for (const e of by(shop)) {
+        weights.set(e.visitor, (weights.get(e.visitor) ?? 0) + e.amount);
+      }
+      const got = await store.get(p.scope, { entity: shop, bucket: null });
+      const counts = got!.top(5).map((item) => item.count);
+      const want = [...weights.values()].sort((a, b) => b - a).slice(0, 5);
+      assert.deepEqual(counts, want, shop);
+    }
     await Deno.remove(dir, { recursive: true });
   },
 });
