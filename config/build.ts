@@ -1,6 +1,5 @@
 // From config specs to running parts: extractors from field paths, monoids, windows, pipelines, sources and stores.
 
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   count,
   daily,
@@ -17,30 +16,17 @@ import {
 import { hll, HyperLogLog } from "../sketch/hll.ts";
 import { topK } from "../sketch/topk.ts";
 import { type Pipeline, pipeline } from "../pipeline/mod.ts";
-import { JsonLinesSource, type Source } from "../source/mod.ts";
-import { kafkaSource, type KafkaSourceOptions } from "../source/kafka.ts";
-import { MemoryStore, type Store } from "../state/mod.ts";
-import { KvStore } from "../state/kv.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
-import { ValkeyCache } from "../state/valkey.ts";
-import {
-  type AliasRegistry,
-  DynamoDBAliasRegistry,
-  KvAliasRegistry,
-  SwappableStore,
-  type SwappableStoreOptions,
-} from "../state/swap.ts";
+import type { Store } from "../state/mod.ts";
+import type { ValkeyCache } from "../state/valkey.ts";
 import { bind, type BoundPipeline, type RunOptions } from "../streaming/mod.ts";
 import type {
   AggregateSpec,
   KeySpec,
   MurmurConfig,
   PipelineSpec,
-  SourceSpec,
-  StoreSpec,
   TimeSpec,
   WindowSpec,
-} from "./parse.ts";
+} from "./types.ts";
 
 /** An event as the config sees it: a JSON object. */
 export type ConfigEvent = Readonly<Record<string, unknown>>;
@@ -76,6 +62,7 @@ export function fieldReader(path: string): (event: unknown) => unknown {
 function entityOf(path: string, value: unknown): string {
   if (typeof value === "string" && value !== "") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "bigint") return String(value);
   if (typeof value === "boolean") return String(value);
   throw new TypeError(
     value === undefined
@@ -107,7 +94,8 @@ function keyFn(spec: KeySpec): (event: unknown) => string {
 }
 
 function number(path: string, value: unknown): number {
-  const n = typeof value === "string" && value.trim() !== ""
+  const n = (typeof value === "string" && value.trim() !== "") ||
+      typeof value === "bigint"
     ? Number(value)
     : value;
   if (typeof n !== "number" || !Number.isFinite(n)) {
@@ -133,8 +121,8 @@ function timeFn(
         `the event has no time field "${spec.field}" (set whenMissing: recordTime to fall back to the record's time)`,
       );
     }
-    const ms = typeof value === "number"
-      ? value * scale
+    const ms = typeof value === "number" || typeof value === "bigint"
+      ? Number(value) * scale
       : typeof value === "string" && /^\d+(\.\d+)?$/.test(value)
       ? Number(value) * scale
       : typeof value === "string"
@@ -324,174 +312,4 @@ export function buildPipelines(
       ...options.run,
     })
   );
-}
-
-/** Hooks of {@linkcode openSource}. */
-export type SourceHooks = Pick<
-  KafkaSourceOptions<ConfigEvent>,
-  "onAssignment" | "onCommit" | "logLevel"
->;
-
-/**
- * Opens the source a spec names.
- *
- * @param spec The source spec.
- * @param hooks Kafka callbacks and log level.
- * @returns The source; iterate it (or hand it to `run`) to connect.
- */
-export function openSource(
-  spec: SourceSpec,
-  hooks: SourceHooks = {},
-): Source<ConfigEvent> {
-  if (spec.kind === "jsonl") {
-    return new JsonLinesSource<ConfigEvent>(spec.path, {
-      ...spec.settings,
-      decode: (json) => {
-        if (json === null || typeof json !== "object" || Array.isArray(json)) {
-          throw new TypeError("a line must hold a JSON object");
-        }
-        return json as ConfigEvent;
-      },
-    });
-  }
-  const s = spec.settings;
-  const renamed: Record<string, unknown> = { ...s };
-  if (s.fetchMaxBytes !== undefined) renamed.maxBytes = s.fetchMaxBytes;
-  if (s.fetchMaxBytesPerPartition !== undefined) {
-    renamed.maxBytesPerPartition = s.fetchMaxBytesPerPartition;
-  }
-  delete renamed.fetchMaxBytes;
-  delete renamed.fetchMaxBytesPerPartition;
-  return kafkaSource<ConfigEvent>({
-    ...renamed,
-    ...hooks,
-    brokers: spec.brokers,
-    topic: spec.topic,
-    groupId: spec.groupId,
-    fromBeginning: spec.startFrom === "earliest",
-  } as KafkaSourceOptions<ConfigEvent>);
-}
-
-/** A store opened from a config, with what else was opened for it. */
-export interface OpenedStore extends AsyncDisposable {
-  /** The store pipelines write (a {@linkcode SwappableStore} when the config names an alias). */
-  readonly store: Store;
-  /** Where the alias lives, when the config names one. */
-  readonly aliases: AliasRegistry | null;
-  /** The alias, or `null`. */
-  readonly alias: string | null;
-  /** Opens the store of another table of the same backend (a shadow for a replay). */
-  table(name: string): Promise<Store>;
-  /** Closes the store, the registry and the clients. */
-  close(): Promise<void>;
-}
-
-/** Options of {@linkcode openStore}. */
-export interface OpenStoreOptions {
-  /** Write this table instead of the configured one (or the alias's). */
-  readonly table?: string;
-  /** Callbacks of the alias follower. */
-  readonly swap?: Pick<SwappableStoreOptions, "onSwap" | "onError">;
-}
-
-/**
- * Opens the store a config names: Deno KV, DynamoDB or memory, following
- * its swap alias when it names one.
- *
- * @param spec The store spec.
- * @param options Table override and swap callbacks.
- * @returns The opened store.
- */
-export async function openStore(
-  spec: StoreSpec,
-  options: OpenStoreOptions = {},
-): Promise<OpenedStore> {
-  const closers: (() => Promise<void> | void)[] = [];
-  let open: (table: string) => Promise<Store>;
-  let aliases: AliasRegistry | null = null;
-  let alias: string | null = null;
-  let fixed: string;
-  if (spec.kind === "memory") {
-    const memory = new MemoryStore();
-    open = () => Promise.resolve(memory);
-    fixed = "memory";
-  } else if (spec.kind === "kv") {
-    const kv = await Deno.openKv(spec.path ?? undefined);
-    closers.push(() => kv.close());
-    open = (table) =>
-      Promise.resolve(
-        new KvStore(kv, {
-          prefix: ["murmur", table],
-          name: `deno-kv:${table}`,
-        }),
-      );
-    fixed = spec.table;
-    if (spec.alias !== null) {
-      aliases = new KvAliasRegistry(kv);
-      alias = spec.alias;
-    }
-  } else {
-    const client = new DynamoDBClient({
-      region: spec.region,
-      ...(spec.endpoint === null ? {} : {
-        endpoint: spec.endpoint,
-        credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      }),
-    });
-    closers.push(() => client.destroy());
-    open = async (table) => {
-      if (spec.createTable) await ensureTable(client, table);
-      return new DynamoDBStore(client, table, {
-        ...(spec.concurrency === null ? {} : { concurrency: spec.concurrency }),
-      });
-    };
-    fixed = spec.table;
-    if (spec.alias !== null) {
-      aliases = new DynamoDBAliasRegistry(client, spec.aliasTable);
-      alias = spec.alias;
-    }
-  }
-  let store: Store;
-  if (options.table !== undefined) {
-    store = await open(options.table);
-  } else if (aliases !== null && alias !== null) {
-    store = await SwappableStore.open(aliases, alias, open, {
-      pollInterval: spec.kind === "memory" ? 1000 : spec.pollInterval,
-      ...options.swap,
-    });
-  } else {
-    store = await open(fixed);
-  }
-  const close = async () => {
-    await store.close();
-    await aliases?.close();
-    for (const closer of closers.reverse()) await closer();
-  };
-  return {
-    store,
-    aliases,
-    alias,
-    table: open,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
-}
-
-/**
- * Opens the Valkey cache a config names, or `null`.
- *
- * @param config The config.
- * @param onError Called with cache failures (the store stays the truth).
- * @returns The cache, or `null`.
- */
-export function openCache(
-  config: MurmurConfig,
-  onError?: (error: unknown, operation: string) => void,
-): ValkeyCache | null {
-  if (config.cache === null) return null;
-  return new ValkeyCache({
-    url: config.cache.url,
-    keyPrefix: config.cache.keyPrefix,
-    ...(onError === undefined ? {} : { onError }),
-  });
 }

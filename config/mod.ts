@@ -45,36 +45,37 @@
  * @module
  */
 
-export {
-  type AggregateSpec,
-  ConfigError,
-  durationMs,
-  type JsonlSourceSpec,
-  type KafkaSourceSpec,
-  type KeySpec,
-  loadConfig,
-  type MurmurConfig,
-  parseConfig,
-  type ParseConfigOptions,
-  type PipelineSpec,
-  type RunSpec,
-  type SourceSpec,
-  type StoreSpec,
-  type TimeSpec,
-  type WindowSpec,
-} from "./parse.ts";
+export { ConfigError, durationMs, loadConfig, parseConfig } from "./parse.ts";
+export type {
+  AggregateSpec,
+  ArchiveSourceSpec,
+  JsonlSourceSpec,
+  KafkaSourceSpec,
+  KeySpec,
+  MurmurConfig,
+  ParseConfigOptions,
+  PipelineSpec,
+  RunSpec,
+  SourceSpec,
+  StoreSpec,
+  TimeSpec,
+  WindowSpec,
+} from "./types.ts";
 export {
   buildPipeline,
   type BuildPipelineOptions,
   buildPipelines,
   type ConfigEvent,
   fieldReader,
-  openCache,
-  type OpenedStore,
-  openSource,
-  openStore,
-  type OpenStoreOptions,
   runOptionsOf,
-  type SourceHooks,
   windowOf,
 } from "./build.ts";
+export { openSource, type SourceHooks } from "./sources.ts";
+export {
+  openAlias,
+  openCache,
+  type OpenedAlias,
+  type OpenedStore,
+  openStore,
+  type OpenStoreOptions,
+} from "./stores.ts";

@@ -1,0 +1,121 @@
+// Sources named by a config: Kafka, a JSON-Lines file, JSON-Lines in S3, Parquet files (local or in S3).
+
+import { S3Client } from "@aws-sdk/client-s3";
+import { JsonLinesSource, type Source } from "../source/mod.ts";
+import { kafkaSource, type KafkaSourceOptions } from "../source/kafka.ts";
+import { FileCheckpoint, S3JsonLinesSource } from "../source/s3.ts";
+import { ParquetSource } from "../source/parquet.ts";
+import type { ConfigEvent } from "./build.ts";
+import type { SourceSpec } from "./types.ts";
+
+/** Hooks of {@linkcode openSource}. */
+export type SourceHooks = Pick<
+  KafkaSourceOptions<ConfigEvent>,
+  "onAssignment" | "onCommit" | "logLevel"
+>;
+
+/**
+ * Opens the source a spec names.
+ *
+ * @param spec The source spec.
+ * @param hooks Kafka callbacks and log level.
+ * @returns The source; iterate it (or hand it to `run`) to connect.
+ */
+export function openSource(
+  spec: SourceSpec,
+  hooks: SourceHooks = {},
+): Source<ConfigEvent> {
+  if (spec.kind !== "kafka" && spec.kind !== "jsonl") return openArchive(spec);
+  if (spec.kind === "jsonl") {
+    return new JsonLinesSource<ConfigEvent>(spec.path, {
+      ...spec.settings,
+      ...(spec.settings.timeField === undefined ? { time: "read" } : {}),
+      decode: (json) => {
+        if (json === null || typeof json !== "object" || Array.isArray(json)) {
+          throw new TypeError("a line must hold a JSON object");
+        }
+        return json as ConfigEvent;
+      },
+    });
+  }
+  const s = spec.settings;
+  const renamed: Record<string, unknown> = { ...s };
+  if (s.fetchMaxBytes !== undefined) renamed.maxBytes = s.fetchMaxBytes;
+  if (s.fetchMaxBytesPerPartition !== undefined) {
+    renamed.maxBytesPerPartition = s.fetchMaxBytesPerPartition;
+  }
+  delete renamed.fetchMaxBytes;
+  delete renamed.fetchMaxBytesPerPartition;
+  return kafkaSource<ConfigEvent>({
+    ...renamed,
+    ...hooks,
+    brokers: spec.brokers,
+    topic: spec.topic,
+    groupId: spec.groupId,
+    fromBeginning: spec.startFrom === "earliest",
+  } as KafkaSourceOptions<ConfigEvent>);
+}
+
+function s3Client(settings: Readonly<Record<string, unknown>>): S3Client {
+  const endpoint = settings.endpoint as string | null | undefined;
+  const local = endpoint !== undefined && endpoint !== null && endpoint !== "";
+  return new S3Client({
+    region: (settings.region as string | undefined) ?? "us-east-1",
+    ...(local ? { endpoint, forcePathStyle: true } : {}),
+    ...(settings.forcePathStyle === undefined
+      ? {}
+      : { forcePathStyle: settings.forcePathStyle as boolean }),
+    // A local endpoint (moto, MinIO) takes any key when the environment has none.
+    ...(local && Deno.env.get("AWS_ACCESS_KEY_ID") === undefined
+      ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } }
+      : {}),
+  });
+}
+
+function objectOf(value: unknown): ConfigEvent {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError("a record must be a JSON object");
+  }
+  return value as ConfigEvent;
+}
+
+function openArchive(
+  spec: {
+    readonly kind: "s3" | "parquet";
+    readonly settings: Readonly<Record<string, unknown>>;
+  },
+): Source<ConfigEvent> {
+  const s = spec.settings;
+  const num = (k: string) => s[k] === undefined ? {} : { [k]: s[k] as number };
+  const checkpoint = s.checkpoint === undefined
+    ? {}
+    : { checkpoint: new FileCheckpoint(s.checkpoint as string) };
+  if (spec.kind === "s3") {
+    const suffix = s.suffix as string | undefined;
+    return new S3JsonLinesSource<ConfigEvent>({
+      client: s3Client(s),
+      bucket: s.bucket as string,
+      ...(s.prefix === undefined ? {} : { prefix: s.prefix as string }),
+      ...(suffix === undefined ? {} : {
+        keys: (key: string) => key.endsWith(suffix),
+      }),
+      ...num("concurrency"),
+      ...num("batchSize"),
+      ...num("maxLineBytes"),
+      ...checkpoint,
+      decode: objectOf,
+    });
+  }
+  return new ParquetSource<ConfigEvent>({
+    ...(s.path === undefined ? {} : { path: s.path as string }),
+    ...(s.bucket === undefined
+      ? {}
+      : { client: s3Client(s), bucket: s.bucket as string }),
+    ...(s.prefix === undefined ? {} : { prefix: s.prefix as string }),
+    ...(s.columns === undefined ? {} : { columns: s.columns as string[] }),
+    ...num("concurrency"),
+    ...num("batchSize"),
+    ...checkpoint,
+    decode: objectOf,
+  });
+}
