@@ -335,13 +335,8 @@ class MemoryRecord<T> {
 }
 
 /** A memory record with a stream and position (made into a bigint only when read). */
-class StreamRecord<T> {
-  readonly value: T | undefined;
-  readonly time: number;
+class StreamRecord<T> extends MemoryRecord<T> {
   readonly stream: string;
-  readonly source: MemorySource<T>;
-  readonly index: number;
-  readonly at: number;
 
   constructor(
     source: MemorySource<T>,
@@ -351,23 +346,11 @@ class StreamRecord<T> {
     at: number,
     stream: string,
   ) {
-    this.source = source;
-    this.value = value;
-    this.time = time;
-    this.index = index;
-    this.at = at;
+    super(source, value, time, index, at);
     this.stream = stream;
   }
 
   get position(): bigint {
     return BigInt(this.at);
-  }
-
-  get id(): string {
-    return `${this.source.name}:${this.at}`;
-  }
-
-  ack(): void {
-    this.source.ackIndex(this.index);
   }
 }
