@@ -374,10 +374,16 @@ export function kafkajsProducer(connection: ClientConnection): ProducerClient {
     allowAutoTopicCreation: true,
   });
   let connected: Promise<void> | undefined;
+  // A failed connect is forgotten, so the next send tries again: the brokers
+  // may simply not have been up yet.
+  const connect = () =>
+    connected ??= producer.connect().catch((error) => {
+      connected = undefined;
+      throw error;
+    });
   return {
     async send(topic, messages) {
-      connected ??= producer.connect();
-      await connected;
+      await connect();
       await producer.send({
         topic,
         acks: -1,

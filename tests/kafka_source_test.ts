@@ -329,3 +329,60 @@ Deno.test({
     assert.equal(new TextDecoder().decode(zero.value!), '{"page":');
   },
 });
+
+/** A free loopback port: nothing listens there until the caller does. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Forwards every connection on `port` to the broker (a bootstrap address that comes up late). */
+function forward(port: number, host: string, to: number): Deno.Listener {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  (async () => {
+    for await (const conn of listener) {
+      Deno.connect({ hostname: host, port: to }).then((upstream) => {
+        conn.readable.pipeTo(upstream.writable).catch(() => {});
+        upstream.readable.pipeTo(conn.writable).catch(() => {});
+      }, () => conn.close());
+    }
+  })().catch(() => {});
+  return listener;
+}
+
+Deno.test({
+  name:
+    "kafkaDeadLetter connects again after its first connect failed (brokers came up late)",
+  ...integration,
+  async fn() {
+    const kafka = await service("kafka");
+    const dlq = uniqueName("ks-late-dlq");
+    await createTopic(kafka.brokers, dlq, 1);
+    const port = freePort();
+    const deadLetter = kafkaDeadLetter({
+      brokers: [`127.0.0.1:${port}`],
+      topic: dlq,
+      connectionTimeout: 300,
+      logLevel: "nothing",
+    });
+    const record: SourceRecord<unknown> = {
+      value: { page: "/" },
+      id: "late-1",
+      time: 0,
+      ack: () => {},
+    };
+    await assert.rejects(deadLetter(record, new Error("poison")));
+    const proxy = forward(port, kafka.host, kafka.port);
+    try {
+      await deadLetter(record, new Error("poison"));
+      const letters = await readTopic(kafka.brokers, dlq, 1);
+      assert.equal(letters.length, 1);
+      assert.equal(letters[0]!.headers["murmur-record-id"], "late-1");
+    } finally {
+      await deadLetter.close();
+      proxy.close();
+    }
+  },
+});
