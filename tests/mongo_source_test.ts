@@ -1,0 +1,267 @@
+// Mongo snapshot + change stream against mongo-java-server: writes during the scan counted once, SIGKILL resume exact.
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { MongoClient, type ObjectId } from "mongodb";
+import { sum } from "../monoid/mod.ts";
+import { pipeline } from "../pipeline/mod.ts";
+import {
+  MemoryCheckpoint,
+  MongoChangeStreamSource,
+  MongoSnapshotSource,
+} from "../source/mongo.ts";
+import type { Source, SourceRecord } from "../source/source.ts";
+import { KvStore } from "../state/kv.ts";
+import { MemoryStore } from "../state/mod.ts";
+import { run } from "../streaming/mod.ts";
+import { Worker } from "./_process.ts";
+import { service, uniqueName } from "./_stack.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+const mongo = await service("mongo");
+
+interface View {
+  page: string;
+}
+
+function counter(store: MemoryStore | KvStore, name = "mviews") {
+  return pipeline<View>(name)
+    .key((e) => e.page)
+    .value(() => 1)
+    .aggregate(sum())
+    .storeIn(store)
+    .build();
+}
+
+/** Wraps a source, calling `between(i)` after batch `i` was handed on. */
+function interleaved<T>(
+  source: Source<T>,
+  between: (i: number) => Promise<void>,
+): Source<T> {
+  return {
+    name: source.name,
+    close: () => source.close(),
+    async *[Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
+      let i = 0;
+      for await (const batch of source) {
+        yield batch;
+        await between(i++);
+      }
+    },
+  };
+}
+
+function page(i: number): string {
+  return `/p${i % 23}`;
+}
+
+Deno.test(
+  "mongo snapshot + change stream count every write made during the scan exactly once",
+  integration,
+  async () => {
+    const client = new MongoClient(mongo.url, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    const db = uniqueName("msrc");
+    const coll = client.db(db).collection<View & { _id?: ObjectId }>("views");
+    try {
+      const pages: string[] = [];
+      const initial = Array.from(
+        { length: 2000 },
+        (_, i) => ({ page: page(i) }),
+      );
+      await coll.insertMany(initial);
+      pages.push(...initial.map((d) => d.page));
+      // A handoff from the server clock covers its whole second: let the initial inserts fall before it.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const store = new MemoryStore();
+      const p = counter(store);
+      const checkpoint = new MemoryCheckpoint();
+      const snapshot = new MongoSnapshotSource<View>({
+        client,
+        db,
+        collection: "views",
+        batchSize: 100,
+        checkpoint,
+      });
+      // Documents written after the handoff but before the scan reads: the scan sees them.
+      await snapshot.handoff();
+      const early = Array.from(
+        { length: 100 },
+        (_, i) => ({ page: page(i * 5) }),
+      );
+      await coll.insertMany(early);
+      pages.push(...early.map((d) => d.page));
+      let written = 0;
+      // While the scan runs: new documents land ahead of the cursor (the scan sees them) and some are deleted again.
+      const summary = await run(p, {
+        dedup: true,
+        source: interleaved(snapshot, async (i) => {
+          if (i >= 12) return;
+          const docs = Array.from(
+            { length: 25 },
+            (_, k) => ({ page: page(7 * i + k) }),
+          );
+          await coll.insertMany(docs);
+          pages.push(...docs.map((d) => d.page));
+          written += docs.length;
+        }),
+      });
+      assert.equal(written, 300);
+      const progress = snapshot.progress();
+      assert.ok(
+        progress.handedOver >= 100,
+        "the scan saw documents inserted after the handoff",
+      );
+      assert.equal(summary.acked, progress.scanned - progress.handedOver);
+      // After the scan: more writes, then the live source from the handoff.
+      const after = Array.from(
+        { length: 50 },
+        (_, i) => ({ page: page(i * 3) }),
+      );
+      await coll.insertMany(after);
+      pages.push(...after.map((d) => d.page));
+      const live = new MongoChangeStreamSource<View>({
+        client,
+        db,
+        collection: "views",
+        handoff: await snapshot.handoff(),
+        idleTimeout: 1500,
+      });
+      await run(p, { dedup: true, source: live });
+      const want = new Map<string, number>();
+      for (const pg of pages) want.set(pg, (want.get(pg) ?? 0) + 1);
+      for (const [pg, n] of want) {
+        assert.equal(
+          await store.get(p.scope, { entity: pg, bucket: null }),
+          n,
+          pg,
+        );
+      }
+    } finally {
+      await client.db(db).dropDatabase().catch(() => {});
+      await client.close();
+    }
+  },
+);
+
+Deno.test(
+  "mongo change stream resumes from its checkpoint without counting twice",
+  integration,
+  async () => {
+    const client = new MongoClient(mongo.url, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    const db = uniqueName("msrc");
+    const coll = client.db(db).collection<View>("views");
+    try {
+      const snapshot = new MongoSnapshotSource<View>({
+        client,
+        db,
+        collection: "views",
+      });
+      const handoff = await snapshot.handoff();
+      await coll.insertMany(
+        Array.from({ length: 300 }, (_, i) => ({ page: page(i) })),
+      );
+      const checkpoint = new MemoryCheckpoint();
+      const first = new MongoChangeStreamSource<View>({
+        client,
+        db,
+        collection: "views",
+        handoff,
+        checkpoint,
+        batchSize: 100,
+      });
+      const ids: string[] = [];
+      for await (const batch of first) {
+        for (const r of batch) {
+          ids.push(r.id);
+          r.ack();
+        }
+        if (ids.length >= 100) break;
+      }
+      await first.close();
+      const second = new MongoChangeStreamSource<View>({
+        client,
+        db,
+        collection: "views",
+        handoff,
+        checkpoint,
+        idleTimeout: 1000,
+      });
+      for await (const batch of second) for (const r of batch) ids.push(r.id);
+      assert.equal(ids.length, 300);
+      assert.equal(new Set(ids).size, 300);
+    } finally {
+      await client.db(db).dropDatabase().catch(() => {});
+      await client.close();
+    }
+  },
+);
+
+Deno.test(
+  "mongo snapshot killed with SIGKILL mid-scan resumes by _id and ends exact",
+  integration,
+  async () => {
+    const client = new MongoClient(mongo.url, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    const db = uniqueName("mkill");
+    const coll = client.db(db).collection<View>("views");
+    const dir = await Deno.makeTempDir();
+    const checkpointPath = `${dir}/checkpoint.json`;
+    const kvPath = `${dir}/state.kv`;
+    const name = uniqueName("mkill_views");
+    const script = fileURLToPath(
+      new URL("./_mongo_scan_worker.ts", import.meta.url),
+    );
+    const args = [mongo.url, db, "views", checkpointPath, kvPath, name];
+    try {
+      const docs = Array.from({ length: 6000 }, (_, i) => ({ page: page(i) }));
+      await coll.insertMany(docs);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const first = new Worker(script, args);
+      await first.until(
+        (s) => s.step === "batch" && first.count("batch") >= 20,
+        60_000,
+      );
+      await first.kill();
+      assert.equal(
+        first.count("done"),
+        0,
+        "the first worker was killed before the end",
+      );
+      const saved = JSON.parse(await Deno.readTextFile(checkpointPath));
+      assert.ok(
+        saved.after !== undefined,
+        "the first worker committed part of the scan",
+      );
+      const second = new Worker(script, args);
+      await second.until((s) => s.step === "done", 60_000);
+      assert.ok(
+        second.total("batch", "records") < docs.length,
+        "the second worker resumed instead of starting over",
+      );
+      const store = await KvStore.open(kvPath);
+      try {
+        const p = counter(store, name);
+        const want = new Map<string, number>();
+        for (const d of docs) want.set(d.page, (want.get(d.page) ?? 0) + 1);
+        for (const [pg, n] of want) {
+          assert.equal(
+            await store.get(p.scope, { entity: pg, bucket: null }),
+            n,
+            pg,
+          );
+        }
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await client.db(db).dropDatabase().catch(() => {});
+      await client.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
