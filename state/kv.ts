@@ -16,6 +16,7 @@ import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { utf8Length } from "../internal/utf8.ts";
 import { admits, rememberMarks } from "./_marks.ts";
 import { delay, forEachLimit } from "../internal/async.ts";
+import { backoff } from "../internal/retry.ts";
 
 /** Options for {@linkcode KvStore}. */
 export interface KvStoreOptions {
@@ -62,6 +63,8 @@ const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
 const MAX_COMMIT_BYTES = 800_000;
 const MAX_READ = 10;
+/** Jittered waits between lost compare-and-set rounds: 2 ms doubling, at most 50 ms. */
+const CAS_BACKOFF = { baseDelayMs: 2, maxDelayMs: 50 };
 const U64 = 1n << 64n;
 
 /** Namespace bytes the entity limit leaves room for (longer ones still work with shorter entities). */
@@ -712,7 +715,7 @@ export class KvStore implements Store {
       if (attempt >= this.#casAttempts) {
         throw new KvContentionError(scope.namespace, attempt);
       }
-      await delay(Math.random() * Math.min(50, 2 ** attempt), signal);
+      await delay(backoff(CAS_BACKOFF, attempt - 1), signal);
       plan = await this.#plan(
         scope,
         plan.map((p) => p.slot),
