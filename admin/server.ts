@@ -12,10 +12,13 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createQuerier, type Querier, type QueryLimits } from "../query/mod.ts";
 import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
 import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
-import { createQueryService } from "./_query_service.ts";
+import { createQueryService } from "../rpc/_query_service.ts";
 import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
 import { Registry } from "./_registry.ts";
-import { createAdminService } from "./_admin_service.ts";
+import { createAdminService } from "../rpc/_admin_service.ts";
+import { createUnaryHandler, type UnaryMethod } from "../rpc/_unary.ts";
+import { codeName } from "../rpc/_wire.ts";
+import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
 import type { QueryTarget } from "../query/mod.ts";
 import type { PipelineDescription } from "../pipeline/mod.ts";
 import type { MetricsSnapshot } from "../streaming/mod.ts";
@@ -151,50 +154,74 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
 
   const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
   const rpcStats = new RpcStats();
+  const queryImpl = createQueryService(querier);
+  const adminImpl = createAdminService(registry, querier, {
+    authRequired: auth !== undefined,
+    now,
+  });
   const routes = (router: ConnectRouter) => {
-    router.service(QueryService, createQueryService(querier));
-    router.service(
-      AdminService,
-      createAdminService(registry, querier, {
-        authRequired: auth !== undefined,
-        now,
-      }),
-    );
+    router.service(QueryService, queryImpl);
+    router.service(AdminService, adminImpl);
+  };
+  const gate = (
+    methodName: string,
+    requestHeader: Headers,
+    responseHeader: Headers,
+  ) => {
+    if (auth === undefined || methodName === "Health") return;
+    if (!auth.check(requestHeader.get("Authorization"))) {
+      responseHeader.set("WWW-Authenticate", 'Bearer realm="murmur"');
+      throw new ConnectError(
+        "missing or invalid bearer token: send `Authorization: Bearer <token>`",
+        Code.Unauthenticated,
+      );
+    }
   };
   const routerOptions: ConnectRouterOptions = {
     readMaxBytes: maxRequestBytes,
     // Explicit zeros and `false`s in JSON: "present": false reads better than silence.
     jsonOptions: { alwaysEmitImplicit: true, ignoreUnknownFields: true },
     interceptors: [rpcStats.interceptor],
-    requestGate: (context: HandlerContext) => {
-      if (auth === undefined || context.method.name === "Health") return;
-      if (!auth.check(context.requestHeader.get("Authorization"))) {
-        context.responseHeader.set(
-          "WWW-Authenticate",
-          'Bearer realm="murmur"',
-        );
-        throw new ConnectError(
-          "missing or invalid bearer token: send `Authorization: Bearer <token>`",
-          Code.Unauthenticated,
-        );
-      }
-    },
+    requestGate: (context: HandlerContext) =>
+      gate(context.method.name, context.requestHeader, context.responseHeader),
   };
-  // The fetch bridge cannot send trailers, so native gRPC is refused here.
+  // Unary calls of both services (Connect POST and GET, gRPC-Web) are
+  // answered by our own small wire layer; the Connect library only streams
+  // WatchMetrics (after the wire layer checked its request message).
+  const unaryMethods: UnaryMethod[] = [];
+  const streamingMethods = [];
+  for (
+    const [service, impl] of [[QueryService, queryImpl], [
+      AdminService,
+      adminImpl,
+    ]] as const
+  ) {
+    for (const method of service.methods) {
+      const call = (impl as Record<string, unknown>)[method.localName];
+      if (method.methodKind === "unary" && typeof call === "function") {
+        unaryMethods.push({
+          method,
+          call: call.bind(impl) as UnaryMethod["call"],
+        });
+      } else {
+        streamingMethods.push(method);
+      }
+    }
+  }
+  const unary = createUnaryHandler(unaryMethods, streamingMethods, {
+    maxBytes: maxRequestBytes,
+    jsonWrite: { alwaysEmitImplicit: true },
+    gate: (method, requestHeader, responseHeader) =>
+      gate(method.name, requestHeader, responseHeader),
+    record: (procedure, code, ms) =>
+      rpcStats.record(procedure, code === 0 ? "ok" : codeName(code), ms),
+  });
+  // The fetch bridge cannot send trailers, so native gRPC is refused here
+  // (the gRPC port translates it to gRPC-Web).
   const router = createConnectRouter({ ...routerOptions, grpc: false });
   routes(router);
   const rpc = new Map(
-    router.handlers.map((h) => {
-      const fetchHandler = createFetchHandler(h);
-      if (h.method.methodKind !== "unary") return [h.requestPath, fetchHandler];
-      // A unary answer is one small message: sent whole, not as a stream, it
-      // goes out in one write instead of headers and body trickling apart.
-      const buffered = async (request: Request) => {
-        const response = await fetchHandler(request);
-        return new Response(await response.arrayBuffer(), response);
-      };
-      return [h.requestPath, buffered];
-    }),
+    router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
   );
 
   const sampler = setInterval(
@@ -212,9 +239,16 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     const url = new URL(request.url);
     const path = url.pathname;
     const connect = rpc.get(path);
-    if (connect !== undefined) {
+    if (connect !== undefined || unary.paths.has(path)) {
       const detached = await detach(request, info, maxRequestBytes);
-      return detached instanceof Response ? detached : await connect(detached);
+      if (detached instanceof Response) return detached;
+      const answered = await unary.handle(
+        detached.request,
+        detached.body,
+        detached.signal,
+      );
+      if (answered !== undefined) return answered;
+      if (connect !== undefined) return await connect(detached.request);
     }
     if (path === "/healthz") {
       return new Response("ok\n", { headers: TEXT_HEADERS });
@@ -298,17 +332,8 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     close,
     [Symbol.asyncDispose]: close,
   });
-  internals.set(admin, { routes, routerOptions });
   return admin;
 }
-
-/** What other adapters (the gRPC port) need to serve the same routes. */
-interface Internals {
-  readonly routes: (router: ConnectRouter) => void;
-  readonly routerOptions: ConnectRouterOptions;
-}
-
-const internals = new WeakMap<AdminHandler, Internals>();
 
 /**
  * Gives a served request its own abort signal that fires once the response
@@ -319,12 +344,17 @@ async function detach(
   request: Request,
   info: Deno.ServeHandlerInfo | undefined,
   limit: number,
-): Promise<Request | Response> {
+): Promise<Detached | Response> {
   const completed = (info as { completed?: Promise<unknown> } | undefined)
     ?.completed;
-  if (completed === undefined) return request;
   const controller = new AbortController();
-  completed.finally(() => controller.abort()).catch(() => {});
+  if (completed === undefined) {
+    request.signal.addEventListener("abort", () => controller.abort(), {
+      once: true,
+    });
+  } else {
+    completed.finally(() => controller.abort()).catch(() => {});
+  }
   let body: Uint8Array<ArrayBuffer> | null = null;
   if (request.body !== null) {
     const declared = Number(request.headers.get("Content-Length") ?? NaN);
@@ -340,12 +370,23 @@ async function detach(
       );
     }
   }
-  return new Request(request.url, {
-    method: request.method,
-    headers: request.headers,
+  return {
+    request: new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body,
+      signal: controller.signal,
+    }),
     body,
     signal: controller.signal,
-  });
+  };
+}
+
+/** A request with its body read and its own abort signal. */
+interface Detached {
+  readonly request: Request;
+  readonly body: Uint8Array | null;
+  readonly signal: AbortSignal;
 }
 
 /** Reads a body whole, or answers `null` (and stops reading) past `limit` bytes. */
@@ -380,9 +421,13 @@ export interface ServeOptions extends AdminHandlerOptions {
   /** The address to bind. Default: `"127.0.0.1"`. */
   readonly hostname?: string;
   /**
-   * Also serve native gRPC (and Connect, gRPC-Web) over cleartext HTTP/2 on
-   * this port, with `node:http2` and `@connectrpc/connect-node`; `0` picks a
-   * free port. Default: no gRPC port.
+   * Also serve native gRPC over cleartext HTTP/2 on this port; `0` picks a
+   * free port. Default: no gRPC port. The listener is a supervised child
+   * process (it needs `--allow-run`) that forwards each call to this server
+   * as gRPC-Web: `node:http2` in Deno 2.9 can abort its process when clients
+   * close connections mid-stream, so it is isolated and restarted, and no
+   * client can take the server down. (The main port already speaks HTTP/2
+   * cleartext for Connect and gRPC-Web.)
    */
   readonly grpcPort?: number;
   /**
@@ -406,6 +451,8 @@ export interface AdminServer {
   readonly port: number;
   /** The gRPC (HTTP/2 cleartext) base URL, when `grpcPort` was given. */
   readonly grpcUrl?: string;
+  /** How often the gRPC listener process was restarted after dying. */
+  readonly grpcRestarts: number;
   /** The handler serving it. */
   readonly handler: AdminHandler;
   /** Resolves when the server has stopped. */
@@ -488,12 +535,32 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
   const url = `http://${host}:${addr.port}`;
 
   let grpcUrl: string | undefined;
-  let closeGrpc = () => Promise.resolve();
+  let grpc: GrpcBridge | undefined;
   if (options.grpcPort !== undefined) {
-    const grpc = await listenGrpc(handler, hostname, options.grpcPort);
+    // The listener runs in a supervised child process: node:http2 can abort
+    // its process when clients close connections mid-stream, and that must
+    // never take this server down.
+    const upstreamHost = hostname === "0.0.0.0"
+      ? "127.0.0.1"
+      : hostname === "::"
+      ? "[::1]"
+      : host;
+    try {
+      grpc = await startGrpcBridge({
+        hostname,
+        port: options.grpcPort,
+        upstream: `http://${upstreamHost}:${addr.port}`,
+        maxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
+      });
+    } catch (error) {
+      controller.abort();
+      await server.finished;
+      await handler.close();
+      throw error;
+    }
     grpcUrl = `http://${host}:${grpc.port}`;
-    closeGrpc = grpc.close;
   }
+  const closeGrpc = () => grpc?.close() ?? Promise.resolve();
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
     stopped ??= (async () => {
@@ -517,6 +584,9 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
     url,
     port: addr.port,
     ...(grpcUrl === undefined ? {} : { grpcUrl }),
+    get grpcRestarts() {
+      return grpc?.restarts ?? 0;
+    },
     handler,
     finished: server.finished.then(() => stopped).then(() => undefined),
     shutdown,
@@ -535,44 +605,4 @@ function tokensFromEnv(): string[] {
   return (Deno.env.get(name) ?? "").split(",").map((t) => t.trim()).filter((
     t,
   ) => t !== "");
-}
-
-/** Serves every protocol, native gRPC included, over cleartext HTTP/2. */
-async function listenGrpc(
-  handler: AdminHandler,
-  hostname: string,
-  port: number,
-): Promise<{ port: number; close: () => Promise<void> }> {
-  const { routes, routerOptions } = internals.get(handler)!;
-  const [{ createServer }, { connectNodeAdapter }] = await Promise.all([
-    import("node:http2"),
-    import("@connectrpc/connect-node"),
-  ]);
-  const server = createServer(
-    connectNodeAdapter({ ...routerOptions, routes }),
-  );
-  const sessions = new Set<{ close(): void; destroy(): void }>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const bound = typeof address === "object" && address !== null
-    ? address.port
-    : port;
-  return {
-    port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const session of sessions) session.destroy();
-      }),
-  };
 }

@@ -3,12 +3,14 @@
 import {
   type Cache,
   CachedStore,
+  entityProblem,
   type ReadStats as StoreReadStats,
   type Scope,
   type StateKey,
   type Store,
 } from "../state/mod.ts";
-import type { Granularity, QueryTarget } from "./target.ts";
+import type { Granularity, QueryTarget, QueryWindow } from "./target.ts";
+import { trailing, type Window } from "../monoid/window.ts";
 import {
   type TypedValue,
   typedValue,
@@ -124,7 +126,7 @@ export interface QueryAnswer<V> {
 
 /** A plan: which buckets to read for each entity, and how to describe them. */
 interface Plan {
-  readonly op: "get" | "window" | "range";
+  readonly op: "get" | "window" | "trailing" | "range";
   readonly buckets: readonly (number | null)[];
   readonly coverage: Omit<Coverage, "presentBuckets">;
 }
@@ -479,6 +481,113 @@ export class Querier {
   }
 
   /**
+   * Merges the buckets of the trailing `duration` up to `at` (default: now)
+   * of one entity: every bucket overlapping `[at - duration, at]`, planned by
+   * `trailing()` of `@murmur/core/monoid`. Unlike {@linkcode Querier.getWindow}
+   * it takes a time span, not a bucket count: `"7d"` on hourly buckets reads
+   * 169 buckets (the oldest one straddles the start, see `coverage`).
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entity The entity.
+   * @param duration How far back: ms, or a string like `"90s"`, `"15m"`, `"24h"`, `"7d"`, `"2w"`.
+   * @param options Read options and the reference time.
+   * @returns The answer; its coverage names the buckets read.
+   * @throws {InvalidQueryError} For a bad entity or duration, or one spanning too many buckets.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   *
+   * @example Usage
+   * ```ts
+   * import { createQuerier } from "@murmur/core/query";
+   * import { hourly, sum } from "@murmur/core/monoid";
+   * import { MemoryStore } from "@murmur/core/state";
+   * import assert from "node:assert/strict";
+   *
+   * const hour = 3_600_000;
+   * const store = new MemoryStore();
+   * const views = { name: "views", monoid: sum(), window: hourly(), store };
+   * await store.merge({ namespace: "views", monoid: sum() }, [
+   *   { key: { entity: "post:1", bucket: 0 }, value: 2 },
+   *   { key: { entity: "post:1", bucket: 5 * hour }, value: 5 },
+   * ]);
+   * const querier = createQuerier([views]);
+   * const answer = await querier.getTrailing(views, "post:1", "2h", { at: 5 * hour + 1 });
+   * assert.equal(answer.value, 5);
+   * assert.equal(answer.coverage.buckets.length, 3);
+   * ```
+   */
+  getTrailing<V>(
+    pipeline: QueryTarget<V>,
+    entity: string,
+    duration: number | string,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<V>>;
+  /**
+   * Merges a trailing duration by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
+  getTrailing(
+    pipeline: string,
+    entity: string,
+    duration: number | string,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<unknown>>;
+  async getTrailing(
+    pipeline: string | QueryTarget<unknown>,
+    entity: string,
+    duration: number | string,
+    options: WindowReadOptions = {},
+  ): Promise<QueryAnswer<unknown>> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#trailingPlan(target, duration, options.at);
+    const [answer] = await this.#run(target, [entity], plan, options, true);
+    return answer!;
+  }
+
+  /**
+   * Merges the trailing `duration` of many entities, answering in their order.
+   *
+   * @typeParam V The value type.
+   * @param pipeline The pipeline or its name.
+   * @param entities The entities; duplicates are allowed.
+   * @param duration How far back: ms, or a string like `"24h"` or `"7d"`.
+   * @param options Read options and the reference time.
+   * @returns One answer per entity, in the order given.
+   * @throws {InvalidQueryError} For bad entities or a bad duration.
+   * @throws {WindowMismatchError} When the pipeline is not windowed.
+   */
+  getTrailingMany<V>(
+    pipeline: QueryTarget<V>,
+    entities: readonly string[],
+    duration: number | string,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<V>[]>;
+  /**
+   * Merges a trailing duration of many entities by pipeline name. The answer's value is `unknown`; pass the pipeline object for a typed one.
+   *
+   * @param pipeline The pipeline's name.
+   * @returns The same as the typed overload.
+   */
+  getTrailingMany(
+    pipeline: string,
+    entities: readonly string[],
+    duration: number | string,
+    options?: WindowReadOptions,
+  ): Promise<QueryAnswer<unknown>[]>;
+  async getTrailingMany(
+    pipeline: string | QueryTarget<unknown>,
+    entities: readonly string[],
+    duration: number | string,
+    options: WindowReadOptions = {},
+  ): Promise<QueryAnswer<unknown>[]> {
+    const target = this.#resolve(pipeline);
+    const plan = this.#trailingPlan(target, duration, options.at);
+    return await this.#run(target, entities, plan, options);
+  }
+
+  /**
    * Describes an answer's value in typed form ({@linkcode typedValue}), as
    * the Connect service sends it: a Top-K value reports the pipeline's `top`
    * entries (a `topN()` pipeline's `n`), or every tracked item when the
@@ -566,6 +675,31 @@ export class Querier {
     return this.#windowPlan(target, "window", buckets);
   }
 
+  #trailingPlan(
+    target: QueryTarget<unknown>,
+    duration: number | string,
+    at: number | undefined,
+  ): Plan {
+    const window = this.#windowOf(target, "getTrailing");
+    const ms = parseDuration(duration);
+    const now = at ?? this.#now();
+    checkTime("at", now);
+    checkTime("duration", now - ms);
+    // Refused before the planner lists anything, like an enormous range.
+    const span = Math.ceil(ms / window.size) + 1;
+    if (span > this.#limits.maxBuckets) {
+      throw new InvalidQueryError(
+        "duration",
+        `${duration} spans about ${span} ${window.granularity} buckets; at most ${this.#limits.maxBuckets} per request`,
+      );
+    }
+    const buckets = listBuckets("duration", () => {
+      const plan = trailing(asWindow(window), ms, { now });
+      return plan.parts.flatMap((part) => part.buckets);
+    });
+    return this.#windowPlan(target, "trailing", buckets);
+  }
+
   #rangePlan(target: QueryTarget<unknown>, range: TimeRange): Plan {
     const window = this.#windowOf(target, "getRange");
     const { startMs, endMs } = range;
@@ -609,13 +743,13 @@ export class Querier {
 
   #windowPlan(
     target: QueryTarget<unknown>,
-    op: "window" | "range",
+    op: "window" | "trailing" | "range",
     buckets: readonly number[],
   ): Plan {
     const window = target.window!;
     if (buckets.length > this.#limits.maxBuckets) {
       throw new InvalidQueryError(
-        op === "window" ? "last" : "endMs",
+        op === "window" ? "last" : op === "trailing" ? "duration" : "endMs",
         `${buckets.length} buckets; at most ${this.#limits.maxBuckets} per request`,
       );
     }
@@ -634,7 +768,11 @@ export class Querier {
     };
   }
 
-  #checkEntities(entities: readonly string[], single: boolean): void {
+  #checkEntities(
+    target: QueryTarget<unknown>,
+    entities: readonly string[],
+    single: boolean,
+  ): void {
     const limits = this.#limits;
     const field = single ? "entity" : "entities";
     if (!Array.isArray(entities)) {
@@ -660,6 +798,11 @@ export class Querier {
           `an entity is ${entity.length} characters long${where}; at most ${limits.maxEntityLength}`,
         );
       }
+      // The store's own limit is in bytes (UTF-8), checked before any read.
+      const problem = entityProblem(target.store, entity);
+      if (problem !== undefined) {
+        throw new InvalidQueryError(field, `${problem}${where}`);
+      }
     }
   }
 
@@ -682,7 +825,7 @@ export class Querier {
     options: ReadOptions,
     single = false,
   ): Promise<QueryAnswer<unknown>[]> {
-    this.#checkEntities(entities, single);
+    this.#checkEntities(target, entities, single);
     if (entities.length === 0) return [];
     const unique = [...new Set(entities)].sort();
     const keyCount = unique.length * plan.buckets.length;
@@ -864,6 +1007,51 @@ function checkTime(field: string, value: number): void {
       `${value} is not a time: give whole epoch milliseconds within ±${MAX_TIME}`,
     );
   }
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Reads a duration: whole ms, or a count and a unit (`ms`, `s`, `m`, `h`, `d`, `w`). */
+function parseDuration(duration: number | string): number {
+  let ms: number;
+  if (typeof duration === "number") {
+    ms = duration;
+  } else {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/.exec(
+      String(duration),
+    );
+    ms = match === null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!;
+  }
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIME) {
+    throw new InvalidQueryError(
+      "duration",
+      `${
+        JSON.stringify(duration)
+      } is not a duration: give positive ms, or a count and a unit like "24h" or "7d"`,
+    );
+  }
+  return Math.ceil(ms);
+}
+
+/** The query window as the `trailing()` planner's window. */
+function asWindow(window: QueryWindow): Window {
+  return {
+    granularity: window.granularity,
+    size: window.size,
+    retention: window.retention,
+    bucketOf: (t) => window.bucketOf(t),
+    bucketEnd: (b) => window.bucketEnd(b),
+    expiresAt: (b) => window.expiresAt?.(b),
+    lastN: (n, now) => [...window.lastN(n, now)],
+    range: (start, end) => [...window.range(start, end)],
+  };
 }
 
 /** Runs a window listing, reporting a window's own refusal as bad input. */

@@ -1,12 +1,10 @@
-// The Connect implementation of murmur.v1.QueryService over a Querier, with the wire form of answers and errors.
+// The one request dispatch (request → validated read → wire answers) that QueryService and AdminService.Query share, with the wire form of answers and errors.
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type Answer,
   AnswerSchema,
-  type QueryService,
   type Value,
   ValueSchema,
 } from "../proto/gen/murmur/v1/query_pb.ts";
@@ -16,160 +14,137 @@ import {
   type Querier,
   type QueryAnswer,
   type QueryTarget,
-  type ReadOptions,
   type TypedValue,
   typedValue,
   WindowMismatchError,
 } from "../query/mod.ts";
+import { EntityRejectedError } from "../state/mod.ts";
 
-/** Options for {@linkcode createQueryService}. */
-export interface QueryServiceOptions {
+/** What to cover: all-time, the last N buckets or a trailing span, or a range. */
+export type ReadScope =
+  | { readonly case: "all" }
+  | {
+    readonly case: "window";
+    readonly last: number;
+    readonly atMs?: bigint | undefined;
+    readonly durationMs?: bigint | undefined;
+  }
+  | {
+    readonly case: "range";
+    readonly startMs: bigint;
+    readonly endMs: bigint;
+  };
+
+/** One read as any RPC asks for it, before validation. */
+export interface ReadRequest {
+  /** The pipeline's name. */
+  readonly pipeline: string;
+  /** The entities, in answer order. */
+  readonly entities: readonly string[];
+  /** Whether the RPC names one entity (error messages say `entity`). */
+  readonly single: boolean;
+  /** What to cover. */
+  readonly scope: ReadScope;
+  /** Skip the cache and coalescing. */
+  readonly freshRead: boolean;
+  /** Bloom probe items. */
+  readonly probes: readonly string[];
+  /** Top-K entries to report; unset: the pipeline's own. */
+  readonly top?: number | undefined;
+}
+
+/** Limits of the wire layer on top of the querier's. */
+export interface DispatchLimits {
   /** Most Bloom probe items per request. Default: 100. */
   readonly maxProbes?: number;
 }
 
 /**
- * Implements `murmur.v1.QueryService` over a querier, for
- * `router.service(QueryService, impl)` of `@connectrpc/connect`.
+ * The one request dispatch: validates a read request (probe limit, top-K
+ * count, epoch-ms ranges, the store's entity byte limit inside the querier,
+ * the querier's own limits), reads and converts the answers to their wire
+ * form. Every failure comes out as a `ConnectError` with the matching code.
  *
- * Errors map to Connect codes: an unknown pipeline is `NotFound`, bad input
- * `InvalidArgument` (the message names the limit), a window read of an
- * unwindowed pipeline (or the reverse) `FailedPrecondition`, a store failure
- * `Unavailable`. A cancelled request stops waiting but never cancels a read
- * other requests share.
- *
- * @param querier The querier that reads the pipelines.
- * @param options Limits of the wire layer.
- * @returns The service implementation.
+ * @param querier The querier.
+ * @param req The request.
+ * @param signal Aborts the wait (a shared read goes on for the others).
+ * @param limits Wire-layer limits.
+ * @returns One answer per entity, in request order.
  */
-export function createQueryService(
+export async function dispatchRead(
   querier: Querier,
-  options: QueryServiceOptions = {},
-): ServiceImpl<typeof QueryService> {
-  const maxProbes = options.maxProbes ?? 100;
-  const probesOf = (probes: readonly string[]): readonly string[] => {
-    if (probes.length > maxProbes) {
+  req: ReadRequest,
+  signal: AbortSignal | undefined,
+  limits: DispatchLimits = {},
+): Promise<Answer[]> {
+  try {
+    const maxProbes = limits.maxProbes ?? 100;
+    if (req.probes.length > maxProbes) {
       throw new InvalidQueryError(
         "probes",
-        `${probes.length} probe items; at most ${maxProbes} per request`,
+        `${req.probes.length} probe items; at most ${maxProbes} per request`,
       );
     }
-    return probes;
-  };
-  // What the typed value shows: the request's probes and its top-K count.
-  const shownBy = (req: ShownFields): AnswerMessageOptions => ({
-    probes: probesOf(req.probes),
-    ...checkTop(req.top),
-  });
-  const read = (
-    req: { freshRead: boolean },
-    context: HandlerContext,
-  ): ReadOptions => ({ freshRead: req.freshRead, signal: context.signal });
-  const one = async (
-    pipeline: string,
-    req: ShownFields,
-    answer: () => Promise<QueryAnswer<unknown>>,
-  ) => {
-    try {
-      const shown = shownBy(req);
-      return {
-        answer: toAnswerMessage(
-          querier.target(pipeline),
-          await answer(),
-          shown,
-        ),
-      };
-    } catch (error) {
-      throw toConnectError(error);
-    }
-  };
-  const many = async (
-    pipeline: string,
-    req: ShownFields,
-    answers: () => Promise<QueryAnswer<unknown>[]>,
-  ) => {
-    try {
-      const shown = shownBy(req);
-      const target = querier.target(pipeline);
-      return {
-        answers: (await answers()).map((answer) =>
-          toAnswerMessage(target, answer, shown)
-        ),
-      };
-    } catch (error) {
-      throw toConnectError(error);
-    }
-  };
-  return {
-    get: (req, context) =>
-      one(
-        req.pipeline,
-        req,
-        () => querier.get(req.pipeline, req.entity, read(req, context)),
-      ),
-    getMany: (req, context) =>
-      many(
-        req.pipeline,
-        req,
-        () => querier.getMany(req.pipeline, req.entities, read(req, context)),
-      ),
-    getWindow: (req, context) =>
-      one(
-        req.pipeline,
-        req,
-        () =>
-          querier.getWindow(req.pipeline, req.entity, req.last, {
-            ...read(req, context),
-            ...(req.atMs === undefined ? {} : { at: toMs("atMs", req.atMs) }),
-          }),
-      ),
-    getWindowMany: (req, context) =>
-      many(
-        req.pipeline,
-        req,
-        () =>
-          querier.getWindowMany(req.pipeline, req.entities, req.last, {
-            ...read(req, context),
-            ...(req.atMs === undefined ? {} : { at: toMs("atMs", req.atMs) }),
-          }),
-      ),
-    getRange: (req, context) =>
-      one(
-        req.pipeline,
-        req,
-        () =>
-          querier.getRange(
-            req.pipeline,
-            req.entity,
-            {
-              startMs: toMs("startMs", req.startMs),
-              endMs: toMs("endMs", req.endMs),
-            },
-            read(req, context),
-          ),
-      ),
-    getRangeMany: (req, context) =>
-      many(
-        req.pipeline,
-        req,
-        () =>
-          querier.getRangeMany(
-            req.pipeline,
+    const shown: AnswerMessageOptions = {
+      probes: req.probes,
+      ...checkTop(req.top),
+    };
+    const target = querier.target(req.pipeline);
+    const options = {
+      freshRead: req.freshRead,
+      ...(signal === undefined ? {} : { signal }),
+    };
+    const scope = req.scope;
+    const one = req.single;
+    const entity = req.entities[0] ?? "";
+    let answers: QueryAnswer<unknown>[];
+    if (scope.case === "window") {
+      const windowOptions = scope.atMs === undefined
+        ? options
+        : { ...options, at: toMs("atMs", scope.atMs) };
+      if (scope.durationMs !== undefined) {
+        if (scope.last !== 0) {
+          throw new InvalidQueryError(
+            "durationMs",
+            `both last (${scope.last}) and durationMs are set: give one of them`,
+          );
+        }
+        const duration = toMs("durationMs", scope.durationMs);
+        answers = one
+          ? [await querier.getTrailing(target, entity, duration, windowOptions)]
+          : await querier.getTrailingMany(
+            target,
             req.entities,
-            {
-              startMs: toMs("startMs", req.startMs),
-              endMs: toMs("endMs", req.endMs),
-            },
-            read(req, context),
-          ),
-      ),
-  };
-}
-
-/** The request fields that shape an answer's typed value. */
-interface ShownFields {
-  readonly probes: readonly string[];
-  readonly top?: number | undefined;
+            duration,
+            windowOptions,
+          );
+      } else {
+        answers = one
+          ? [await querier.getWindow(target, entity, scope.last, windowOptions)]
+          : await querier.getWindowMany(
+            target,
+            req.entities,
+            scope.last,
+            windowOptions,
+          );
+      }
+    } else if (scope.case === "range") {
+      const range = {
+        startMs: toMs("startMs", scope.startMs),
+        endMs: toMs("endMs", scope.endMs),
+      };
+      answers = one
+        ? [await querier.getRange(target, entity, range, options)]
+        : await querier.getRangeMany(target, req.entities, range, options);
+    } else {
+      answers = one
+        ? [await querier.get(target, entity, options)]
+        : await querier.getMany(target, req.entities, options);
+    }
+    return answers.map((answer) => toAnswerMessage(target, answer, shown));
+  } catch (error) {
+    throw toConnectError(error);
+  }
 }
 
 /**
@@ -317,7 +292,9 @@ export function toConnectError(error: unknown): ConnectError {
       error,
     );
   }
-  if (error instanceof InvalidQueryError) {
+  if (
+    error instanceof InvalidQueryError || error instanceof EntityRejectedError
+  ) {
     return new ConnectError(
       error.message,
       Code.InvalidArgument,

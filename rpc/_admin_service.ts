@@ -5,13 +5,13 @@ import {
   Code,
   ConnectError,
   createClient,
-  type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { Querier, QueryAnswer } from "../query/mod.ts";
+import type { Querier } from "../query/mod.ts";
 import { QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
-import { checkTop, toAnswerMessage, toConnectError } from "./_query_service.ts";
+import { dispatchRead, type ReadScope } from "./_answer.ts";
+import type { CallContext } from "./_unary.ts";
 import {
   type AdminService,
   type MetricsSnapshot,
@@ -19,7 +19,8 @@ import {
   QueryResponseSchema,
   WatchMetricsResponseSchema,
 } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
-import type { Registry } from "./_registry.ts";
+import type { Registry } from "../admin/_registry.ts";
+import { delay } from "../internal/async.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The package version the server reports. */
@@ -35,6 +36,8 @@ export interface AdminServiceOptions {
   readonly maxHistory?: number;
   /** Most pipelines one worker may register. Default: 1000. */
   readonly maxWorkerPipelines?: number;
+  /** Most Bloom probe items per console query. Default: 100. */
+  readonly maxProbes?: number;
   /** The fetch used to forward queries to workers. Default: `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch;
 }
@@ -117,11 +120,11 @@ export function createAdminService(
       while (!context.signal.aborted) {
         const snapshots: MetricsSnapshot[] = registry.latest(req.pipeline);
         yield create(WatchMetricsResponseSchema, { snapshots });
-        await sleep(interval, context.signal);
+        await delay(interval, context.signal).catch(() => {});
       }
     },
 
-    async query(req, context) {
+    async query(req, context: CallContext) {
       const began = performance.now();
       const answer = await runQuery(req, context);
       return create(QueryResponseSchema, {
@@ -177,50 +180,42 @@ export function createAdminService(
     },
   };
 
-  async function runQuery(
-    req: QueryRequest,
-    context: HandlerContext,
-  ) {
-    const readOptions = { freshRead: req.freshRead, signal: context.signal };
-    let target;
-    try {
-      target = querier.target(req.pipeline);
-    } catch {
+  async function runQuery(req: QueryRequest, context: CallContext) {
+    if (!querier.pipelines.some((p) => p.name === req.pipeline)) {
       return await forward(req, context);
     }
-    try {
-      const shown = { probes: req.probes, ...checkTop(req.top) };
-      let answer: QueryAnswer<unknown>;
-      switch (req.scope.case) {
-        case "window":
-          answer = await querier.getWindow(
-            target,
-            req.entity,
-            req.scope.value.last,
-            {
-              ...readOptions,
-              ...(req.scope.value.atMs === undefined
-                ? {}
-                : { at: Number(req.scope.value.atMs) }),
-            },
-          );
-          break;
-        case "range":
-          answer = await querier.getRange(target, req.entity, {
-            startMs: Number(req.scope.value.startMs),
-            endMs: Number(req.scope.value.endMs),
-          }, readOptions);
-          break;
-        default:
-          answer = await querier.get(target, req.entity, readOptions);
+    const scope: ReadScope = req.scope.case === "window"
+      ? {
+        case: "window",
+        last: req.scope.value.last,
+        atMs: req.scope.value.atMs,
+        durationMs: req.scope.value.durationMs,
       }
-      return toAnswerMessage(target, answer, shown);
-    } catch (error) {
-      throw toConnectError(error);
-    }
+      : req.scope.case === "range"
+      ? {
+        case: "range",
+        startMs: req.scope.value.startMs,
+        endMs: req.scope.value.endMs,
+      }
+      : { case: "all" };
+    const [answer] = await dispatchRead(
+      querier,
+      {
+        pipeline: req.pipeline,
+        entities: [req.entity],
+        single: true,
+        scope,
+        freshRead: req.freshRead,
+        probes: req.probes,
+        top: req.top,
+      },
+      context.signal,
+      { maxProbes: options.maxProbes ?? 100 },
+    );
+    return answer;
   }
 
-  async function forward(req: QueryRequest, context: HandlerContext) {
+  async function forward(req: QueryRequest, context: CallContext) {
     const url = registry.queryUrlOf(req.pipeline);
     if (url === undefined) {
       const workers = registry.workersOf(req.pipeline);
@@ -259,6 +254,9 @@ export function createAdminService(
           ...(req.scope.value.atMs === undefined
             ? {}
             : { atMs: req.scope.value.atMs }),
+          ...(req.scope.value.durationMs === undefined
+            ? {}
+            : { durationMs: req.scope.value.durationMs }),
         }, call)).answer;
       case "range":
         return (await client.getRange({
@@ -289,16 +287,4 @@ function notFound(name: string, registry: Registry): ConnectError {
     })`,
     Code.NotFound,
   );
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

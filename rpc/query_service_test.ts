@@ -16,7 +16,7 @@ import { createQuerier } from "../query/mod.ts";
 import { type Answer, QueryService } from "../proto/gen/murmur/v1/query_pb.ts";
 import { AdminService } from "../proto/gen/murmur/admin/v1/admin_pb.ts";
 import { createQueryService } from "./_query_service.ts";
-import { createHandler } from "./server.ts";
+import { createHandler } from "../admin/server.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 2, 1);
