@@ -77,6 +77,7 @@ import {
   type StateKey,
   type Store,
   type StoreLimits,
+  StoreUnavailableError,
   type StreamMark,
 } from "./store.ts";
 
@@ -113,7 +114,14 @@ function keyProblem(namespace: string, entity: string): string | undefined {
     : undefined;
 }
 
-/** How the store retries throttling, 5xx answers, network errors and unprocessed keys. */
+/**
+ * How the store retries throttling, 5xx answers, network errors and
+ * unprocessed keys, inside one call. This is the only retry of those
+ * failures: when it runs out the store throws
+ * {@linkcode DynamoDBUnavailableError}, which the runtime does not retry
+ * again. Lost compare-and-set races have their own bound
+ * ({@linkcode DynamoDBStoreOptions.maxCasAttempts}).
+ */
 export interface DynamoDBRetryOptions {
   /** Attempts per call before giving up with {@linkcode DynamoDBUnavailableError}. Default: 8. */
   readonly maxAttempts?: number;
@@ -151,7 +159,9 @@ export interface DynamoDBStoreStats {
 
 /**
  * Thrown when DynamoDB kept throttling, failing or leaving keys unprocessed
- * through every retry. The runtime stops the worker on it rather than spin.
+ * through every retry (a {@linkcode StoreUnavailableError}: the store
+ * retried by its own policy, so the runtime stops the worker on it at once
+ * rather than retry again and multiply the attempts).
  * The message's advice fits the cause: a refused connection asks whether
  * DynamoDB runs at the endpoint, throttling asks for capacity.
  *
@@ -163,13 +173,11 @@ export interface DynamoDBStoreStats {
  * assert.equal(error.attempts, 8);
  * ```
  */
-export class DynamoDBUnavailableError extends Error {
+export class DynamoDBUnavailableError extends StoreUnavailableError {
   /** The table. */
   readonly table: string;
   /** The DynamoDB operation that gave up. */
   readonly operation: string;
-  /** How many attempts were made. */
-  readonly attempts: number;
   /**
    * Creates the error.
    *
@@ -185,7 +193,9 @@ export class DynamoDBUnavailableError extends Error {
     cause: unknown,
   ) {
     super(
-      `dynamodb table "${table}": ${operation} still failed after ${attempts} attempts (${
+      `dynamodb:${table}`,
+      attempts,
+      `${operation} (${
         cause instanceof Error ? `${cause.name}: ${cause.message}` : cause
       }); ${unavailableAdvice(cause)}`,
       { cause },
@@ -193,7 +203,6 @@ export class DynamoDBUnavailableError extends Error {
     this.name = "DynamoDBUnavailableError";
     this.table = table;
     this.operation = operation;
-    this.attempts = attempts;
   }
 }
 

@@ -36,6 +36,7 @@ export {
   type StateKey,
   type Store,
   type StoreLimits,
+  StoreUnavailableError,
   type StreamMark,
 } from "./store.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";

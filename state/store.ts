@@ -330,3 +330,49 @@ export class EntityRejectedError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * Thrown by a store whose own retries of a transient failure (throttling,
+ * 5xx answers, refused connections) ran out. The store has already waited
+ * and retried by its policy, so the runtime does not retry the call again:
+ * it stops the run with its `StoreFailureError` at once, and retry layers
+ * never multiply. The message says what to check.
+ *
+ * @example Usage
+ * ```ts
+ * import { StoreUnavailableError } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new StoreUnavailableError("dynamodb:murmur_state", 8, "is DynamoDB running?");
+ * assert.equal(error.attempts, 8);
+ * assert.match(error.message, /after 8 attempts/);
+ * ```
+ */
+export class StoreUnavailableError extends Error {
+  /** The store's name. */
+  readonly store: string;
+  /** How many attempts the store made. */
+  readonly attempts: number;
+  /**
+   * Creates the error.
+   *
+   * @param store The store's name.
+   * @param attempts How many attempts the store made.
+   * @param detail What failed and what to check.
+   * @param options The last error as `cause`.
+   */
+  constructor(
+    store: string,
+    attempts: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `store "${store}" still failed after ${attempts} attempts: ${detail}`,
+      options,
+    );
+    this.name = "StoreUnavailableError";
+    this.store = store;
+    this.attempts = attempts;
+  }
+}

@@ -25,6 +25,7 @@ import {
   MarkConflictError,
   type Scope,
   type StateKey,
+  StoreUnavailableError,
 } from "../state/mod.ts";
 import {
   DynamoDBStore,
@@ -504,6 +505,10 @@ Deno.test({
       bucket: null,
     }).then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof DynamoDBUnavailableError, String(error));
+    assert.ok(
+      error instanceof StoreUnavailableError,
+      "the runtime does not retry it again",
+    );
     assert.match(error.message, /ECONNREFUSED/);
     assert.match(error.message, /is DynamoDB running/);
     assert.doesNotMatch(error.message, /capacity/);
