@@ -140,6 +140,9 @@ export function resolveSourceOptions<T>(
 
 /** One assignment of partitions by the group; offsets are committed only while it is current. */
 class Generation {
+  static #next = 0;
+  /** Bumped on every assignment: records carry it, so the runtime reloads a stream's exactly-once horizon when its owner may have changed. */
+  readonly id = ++Generation.#next;
   readonly tracker = new AckTracker();
   /** Stream → the highest position committed. */
   readonly committed = new Map<string, bigint>();
@@ -179,6 +182,8 @@ class KafkaRecord<T> implements SourceRecord<T> {
   readonly time: number;
   readonly stream: string;
   readonly position: bigint;
+  /** The assignment the record was fetched under (see `SourceRecord.generation`). */
+  readonly generation: number;
   readonly raw?: Uint8Array;
   readonly error?: Error;
   readonly #hold: Hold;
@@ -198,6 +203,7 @@ class KafkaRecord<T> implements SourceRecord<T> {
     this.time = time;
     this.stream = hold.stream;
     this.position = position;
+    this.generation = hold.generation.id;
     if (raw !== null) this.raw = raw;
     if (error !== undefined) this.error = error;
     this.#hold = hold;

@@ -173,11 +173,14 @@ export class Extractor<E, V> {
   /**
    * Extracts every record of a batch. With `progress` (dedup on), records
    * at or below their stream's horizon, and records without a position,
-   * become exact per-record deltas.
+   * become exact per-record deltas. With `replan` (a flush found its folded
+   * deltas partly applied by another writer), every record becomes an exact
+   * delta and debouncers are not asked again.
    */
   prepare(
     records: readonly SourceRecord<E>[],
     progress: Progress | null,
+    replan = false,
   ): Prepared<V> {
     const pipeline = this.#pipeline;
     const name = pipeline.name;
@@ -202,8 +205,8 @@ export class Extractor<E, V> {
     const store = pipeline.store as Pipeline<unknown, unknown>["store"];
     const window = pipeline.window;
     const monoid = pipeline.monoid;
-    const keyDebounce = this.#keyDebounce;
-    const valueDebounce = this.#valueDebounce;
+    const keyDebounce = replan ? null : this.#keyDebounce;
+    const valueDebounce = replan ? null : this.#valueDebounce;
     const now = this.#options.now();
     const lateDead = pipeline.lateData === "deadLetter";
     let lastBucket: number | null = null;
@@ -313,7 +316,7 @@ export class Extractor<E, V> {
         let exact: { marks: StreamMark[] } | { claims: string[] } | undefined;
         if (stream === undefined || position === undefined) {
           exact = { claims: [`${name}|${record.id}`] };
-        } else if (!progress.advance(stream, position)) {
+        } else if (replan || !progress.advance(stream, position)) {
           exact = { marks: [{ stream, from: position, to: position }] };
         } else {
           const count = single !== undefined ? 1 : many!.length;

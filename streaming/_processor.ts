@@ -2,6 +2,7 @@
 
 import type { Pipeline } from "../pipeline/mod.ts";
 import type { SourceRecord } from "../source/mod.ts";
+import { ExactlyOnceConflictError } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Buffer, Folder } from "./_buffer.ts";
 import { DeadLetters } from "./_dead_letter.ts";
@@ -159,6 +160,7 @@ export class Processor<E, V> {
       ? this.#folder.fold(prepared, buffer)
       : prepared.dead;
     if (dead.length > 0) {
+      for (const { record } of dead) buffer.rejected.add(record);
       try {
         await this.#deadLetters.send(dead);
       } catch (error) {
@@ -245,11 +247,16 @@ export class Processor<E, V> {
         this.#progress.wrote(intents);
       }
     }
-    await this.#writer.write(
-      buffer.exact,
-      deltas,
-      buffer as Buffer<unknown>,
-    );
+    try {
+      await this.#writer.write(
+        buffer.exact,
+        deltas,
+        buffer as Buffer<unknown>,
+      );
+    } catch (error) {
+      if (!(error instanceof ExactlyOnceConflictError)) throw error;
+      await this.#replan(buffer, error);
+    }
     this.counts.flushes++;
     this.options.metrics.flushed(
       this.#name,
@@ -264,6 +271,35 @@ export class Processor<E, V> {
         ? Math.max(0, now - buffer.maxTime)
         : now - started,
     );
+  }
+
+  /**
+   * Another writer applied part of this flush's folded records: a peer that
+   * held the stream before (its intent came after this process read the
+   * horizon) or one still writing a stream it gave up. Each record is
+   * written again alone (as ranges per key, split where partly applied), so
+   * marks decide it: nothing is lost or counted twice, and the run goes on.
+   */
+  async #replan(
+    buffer: Buffer<V>,
+    conflict: ExactlyOnceConflictError,
+  ): Promise<void> {
+    const progress = this.#progress;
+    if (progress === null) throw conflict;
+    this.options.metrics.error(this.#name, conflict);
+    for (const stream of buffer.streamMax.keys()) progress.forget(stream);
+    const done = new Set<unknown>(buffer.rejected);
+    for (const e of buffer.exact) done.add(e.record);
+    const exact = [];
+    for (const batch of buffer.batches) {
+      const again = this.#extractor.prepare(
+        batch.filter((record) => !done.has(record)) as SourceRecord<E>[],
+        progress,
+        true,
+      );
+      for (const e of again.exact) exact.push(e);
+    }
+    await this.#writer.write(exact, [], buffer as Buffer<unknown>);
   }
 
   #ack(buffer: Buffer<V>): void {

@@ -290,3 +290,71 @@ Deno.test("run() writes when the buffer's bytes or distinct keys reach their bou
   assert.ok(byBytes.calls >= 5, `${byBytes.calls} calls`);
   assert.equal(await byBytes.get(q.scope, { entity: "k0", bucket: null }), 200);
 });
+
+/** Records of stream `s` at positions [from, to), all for key `k`. */
+function streamRecords(
+  from: number,
+  to: number,
+  generation?: number,
+): SourceRecord<number>[] {
+  return Array.from({ length: to - from }, (_, i) => ({
+    value: from + i,
+    id: `r${from + i}`,
+    time: 0,
+    stream: "s",
+    position: BigInt(from + i),
+    ack: () => {},
+    ...(generation === undefined ? {} : { generation }),
+  }));
+}
+
+Deno.test("run() goes on exactly when another writer applied part of a folded flush", async () => {
+  const store = new MemoryStore();
+  const p = pipeline<number>("zombie").key(() => "k").value(() => 1)
+    .aggregate(sum()).storeIn(store).build();
+  const survivor = new Runner(p, {
+    dedup: true,
+    batchWindow: { time: 60_000 },
+  });
+  await survivor.push(streamRecords(0, 100));
+  // A peer that gave the stream up late still wrote its first half.
+  await store.merge(p.scope, [{
+    key: { entity: "k", bucket: null },
+    value: 50,
+    marks: [{ stream: "s", from: 0n, to: 49n }],
+  }]);
+  await survivor.flush();
+  assert.equal(await store.get(p.scope, { entity: "k", bucket: null }), 100);
+  await survivor.push(streamRecords(100, 110));
+  await survivor.flush();
+  assert.equal(await store.get(p.scope, { entity: "k", bucket: null }), 110);
+});
+
+Deno.test("run() reloads a stream's horizon when the source's generation changes", async () => {
+  const inner = new MemoryStore();
+  let conflicts = 0;
+  const store: Store = {
+    name: "watch",
+    get: (scope, key) => inner.get(scope, key),
+    getMany: (scope, keys) => inner.getMany(scope, keys),
+    merge: (scope, deltas, options) =>
+      inner.merge(scope, deltas, options).catch((error) => {
+        conflicts++;
+        throw error;
+      }),
+    close: () => inner.close(),
+  };
+  const p = pipeline<number>("regain").key(() => "k").value(() => 1)
+    .aggregate(sum()).storeIn(store).build();
+  const worker = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
+  await worker.push(streamRecords(0, 10, 1));
+  await worker.flush();
+  // The stream moved to a peer, which applied 10..19, then came back.
+  const peer = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
+  await peer.push(streamRecords(10, 20, 1));
+  await peer.flush();
+  await worker.push(streamRecords(10, 30, 2));
+  await worker.flush();
+  assert.equal(await inner.get(p.scope, { entity: "k", bucket: null }), 30);
+  assert.equal(conflicts, 0);
+});
