@@ -35,6 +35,7 @@ import {
 } from "../state/dynamodb.ts";
 import { storeConformance } from "../testing/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { seededRandom } from "../internal/prng.ts";
 
 const endpoint = await service("dynamodb");
 const TABLE = "murmur_h5_tests";
@@ -310,28 +311,50 @@ function throttle(): Error {
   });
 }
 
+/** An error shaped as the SDK throws it for a service answer. */
+function awsError(name: string, message: string, status = 400): Error {
+  return Object.assign(new Error(message), {
+    name,
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+/** A store whose UpdateItem calls all fail with `error()`; `calls()` counts them. */
+function failingUpdates(
+  error: () => Error,
+  options: DynamoDBStoreOptions = {},
+): { store: DynamoDBStore; client: DynamoDBClient; calls: () => number } {
+  let calls = 0;
+  const hooks = hooked((command, run) => {
+    if (command !== "UpdateItemCommand") return run();
+    calls++;
+    return Promise.reject(error());
+  }, options);
+  return { ...hooks, calls: () => calls };
+}
+
+/** What a promise rejected with, or `undefined` when it resolved. */
+function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(() => undefined, (e: unknown) => e);
+}
+
+const one = (entity = "e") => [{ key: { entity, bucket: null }, value: 1 }];
+
 Deno.test({
   name:
     "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
   ...opts,
   fn: async () => {
-    let attempts = 0;
-    const { store, client: c } = hooked((command, run) => {
-      if (command !== "UpdateItemCommand") return run();
-      attempts++;
-      return Promise.reject(throttle());
-    }, { retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 4 } });
-    const scope = scopeOf(sum());
-    const error = await store.merge(scope, [{
-      key: { entity: "e", bucket: null },
-      value: 1,
-    }]).then(() => undefined, (e: unknown) => e);
+    const { store, client: c, calls } = failingUpdates(throttle, {
+      retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 4 },
+    });
+    const error = await failureOf(store.merge(scopeOf(sum()), one()));
     assert.ok(error instanceof DynamoDBUnavailableError, String(error));
     assert.equal(error.attempts, 4);
     assert.equal(error.operation, "UpdateItem");
     assert.match(error.message, /ProvisionedThroughputExceeded/);
     assert.match(error.message, /raise its capacity/);
-    assert.equal(attempts, 4);
+    assert.equal(calls(), 4);
     assert.equal(store.stats().transientRetries, 3);
     c.destroy();
   },
@@ -347,10 +370,7 @@ Deno.test({
         failures++;
         if (failures === 2) {
           return Promise.reject(
-            Object.assign(new Error("Internal server error"), {
-              name: "InternalServerError",
-              $metadata: { httpStatusCode: 500 },
-            }),
+            awsError("InternalServerError", "Internal server error", 500),
           );
         }
         return Promise.reject(throttle());
@@ -371,29 +391,18 @@ Deno.test({
     "DynamoDBStore turns a ValidationException into DeltaRejectedError, never retried",
   ...opts,
   fn: async () => {
-    let attempts = 0;
-    const { store, client: c } = hooked((command, run) => {
-      if (command !== "UpdateItemCommand") return run();
-      attempts++;
-      return Promise.reject(
-        Object.assign(
-          new Error(
-            "Hash primary key values must be under 2048 bytes, and range primary key values must be under 1024 bytes",
-          ),
-          { name: "ValidationException", $metadata: { httpStatusCode: 400 } },
-        ),
-      );
-    });
-    const key = { entity: "e", bucket: null };
-    const error = await store.merge(scopeOf(sum()), [{ key, value: 1 }]).then(
-      () => undefined,
-      (e: unknown) => e,
+    const { store, client: c, calls } = failingUpdates(() =>
+      awsError(
+        "ValidationException",
+        "Hash primary key values must be under 2048 bytes, and range primary key values must be under 1024 bytes",
+      )
     );
+    const error = await failureOf(store.merge(scopeOf(sum()), one()));
     assert.ok(error instanceof DeltaRejectedError, String(error));
     assert.equal(error.index, 0);
-    assert.deepEqual(error.key, key);
+    assert.deepEqual(error.key, { entity: "e", bucket: null });
     assert.match(error.message, /under 2048 bytes/);
-    assert.equal(attempts, 1);
+    assert.equal(calls(), 1);
     c.destroy();
   },
 });
@@ -403,18 +412,13 @@ Deno.test({
     "DynamoDBStore keeps a schema ValidationException an error (not the delta's fault)",
   ...opts,
   fn: async () => {
-    const { store, client: c } = hooked((command, run) =>
-      command !== "UpdateItemCommand" ? run() : Promise.reject(
-        Object.assign(
-          new Error("The provided key element does not match the schema"),
-          { name: "ValidationException", $metadata: { httpStatusCode: 400 } },
-        ),
+    const { store, client: c } = failingUpdates(() =>
+      awsError(
+        "ValidationException",
+        "The provided key element does not match the schema",
       )
     );
-    const error = await store.merge(scopeOf(sum()), [{
-      key: { entity: "e", bucket: null },
-      value: 1,
-    }]).then(() => undefined, (e: unknown) => e);
+    const error = await failureOf(store.merge(scopeOf(sum()), one()));
     assert.ok(
       error instanceof Error && !(error instanceof DeltaRejectedError),
       String(error),
@@ -500,10 +504,9 @@ Deno.test({
     const store = new DynamoDBStore(c, TABLE, {
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
     });
-    const error = await store.get(scopeOf(sum()), {
-      entity: "e",
-      bucket: null,
-    }).then(() => undefined, (e: unknown) => e);
+    const error = await failureOf(
+      store.get(scopeOf(sum()), { entity: "e", bucket: null }),
+    );
     assert.ok(error instanceof DynamoDBUnavailableError, String(error));
     assert.ok(
       error instanceof StoreUnavailableError,
@@ -518,8 +521,7 @@ Deno.test({
 
 /** Splits 0..n-1 into random consecutive runs, as differently timed batch windows would. */
 function runs(n: number, seed: number): [number, number][] {
-  let s = seed;
-  const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = seededRandom(seed);
   const out: [number, number][] = [];
   for (let from = 0; from < n;) {
     const to = Math.min(n - 1, from + Math.floor(random() * 5));
