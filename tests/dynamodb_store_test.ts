@@ -89,6 +89,36 @@ function hooked(
   return { store: new DynamoDBStore(c, TABLE, options), client: c };
 }
 
+/**
+ * A store whose BatchGetItem answers only the first `answered(n)` of the `n`
+ * items DynamoDB returned and hands the rest back as UnprocessedKeys.
+ */
+function partialBatchGets(
+  answered: (n: number) => number,
+  options: DynamoDBStoreOptions,
+): { store: DynamoDBStore; client: DynamoDBClient; calls: () => number } {
+  let calls = 0;
+  const hooks = hooked(async (command, run) => {
+    const out = await run() as {
+      output: {
+        Responses?: Record<string, Record<string, unknown>[]>;
+        UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
+      };
+    };
+    if (command !== "BatchGetItemCommand") return out;
+    calls++;
+    const items = out.output.Responses?.[TABLE] ?? [];
+    const keep = items.slice(0, answered(items.length));
+    const rest = items.slice(keep.length).map((i) => ({ pk: i.pk, sk: i.sk }));
+    out.output.Responses = { [TABLE]: keep };
+    if (rest.length > 0) {
+      out.output.UnprocessedKeys = { [TABLE]: { Keys: rest } };
+    }
+    return out;
+  }, options);
+  return { ...hooks, calls: () => calls };
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test({
@@ -234,29 +264,11 @@ Deno.test({
     "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
   ...opts,
   fn: async () => {
-    let calls = 0;
-    const { store, client: c } = hooked(async (command, run) => {
-      const out = await run() as {
-        output: {
-          Responses?: Record<string, Record<string, unknown>[]>;
-          UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
-        };
-      };
-      if (command !== "BatchGetItemCommand") return out;
-      calls++;
-      // DynamoDB may answer part of a batch: hand back a third, defer the rest.
-      const items = out.output.Responses?.[TABLE] ?? [];
-      const keep = items.slice(0, Math.ceil(items.length / 3));
-      const rest = items.slice(keep.length).map((item) => ({
-        pk: item.pk,
-        sk: item.sk,
-      }));
-      out.output.Responses = { [TABLE]: keep };
-      if (rest.length > 0) {
-        out.output.UnprocessedKeys = { [TABLE]: { Keys: rest } };
-      }
-      return out;
-    }, { retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+    // DynamoDB may answer part of a batch: hand back a third, defer the rest.
+    const { store, client: c, calls } = partialBatchGets(
+      (n) => Math.ceil(n / 3),
+      { retry: { baseDelayMs: 1, maxDelayMs: 5 } },
+    );
     const scope = scopeOf(sum());
     const keys = Array.from({ length: 250 }, (_, i) => ({
       entity: `e${i}`,
@@ -265,7 +277,10 @@ Deno.test({
     await store.merge(scope, keys.map((key, i) => ({ key, value: i + 1 })));
     const values = await store.getMany(scope, [...keys, keys[0]!]);
     assert.deepEqual(values, [...keys.map((_, i) => i + 1), 1]);
-    assert.ok(calls > 3, `expected several BatchGetItem calls, got ${calls}`);
+    assert.ok(
+      calls() > 3,
+      `expected several BatchGetItem calls, got ${calls()}`,
+    );
     assert.ok(store.stats().unprocessedKeys > 0);
     c.destroy();
   },
@@ -275,21 +290,9 @@ Deno.test({
   name: "DynamoDBStore.getMany() gives up on keys that stay unprocessed",
   ...opts,
   fn: async () => {
-    const { store, client: c } = hooked(async (command, run) => {
-      const out = await run() as {
-        output: {
-          Responses?: Record<string, Record<string, unknown>[]>;
-          UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
-        };
-      };
-      if (command !== "BatchGetItemCommand") return out;
-      const items = out.output.Responses?.[TABLE] ?? [];
-      out.output.Responses = { [TABLE]: [] };
-      out.output.UnprocessedKeys = {
-        [TABLE]: { Keys: items.map((i) => ({ pk: i.pk, sk: i.sk })) },
-      };
-      return out;
-    }, { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const { store, client: c } = partialBatchGets(() => 0, {
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    });
     const scope = scopeOf(sum());
     const key = { entity: "e", bucket: null };
     await store.merge(scope, [{ key, value: 1 }]);
