@@ -20,6 +20,13 @@ export interface SourceRecord<T> {
   readonly stream?: string;
   /** The record's position within `stream` (offset, sequence number, line number). */
   readonly position?: bigint;
+  /**
+   * The stream's assignment generation: bumped by the source each time it
+   * (re)acquires the stream (a Kafka rebalance, a Kinesis lease taken
+   * over). The runtime reloads the stream's exactly-once horizon when it
+   * changes. Omitted by sources whose streams never move.
+   */
+  readonly generation?: number;
   /** The raw bytes, when the source has them (for dead letters). */
   readonly raw?: Uint8Array;
   /** Set when the source could not decode the record. */
