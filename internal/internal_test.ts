@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { delay, forEachLimit } from "./async.ts";
 import { backoff, retry } from "./retry.ts";
 import { fnv1a32 } from "./hash.ts";
@@ -9,6 +10,7 @@ import {
   uniqueStateKeys,
 } from "./state_key.ts";
 import { seededRandom, seededUint32 } from "./prng.ts";
+import { utf8Length } from "./utf8.ts";
 
 Deno.test("delay() resolves after the time and rejects at once when aborted", async () => {
   const started = performance.now();
@@ -126,4 +128,17 @@ Deno.test("seededRandom() repeats per seed and stays in [0, 1)", () => {
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const u = seededUint32(1);
   assert.ok(Number.isInteger(u()) && u() < 2 ** 32);
+});
+
+Deno.test("utf8Length() equals the encoder's byte count for any string, lone surrogates included", () => {
+  const encoder = new TextEncoder();
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" })),
+      (text) => utf8Length(text) === encoder.encode(text).length,
+    ),
+    { numRuns: 2000 },
+  );
+  assert.equal(utf8Length("\ud800x"), 4);
+  assert.equal(utf8Length("😀"), 4);
 });
