@@ -23,13 +23,11 @@ export interface WriteCounts {
   applied: number;
   /** Deltas skipped because an earlier run of the same job wrote them. */
   skipped: number;
-  /** Wall time the producer waited for the store (back-pressure and the final drain), in ms. */
-  blockedMs: number;
 }
 
 /** Batches deltas into `store.merge` calls with at most `concurrency` in flight. */
 export class DeltaWriter<V> {
-  readonly counts: WriteCounts = { applied: 0, skipped: 0, blockedMs: 0 };
+  readonly counts: WriteCounts = { applied: 0, skipped: 0 };
   readonly rejected: RejectedKey[] = [];
   readonly #store: Store;
   readonly #scope: Scope<V>;
@@ -61,9 +59,7 @@ export class DeltaWriter<V> {
   /** Writes what is queued and waits for every merge. */
   async drain(): Promise<void> {
     await this.#flush();
-    const t0 = performance.now();
     await Promise.all(this.#inFlight);
-    this.counts.blockedMs += performance.now() - t0;
     if (this.#failure !== undefined) throw this.#failure;
   }
 
@@ -73,9 +69,7 @@ export class DeltaWriter<V> {
     const deltas = this.#pending;
     this.#pending = [];
     if (this.#inFlight.size >= this.#concurrency) {
-      const t0 = performance.now();
       await Promise.race(this.#inFlight);
-      this.counts.blockedMs += performance.now() - t0;
       if (this.#failure !== undefined) throw this.#failure;
     }
     const task: Promise<void> = this.#merge(deltas).catch((error) => {
