@@ -121,7 +121,9 @@ function timeFn(
         `the event has no time field "${spec.field}" (set whenMissing: recordTime to fall back to the record's time)`,
       );
     }
-    const ms = typeof value === "number" || typeof value === "bigint"
+    const ms = value instanceof Date
+      ? value.getTime()
+      : typeof value === "number" || typeof value === "bigint"
       ? Number(value) * scale
       : typeof value === "string" && /^\d+(\.\d+)?$/.test(value)
       ? Number(value) * scale

@@ -97,7 +97,7 @@ function sourceSpec(raw: Raw): SourceSpec {
       settings,
     };
   }
-  if (raw.kind === "s3" || raw.kind === "parquet") {
+  if (raw.kind === "s3" || raw.kind === "parquet" || raw.kind === "mongo") {
     const { kind: _, ...rest } = raw;
     return { kind: raw.kind, settings: rest };
   }

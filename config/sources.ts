@@ -5,6 +5,8 @@ import { JsonLinesSource, type Source } from "../source/mod.ts";
 import { kafkaSource, type KafkaSourceOptions } from "../source/kafka.ts";
 import { FileCheckpoint, S3JsonLinesSource } from "../source/s3.ts";
 import { ParquetSource } from "../source/parquet.ts";
+import { MongoSnapshotSource } from "../source/mongo.ts";
+import { MongoClient } from "mongodb";
 import type { ConfigEvent } from "./build.ts";
 import type { SourceSpec } from "./types.ts";
 
@@ -81,7 +83,7 @@ function objectOf(value: unknown): ConfigEvent {
 
 function openArchive(
   spec: {
-    readonly kind: "s3" | "parquet";
+    readonly kind: "s3" | "parquet" | "mongo";
     readonly settings: Readonly<Record<string, unknown>>;
   },
 ): Source<ConfigEvent> {
@@ -90,6 +92,34 @@ function openArchive(
   const checkpoint = s.checkpoint === undefined
     ? {}
     : { checkpoint: new FileCheckpoint(s.checkpoint as string) };
+  if (spec.kind === "mongo") {
+    const client = new MongoClient(s.url as string);
+    const scan = new MongoSnapshotSource<ConfigEvent>({
+      client,
+      db: s.db as string,
+      collection: s.collection as string,
+      ...(s.filter === undefined
+        ? {}
+        : { filter: s.filter as Record<string, unknown> }),
+      ...(s.projection === undefined
+        ? {}
+        : { projection: s.projection as Record<string, unknown> }),
+      ...num("batchSize"),
+      ...checkpoint,
+    });
+    // The client is ours: closing the source closes it too.
+    const close = async () => {
+      await scan.close();
+      await client.close();
+    };
+    return {
+      name: scan.name,
+      close,
+      [Symbol.asyncDispose]: close,
+      [Symbol.asyncIterator]: () => scan[Symbol.asyncIterator](),
+      progress: () => scan.progress(),
+    } as Source<ConfigEvent>;
+  }
   if (spec.kind === "s3") {
     const suffix = s.suffix as string | undefined;
     return new S3JsonLinesSource<ConfigEvent>({

@@ -101,11 +101,11 @@ export interface JsonlSourceSpec {
   readonly settings: Readonly<Record<string, number | string>>;
 }
 
-/** An archive in S3 (JSON-Lines) or Parquet files (local or in S3). */
+/** An archive or snapshot: JSON-Lines in S3, Parquet files (local or in S3), a Mongo collection scan. */
 export interface ArchiveSourceSpec {
   /** The kind. */
-  readonly kind: "s3" | "parquet";
-  /** Bucket, prefix, path, endpoint, region, columns and tuning, as written. */
+  readonly kind: "s3" | "parquet" | "mongo";
+  /** Bucket, prefix, path, endpoint, region, columns, url, db, collection and tuning, as written. */
   readonly settings: Readonly<Record<string, unknown>>;
 }
 

@@ -12,6 +12,7 @@ import { buildPipelines, openSource, parseConfig } from "../config/mod.ts";
 import { replay } from "../streaming/replay.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { sum } from "../monoid/mod.ts";
+import { MongoClient } from "mongodb";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 9, 1);
@@ -113,4 +114,26 @@ replay:
   source: { kind: parquet, path: ${dir}, columns: [at, amount] }
 `);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name:
+    "bootstrap: a Mongo collection named by the config lands in its daily buckets",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const mongo = await service("mongo");
+    const client = new MongoClient(mongo.url);
+    const db = uniqueName("shop").replace(/-/g, "_");
+    await client.db(db).collection("orders").insertMany(
+      month().map((e) => ({ ...e, at: new Date(e.at) })),
+    );
+    await client.close();
+    // Writes in the last second before the scan's handoff belong to the live change stream (1 s cluster-time resolution).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await check(`${PIPELINE}
+replay:
+  source: { kind: mongo, url: "${mongo.url}", db: ${db}, collection: orders, batchSize: 100 }
+`);
+  },
 });
