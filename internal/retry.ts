@@ -47,14 +47,15 @@ export interface RetryOptions {
   /** Aborts the wait between attempts; the abort reason is thrown. */
   readonly signal?: AbortSignal | undefined;
   /** Whether an error is worth another attempt. Default: every error is. */
-  readonly retryable?: (error: unknown) => boolean | undefined;
+  readonly retryable?: ((error: unknown) => boolean) | undefined;
   /** Called after each retryable failure, before waiting (`attempt` counts from 1). */
-  readonly onFailure?: (error: unknown, attempt: number) => void | undefined;
+  readonly onFailure?:
+    | ((error: unknown, attempt: number) => void)
+    | undefined;
   /** The error to throw once attempts run out. Default: the last error. */
-  readonly exhausted?: (
-    error: unknown,
-    attempts: number,
-  ) => unknown | undefined;
+  readonly exhausted?:
+    | ((error: unknown, attempts: number) => unknown)
+    | undefined;
 }
 
 /**
