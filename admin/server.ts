@@ -17,7 +17,7 @@ import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
 import { Registry } from "./_registry.ts";
 import { createAdminService } from "../rpc/_admin_service.ts";
 import { createUnaryHandler, type UnaryMethod } from "../rpc/_unary.ts";
-import { codeName } from "../rpc/_wire.ts";
+import { codeName, dropUnboundedDeadline } from "../rpc/_wire.ts";
 import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
 import type { QueryTarget } from "../query/mod.ts";
 import type { PipelineDescription } from "../pipeline/mod.ts";
@@ -370,10 +370,12 @@ async function detach(
       );
     }
   }
+  const headers = new Headers(request.headers);
+  dropUnboundedDeadline(headers);
   return {
     request: new Request(request.url, {
       method: request.method,
-      headers: request.headers,
+      headers,
       body,
       signal: controller.signal,
     }),

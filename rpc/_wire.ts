@@ -113,6 +113,26 @@ export function parseDeadline(
   return ms > MAX_TIMER_MS ? undefined : ms;
 }
 
+/**
+ * Removes a deadline header that asks for more than {@linkcode MAX_TIMER_MS}
+ * (a timer would fire at once), so every later layer sees no deadline.
+ * Malformed values are left for the protocol layer to refuse.
+ */
+export function dropUnboundedDeadline(headers: Headers): void {
+  for (const protocol of ["connect", "grpc-web"] as const) {
+    try {
+      const name = protocol === "connect"
+        ? "connect-timeout-ms"
+        : "grpc-timeout";
+      if (
+        headers.has(name) && parseDeadline(protocol, headers) === undefined
+      ) headers.delete(name);
+    } catch {
+      // Malformed: answered as invalid_argument where it is read.
+    }
+  }
+}
+
 /** The HTTP status of a Connect error code (Connect protocol, unary). */
 export function httpStatusOf(code: Code): number {
   switch (code) {
