@@ -125,7 +125,7 @@ function printRun(flags: Flags, what: string, summary: ReplaySummary): void {
         grouped(p.keys)
       } keys, ${buckets}, events ${iso(p.from)} … ${iso(p.to)}${
         p.afterCut > 0 ? `, ${grouped(p.afterCut)} deltas after the cut` : ""
-      }`,
+      }${p.late > 0 ? `, ${grouped(p.late)} late (past retention)` : ""}`,
     );
   }
   say(flags, lines.join("\n"), summary);

@@ -262,7 +262,8 @@ export function buildPipeline(
       keys.map((key) => key(event))
     )
     : pipeline<ConfigEvent>(spec.name).key(keys[0]!);
-  builder = builder.value(value).aggregate(monoid).storeIn(options.store);
+  builder = builder.value(value).aggregate(monoid).storeIn(options.store)
+    .lateData(spec.run.lateData);
   if (top !== null) builder = builder.top(top);
   const window = windowOf(spec.window);
   if (window !== null) builder = builder.window(window);

@@ -233,3 +233,25 @@ Deno.test("config: the shipped example and schema agree", async () => {
   assert.ok(config.pipelines.length >= 2);
   assert.equal(config.source?.kind, "kafka");
 });
+
+Deno.test("config: lateData says what happens to an event past retention", async () => {
+  const old = [{ user: "u", amount: 1, at: Date.UTC(2020, 0, 1) }];
+  for (
+    const [policy, late, dead] of [["drop", 1, 0], [
+      "deadLetter",
+      0,
+      1,
+    ]] as const
+  ) {
+    const config = parseConfig(
+      `pipelines: [{ name: s, key: user, value: amount, aggregate: sum, time: at, window: { every: day, retention: 7d }, lateData: ${policy} }]`,
+    );
+    const store = new MemoryStore();
+    const summary = await runFanout(
+      MemorySource.of(old),
+      buildPipelines(config, { store }),
+    );
+    assert.equal(summary.pipelines[0]!.late, late, policy);
+    assert.equal(summary.pipelines[0]!.deadLetters, dead, policy);
+  }
+});

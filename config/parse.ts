@@ -316,6 +316,10 @@ export function parseConfig(
         concurrency: (p.concurrency ?? defaults.concurrency) as
           | number
           | undefined ?? null,
+        lateData: (p.lateData ?? defaults.lateData) as
+          | "drop"
+          | "deadLetter"
+          | undefined ?? "drop",
         maxAttempts: (p.maxAttempts ?? defaults.maxAttempts) as
           | number
           | undefined ?? null,

@@ -49,6 +49,8 @@ export interface RunSpec {
   readonly concurrency: number | null;
   /** Attempts per store call before the run stops. */
   readonly maxAttempts: number | null;
+  /** An event whose bucket is past retention: dropped (counted as late) or dead-lettered. */
+  readonly lateData: "drop" | "deadLetter";
 }
 
 /** One pipeline of the config. */

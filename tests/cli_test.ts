@@ -115,6 +115,35 @@ pipelines:
   const after = await murmur("status", "--config", config);
   assert.match(after.stdout, /orders → orders_v2 \(version 2/);
 
+  // A shadow with a cut: the replay takes the cut from the alias and leaves later buckets to live writers.
+  const cut = START + 20 * DAY;
+  const prepared = await murmur(
+    "swap",
+    "--config",
+    config,
+    "--prepare",
+    "orders_v3",
+    "--from",
+    new Date(cut).toISOString(),
+  );
+  assert.equal(prepared.code, 0, prepared.stderr);
+  assert.match(
+    prepared.stdout,
+    /shadow: orders_v3, copying buckets from 2026-10-21/,
+  );
+  const partial = await murmur(
+    "replay",
+    "--config",
+    config,
+    "--into",
+    "orders_v3",
+    "--json",
+  );
+  assert.equal(partial.code, 0, partial.stderr);
+  const cutSummary = JSON.parse(partial.stdout).pipelines[0];
+  assert.equal(cutSummary.buckets.length, 20);
+  assert.ok(cutSummary.afterCut > 0);
+
   const kv = await Deno.openKv(`${dir}/state.kv`);
   const scope = { namespace: "revenue", monoid: sum() };
   const v1 = new KvStore(kv, { prefix: ["murmur", "orders_v1"] });
