@@ -1348,7 +1348,8 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (command === "down") {
-    const results = await down(services);
+    // No names: stop everything the stack started, opt-in services included.
+    const results = await down(names.length === 0 ? undefined : services);
     if (json) console.log(JSON.stringify(results, null, 2));
     else {
       console.log(table([
