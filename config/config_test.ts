@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
-import { buildPipelines, ConfigError, parseConfig } from "./mod.ts";
+import {
+  buildPipelines,
+  ConfigError,
+  openAlias,
+  openStore,
+  parseConfig,
+} from "./mod.ts";
+import { swap, type SwappableStore } from "../state/swap.ts";
+import { count } from "../monoid/mod.ts";
 import { MemorySource } from "../source/mod.ts";
-import { MemoryStore } from "../state/mod.ts";
+import { MemoryCache, MemoryStore } from "../state/mod.ts";
 import { runFanout } from "../streaming/mod.ts";
 import type { HyperLogLog } from "../sketch/hll.ts";
 import type { TopK } from "../sketch/topk.ts";
@@ -254,4 +262,34 @@ Deno.test("config: lateData says what happens to an event past retention", async
     assert.equal(summary.pipelines[0]!.late, late, policy);
     assert.equal(summary.pipelines[0]!.deadLetters, dead, policy);
   }
+});
+
+Deno.test("config: behind a swap alias each table has its own cache, so a swap never serves the old table's values", async () => {
+  const dir = await Deno.makeTempDir();
+  const spec = parseConfig(
+    `store: { kind: kv, path: ${dir}/s.kv, alias: orders }\npipelines: [{ name: v, key: k, aggregate: count }]`,
+  ).store;
+  {
+    await using created = await openAlias(spec);
+    await swap(created.aliases!, "orders", "t1");
+  }
+  const caches: string[] = [];
+  await using opened = await openStore(spec, {
+    cache: (table) => {
+      caches.push(table);
+      return new MemoryCache();
+    },
+  });
+  const scope = { namespace: "v", monoid: count() };
+  const key = { entity: "a", bucket: null };
+  await opened.store.merge(scope, [{ key, value: 3 }]);
+  assert.equal(await opened.store.get(scope, key), 3); // now cached for t1
+  await swap(opened.aliases!, "orders", "t2");
+  await (opened.store as SwappableStore).refresh();
+  assert.equal(await opened.store.get(scope, key), undefined);
+  await opened.store.merge(scope, [{ key, value: 4 }]);
+  assert.equal(await opened.store.get(scope, key), 4);
+  assert.deepEqual(caches, ["t1", "t2"]);
+  await opened.close();
+  await Deno.remove(dir, { recursive: true });
 });

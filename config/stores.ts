@@ -1,7 +1,12 @@
 // Stores named by a config: memory, Deno KV, DynamoDB, each optionally behind a swap alias; and the Valkey cache.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { MemoryStore, type Store } from "../state/mod.ts";
+import {
+  type Cache,
+  CachedStore,
+  MemoryStore,
+  type Store,
+} from "../state/mod.ts";
 import { KvStore } from "../state/kv.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { ValkeyCache } from "../state/valkey.ts";
@@ -24,7 +29,7 @@ export interface OpenedStore extends AsyncDisposable {
   readonly alias: string | null;
   /** Opens the store of another table of the same backend (a shadow for a replay). */
   table(name: string): Promise<Store>;
-  /** Closes the store, the registry and the clients. */
+  /** Closes the store, the registry and the clients; safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -34,6 +39,13 @@ export interface OpenStoreOptions {
   readonly table?: string;
   /** Callbacks of the alias follower. */
   readonly swap?: Pick<SwappableStoreOptions, "onSwap" | "onError">;
+  /**
+   * A cache per state table, wrapped around each table's store
+   * (`CachedStore`), e.g. `(table) => openCache(config, onError, table)`.
+   * With an alias, each table gets its own cache keys, so a swap never
+   * serves values cached from the old table. Default: none.
+   */
+  readonly cache?: (table: string) => Cache | null;
 }
 
 interface Backend {
@@ -100,7 +112,7 @@ export interface OpenedAlias extends AsyncDisposable {
   readonly aliases: AliasRegistry | null;
   /** The alias, or `null`. */
   readonly alias: string | null;
-  /** Closes the registry and its client. */
+  /** Closes the registry and its client; safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -113,7 +125,10 @@ export interface OpenedAlias extends AsyncDisposable {
  */
 export async function openAlias(spec: StoreSpec): Promise<OpenedAlias> {
   const b = await backend(spec);
+  let closed = false;
   const close = async () => {
+    if (closed) return;
+    closed = true;
     await b.aliases?.close();
     await b.close();
   };
@@ -138,18 +153,27 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<OpenedStore> {
   const b = await backend(spec);
+  const cacheFor = options.cache;
+  const open = cacheFor === undefined ? b.open : async (table: string) => {
+    const inner = await b.open(table);
+    const cache = cacheFor(table);
+    return cache === null ? inner : new CachedStore(inner, cache);
+  };
   let store: Store;
   if (options.table !== undefined) {
-    store = await b.open(options.table);
+    store = await open(options.table);
   } else if (b.aliases !== null && b.alias !== null) {
-    store = await SwappableStore.open(b.aliases, b.alias, b.open, {
+    store = await SwappableStore.open(b.aliases, b.alias, open, {
       pollInterval: spec.kind === "memory" ? 1000 : spec.pollInterval,
       ...options.swap,
     });
   } else {
-    store = await b.open(b.fixed);
+    store = await open(b.fixed);
   }
+  let closed = false;
   const close = async () => {
+    if (closed) return;
+    closed = true;
     await store.close();
     await b.aliases?.close();
     await b.close();
@@ -169,16 +193,21 @@ export async function openStore(
  *
  * @param config The config.
  * @param onError Called with cache failures (the store stays the truth).
+ * @param table The state table whose values it caches: its name is added to
+ * the key prefix, so each table of a swap alias has its own keys. Default: none.
  * @returns The cache, or `null`.
  */
 export function openCache(
   config: MurmurConfig,
   onError?: (error: unknown, operation: string) => void,
+  table?: string,
 ): ValkeyCache | null {
   if (config.cache === null) return null;
   return new ValkeyCache({
     url: config.cache.url,
-    keyPrefix: config.cache.keyPrefix,
+    keyPrefix: table === undefined
+      ? config.cache.keyPrefix
+      : `${config.cache.keyPrefix}${table}:`,
     ...(onError === undefined ? {} : { onError }),
   });
 }

@@ -276,7 +276,18 @@ export async function runWorker(
       "the worker needs a live source: add a source: section (kind: kafka)",
     );
   }
+  const onCacheError = (error: unknown, operation: string) =>
+    log("warn", "cache unavailable, reading and writing the store only", {
+      operation,
+      error: String(error),
+    });
+  // Behind a swap alias each table gets its own cache keys (inside the
+  // followed store), so a swap never serves values cached from the old table.
+  const aliased = config.store.kind !== "memory" && config.store.alias !== null;
   const opened = await openStore(config.store, {
+    ...(aliased
+      ? { cache: (table: string) => openCache(config, onCacheError, table) }
+      : {}),
     swap: {
       onSwap: (from, to) =>
         log("info", "state table swapped", {
@@ -288,14 +299,7 @@ export async function runWorker(
         log("warn", "alias read failed", { error: String(error) }),
     },
   });
-  const cache = openCache(
-    config,
-    (error, operation) =>
-      log("warn", "cache unavailable, reading and writing the store only", {
-        operation,
-        error: String(error),
-      }),
-  );
+  const cache = aliased ? null : openCache(config, onCacheError);
   const names = config.pipelines.map((p) => p.name);
   const kafka = config.source.kind === "kafka" ? config.source : null;
   const deadLetter: KafkaDeadLetter | null =
@@ -337,7 +341,7 @@ export async function runWorker(
       pipelines: names,
       source: source.name,
       store: opened.store.name,
-      cache: cache?.name ?? null,
+      cache: config.cache === null ? null : cache?.name ?? "valkey, per table",
       partitions: assigned.map((p) => p.partition),
       events: first.eventsIn,
       eventsPerSecond: Math.round(first.eventsPerSecond),
