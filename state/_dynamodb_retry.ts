@@ -118,3 +118,11 @@ export function permanentRefusal(error: unknown): string | undefined {
   }
   return `DynamoDB refused it: ValidationException: ${message}`;
 }
+
+/** The `name` of an SDK error, if it has one. */
+export function errorName(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null &&
+      typeof (error as { name?: unknown }).name === "string"
+    ? (error as { name: string }).name
+    : undefined;
+}

@@ -28,14 +28,10 @@
 import {
   type AttributeValue,
   BatchGetItemCommand,
-  CreateTableCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
   GetItemCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
-  UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { Monoid } from "../monoid/monoid.ts";
 import {
@@ -54,11 +50,17 @@ import {
   VALUE,
   VERSION,
 } from "./_dynamodb_layout.ts";
+import { errorName, isTransient, permanentRefusal } from "./_dynamodb_retry.ts";
 import {
-  isTransient,
-  permanentRefusal,
-  unavailableAdvice,
-} from "./_dynamodb_retry.ts";
+  DynamoDBContentionError,
+  DynamoDBUnavailableError,
+} from "./_dynamodb_errors.ts";
+
+export {
+  DynamoDBContentionError,
+  DynamoDBUnavailableError,
+} from "./_dynamodb_errors.ts";
+export { ensureTable, type EnsureTableOptions } from "./_dynamodb_table.ts";
 import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { delay as sleep, forEachLimit } from "../internal/async.ts";
 import { backoff, retry, type RetryPolicy } from "../internal/retry.ts";
@@ -77,7 +79,6 @@ import {
   type StateKey,
   type Store,
   type StoreLimits,
-  StoreUnavailableError,
   type StreamMark,
 } from "./store.ts";
 
@@ -157,102 +158,6 @@ export interface DynamoDBStoreStats {
   readonly unprocessedKeys: number;
 }
 
-/**
- * Thrown when DynamoDB kept throttling, failing or leaving keys unprocessed
- * through every retry (a {@linkcode StoreUnavailableError}: the store
- * retried by its own policy, so the runtime stops the worker on it at once
- * rather than retry again and multiply the attempts).
- * The message's advice fits the cause: a refused connection asks whether
- * DynamoDB runs at the endpoint, throttling asks for capacity.
- *
- * @example Usage
- * ```ts
- * import { DynamoDBUnavailableError } from "@murmur/core/state/dynamodb";
- * import assert from "node:assert/strict";
- * const error = new DynamoDBUnavailableError("murmur_state", "UpdateItem", 8, new Error("ThrottlingException"));
- * assert.equal(error.attempts, 8);
- * ```
- */
-export class DynamoDBUnavailableError extends StoreUnavailableError {
-  /** The table. */
-  readonly table: string;
-  /** The DynamoDB operation that gave up. */
-  readonly operation: string;
-  /**
-   * Creates the error.
-   *
-   * @param table The table.
-   * @param operation The DynamoDB operation.
-   * @param attempts How many attempts were made.
-   * @param cause The last error.
-   */
-  constructor(
-    table: string,
-    operation: string,
-    attempts: number,
-    cause: unknown,
-  ) {
-    super(
-      `dynamodb:${table}`,
-      attempts,
-      `${operation} (${
-        cause instanceof Error ? `${cause.name}: ${cause.message}` : cause
-      }); ${unavailableAdvice(cause)}`,
-      { cause },
-    );
-    this.name = "DynamoDBUnavailableError";
-    this.table = table;
-    this.operation = operation;
-  }
-}
-
-/**
- * Thrown when a read-combine-write lost the race to other writers of the same
- * item on every attempt. Merging again later is safe with marks or claims;
- * a batch window in front of the store makes hot keys far less contended.
- *
- * @example Usage
- * ```ts
- * import { DynamoDBContentionError } from "@murmur/core/state/dynamodb";
- * import assert from "node:assert/strict";
- * const error = new DynamoDBContentionError("murmur_state", "top_posts", { entity: "all", bucket: null }, 10);
- * assert.equal(error.name, "DynamoDBContentionError");
- * ```
- */
-export class DynamoDBContentionError extends Error {
-  /** The table. */
-  readonly table: string;
-  /** The scope's namespace. */
-  readonly namespace: string;
-  /** The contended key. */
-  readonly key: StateKey;
-  /**
-   * Creates the error.
-   *
-   * @param table The table.
-   * @param namespace The scope's namespace.
-   * @param key The contended key.
-   * @param attempts How many attempts were made.
-   */
-  constructor(
-    table: string,
-    namespace: string,
-    key: StateKey,
-    attempts: number,
-  ) {
-    super(
-      `dynamodb table "${table}" scope "${namespace}" key ${
-        JSON.stringify(key)
-      }: other writers changed the item during each of ${attempts} read-combine-write attempts; use a batch window to fold hot keys before writing, or raise maxCasAttempts`,
-    );
-    this.name = "DynamoDBContentionError";
-    this.table = table;
-    this.namespace = namespace;
-    this.key = key;
-  }
-}
-
-/** How a scope's values travel: ADD, conditional set-if-greater/less, or versioned bytes. */
 type Path = "add" | "max" | "min" | "cas";
 
 type Item = Record<string, AttributeValue>;
@@ -348,13 +253,6 @@ interface Refusal {
 function expired(item: Item, now: number): boolean {
   const ttl = item[TTL]?.N;
   return ttl !== undefined && Number(ttl) * 1000 <= now;
-}
-
-function errorName(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null &&
-      typeof (error as { name?: unknown }).name === "string"
-    ? (error as { name: string }).name
-    : undefined;
 }
 
 /**
@@ -1193,91 +1091,6 @@ export class DynamoDBStore implements Store {
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** Options for {@linkcode ensureTable}. */
-export interface EnsureTableOptions {
-  /** Enable DynamoDB's native TTL on the `ttl` attribute. Default: `true`. */
-  readonly ttl?: boolean;
-  /** How long to wait for the table to become active, in seconds. Default: 60. */
-  readonly maxWaitSeconds?: number;
-}
-
-/**
- * Creates the state table if it does not exist (on-demand billing, `pk` S
- * hash key, `sk` S range key) and enables TTL on `ttl`, for development and
- * tests. Production tables belong in Terraform or CloudFormation (see
- * `docs/dynamodb.md`).
- *
- * @param client The DynamoDB client.
- * @param table The table name.
- * @param options TTL and waiting; see {@linkcode EnsureTableOptions}.
- * @returns A promise that resolves once the table is active.
- * @throws Whatever DynamoDB answers other than "already exists".
- *
- * @example Usage
- * ```ts ignore
- * import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
- * import { ensureTable } from "@murmur/core/state/dynamodb";
- * const client = new DynamoDBClient({ endpoint: "http://localhost:8000", region: "local" });
- * await ensureTable(client, "murmur_state");
- * ```
- */
-export async function ensureTable(
-  client: DynamoDBClientLike,
-  table: string,
-  options: EnsureTableOptions = {},
-): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [
-          { AttributeName: PK, AttributeType: "S" },
-          { AttributeName: SK, AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: PK, KeyType: "HASH" },
-          { AttributeName: SK, KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-  } catch (error) {
-    if (errorName(error) !== "ResourceInUseException") throw error;
-  }
-  const deadline = Date.now() + (options.maxWaitSeconds ?? 60) * 1000;
-  for (;;) {
-    const described = await client.send(
-      new DescribeTableCommand({ TableName: table }),
-    ) as { Table?: { TableStatus?: string } };
-    if (described.Table?.TableStatus === "ACTIVE") break;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `dynamodb table "${table}" is still ${described.Table?.TableStatus} after ${
-          options.maxWaitSeconds ?? 60
-        } s; check it in the console and run again`,
-      );
-    }
-    await sleep(500);
-  }
-  if (options.ttl === false) return;
-  const described = await client.send(
-    new DescribeTimeToLiveCommand({ TableName: table }),
-  ) as { TimeToLiveDescription?: { TimeToLiveStatus?: string } };
-  const status = described.TimeToLiveDescription?.TimeToLiveStatus;
-  if (status === "ENABLED" || status === "ENABLING") return;
-  try {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: table,
-        TimeToLiveSpecification: { AttributeName: TTL, Enabled: true },
-      }),
-    );
-  } catch (error) {
-    // A concurrent ensureTable may have enabled it first.
-    if (!/already enabled/i.test(String(error))) throw error;
   }
 }
 
