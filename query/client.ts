@@ -15,7 +15,12 @@
  * @module
  */
 
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+} from "@connectrpc/connect";
 import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 
 import {
@@ -27,9 +32,11 @@ import {
   QueryService,
   type Value,
 } from "../proto/gen/murmur/v1/query_pb.ts";
-import type { Coverage, ReadStats, TimeRange } from "./query.ts";
+import type { Coverage, Querier, ReadStats, TimeRange } from "./query.ts";
+import { createQueryService } from "../rpc/_query_service.ts";
 import type { BloomProbe, CardinalityValue, TopKEntry } from "./typed.ts";
 import type { JsonValue } from "../monoid/monoid.ts";
+import { parseDuration } from "./_duration.ts";
 
 export type {
   BloomProbe,
@@ -78,6 +85,12 @@ export interface ClientWindowOptions extends ClientReadOptions {
 export type ReadQuery =
   | { readonly entity: string }
   | { readonly entity: string; readonly last: number; readonly at?: number }
+  | {
+    readonly entity: string;
+    /** A trailing span: ms, or e.g. `"24h"`, `"7d"`. */
+    readonly trailing: number | string;
+    readonly at?: number;
+  }
   | { readonly entity: string; readonly range: TimeRange };
 
 /**
@@ -127,6 +140,21 @@ export interface PipelineReader<T, O = unknown> {
   windowMany(
     entities: readonly string[],
     last: number,
+    options?: ClientWindowOptions & O,
+  ): Promise<T[]>;
+  /**
+   * The merge of the buckets overlapping the trailing `duration` up to
+   * `at` (default: the server's now): ms, or e.g. `"24h"`, `"7d"`.
+   */
+  trailing(
+    entity: string,
+    duration: number | string,
+    options?: ClientWindowOptions & O,
+  ): Promise<T>;
+  /** The trailing `duration` of many entities, in their order. */
+  trailingMany(
+    entities: readonly string[],
+    duration: number | string,
     options?: ClientWindowOptions & O,
   ): Promise<T[]>;
   /** The merge of the buckets overlapping `[startMs, endMs)`. */
@@ -254,7 +282,48 @@ export function createQueryClient(options: QueryClientOptions): QueryClient {
       return next(req);
     });
   }
-  const raw = createClient(QueryService, makeTransport(options, interceptors));
+  return clientOver(makeTransport(options, interceptors));
+}
+
+/**
+ * Creates the same typed client over a querier in this process: the same
+ * readers and the same typed values (an HLL reads as `{ estimate, lower,
+ * upper, confidence }`, a top-K as `[{ key, count }]`) as over the network,
+ * through the same service code, without a server.
+ *
+ * @param querier The querier to read.
+ * @returns The client.
+ *
+ * @example Usage
+ * ```ts
+ * import { createLocalQueryClient } from "@murmur/core/query/client";
+ * import { createQuerier } from "@murmur/core/query";
+ * import { hll } from "@murmur/core/sketch";
+ * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const visitors = { name: "visitors", monoid: hll(), window: null, store };
+ * const sketch = hll().identity();
+ * for (let i = 0; i < 100; i++) sketch.add(`user-${i}`);
+ * await store.merge({ namespace: "visitors", monoid: hll() }, [
+ *   { key: { entity: "home", bucket: null }, value: sketch },
+ * ]);
+ * const client = createLocalQueryClient(createQuerier([visitors]));
+ * const { estimate, lower, upper } = await client.cardinality("visitors").get("home");
+ * assert.ok(lower <= 100 && 100 <= upper && Math.abs(estimate - 100) < 5);
+ * ```
+ */
+export function createLocalQueryClient(querier: Querier): QueryClient {
+  return clientOver(
+    createRouterTransport((router) =>
+      router.service(QueryService, createQueryService(querier))
+    ),
+  );
+}
+
+function clientOver(transport: Transport): QueryClient {
+  const raw = createClient(QueryService, transport);
   const reader = <T, O>(
     pipeline: string,
     decode: (value: Value | undefined, pipeline: string) => T,
@@ -370,6 +439,30 @@ function readerFor<T, O>(
       );
       return all(res.answers);
     },
+    async trailing(entity, duration, options) {
+      const res = await raw.getWindow(
+        {
+          ...base(options),
+          entity,
+          durationMs: BigInt(parseDuration(duration)),
+          ...at(options),
+        },
+        call(options),
+      );
+      return one(res.answer);
+    },
+    async trailingMany(entities, duration, options) {
+      const res = await raw.getWindowMany(
+        {
+          ...base(options),
+          entities: [...entities],
+          durationMs: BigInt(parseDuration(duration)),
+          ...at(options),
+        },
+        call(options),
+      );
+      return all(res.answers);
+    },
     async range(entity, range, options) {
       const res = await raw.getRange(
         { ...base(options), entity, ...ms(range) },
@@ -389,6 +482,16 @@ function readerFor<T, O>(
       if ("range" in query) {
         answer = (await raw.getRange(
           { ...base(options), entity: query.entity, ...ms(query.range) },
+          call(options),
+        )).answer;
+      } else if ("trailing" in query) {
+        answer = (await raw.getWindow(
+          {
+            ...base(options),
+            entity: query.entity,
+            durationMs: BigInt(parseDuration(query.trailing)),
+            ...(query.at === undefined ? {} : { atMs: BigInt(query.at) }),
+          },
           call(options),
         )).answer;
       } else if ("last" in query) {

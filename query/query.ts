@@ -22,6 +22,7 @@ import {
   WindowMismatchError,
 } from "./errors.ts";
 import { Singleflight } from "./_singleflight.ts";
+import { parseDuration } from "./_duration.ts";
 
 /** Limits that keep one request from turning into an unbounded scan. */
 export interface QueryLimits {
@@ -1007,37 +1008,6 @@ function checkTime(field: string, value: number): void {
       `${value} is not a time: give whole epoch milliseconds within ±${MAX_TIME}`,
     );
   }
-}
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** Reads a duration: whole ms, or a count and a unit (`ms`, `s`, `m`, `h`, `d`, `w`). */
-function parseDuration(duration: number | string): number {
-  let ms: number;
-  if (typeof duration === "number") {
-    ms = duration;
-  } else {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/.exec(
-      String(duration),
-    );
-    ms = match === null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!;
-  }
-  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIME) {
-    throw new InvalidQueryError(
-      "duration",
-      `${
-        JSON.stringify(duration)
-      } is not a duration: give positive ms, or a count and a unit like "24h" or "7d"`,
-    );
-  }
-  return Math.ceil(ms);
 }
 
 /** The query window as the `trailing()` planner's window. */

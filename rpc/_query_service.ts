@@ -22,23 +22,6 @@ export interface QueryServiceOptions extends DispatchLimits {}
  * @param querier The querier that reads the pipelines.
  * @param options Limits of the wire layer.
  * @returns The service implementation.
- *
- * @example Usage
- * ```ts
- * import { createQueryService } from "@murmur/core/rpc";
- * import { createQuerier } from "@murmur/core/query";
- * import { sum } from "@murmur/core/monoid";
- * import { MemoryStore } from "@murmur/core/state";
- * import assert from "node:assert/strict";
- *
- * const likes = { name: "likes", monoid: sum(), window: null, store: new MemoryStore() };
- * const service = createQueryService(createQuerier([likes]));
- * const res = await service.get(
- *   { pipeline: "likes", entity: "post:1", freshRead: false, probes: [] } as never,
- *   { signal: new AbortController().signal } as never,
- * );
- * assert.equal(res.answer?.present, false);
- * ```
  */
 export function createQueryService(
   querier: Querier,
