@@ -16,81 +16,23 @@ import type { DataType } from "../../proto/spark/gen/spark/connect/types_pb.ts";
 import { delay } from "../../internal/async.ts";
 import { backoff, type RetryPolicy } from "../../internal/retry.ts";
 import {
+  type ContextLike,
   errorInfoOf,
   isSqlError,
   isTransient,
-  lineColumn,
+  positionIn,
   SparkError,
   type SparkErrorInfo,
   SparkSqlError,
   SparkUnavailableError,
-  type SqlPosition,
 } from "./_errors.ts";
-
-/** Options for {@linkcode SparkConnectClient}. */
-export interface SparkConnectOptions {
-  /** The server, e.g. `"http://127.0.0.1:15002"` (`sc://host:port` is accepted too). */
-  readonly url: string;
-  /** The user the session belongs to (`UserContext.user_id`). Default: `"murmur"`. */
-  readonly userId?: string;
-  /** The session id, a UUID. Default: a fresh random UUID. */
-  readonly sessionId?: string;
-  /** How many times a broken result stream is resumed with `ReattachExecute` in a row. Default: 5. */
-  readonly maxReattach?: number;
-}
-
-/** Counters one execution adds to, for benchmarks and logs. */
-export interface ExecuteStats {
-  /** Responses received. */
-  responses: number;
-  /** Arrow batches received. */
-  batches: number;
-  /** Rows in those batches. */
-  rows: number;
-  /** Bytes of Arrow IPC received. */
-  arrowBytes: number;
-  /** Time spent waiting for the server (planning, running, sending), in ms. */
-  waitMs: number;
-  /** Time spent decoding Arrow IPC, in ms. */
-  decodeMs: number;
-  /** How many times the stream was resumed with `ReattachExecute`. */
-  reattaches: number;
-}
-
-/** Options for one execution. */
-export interface ExecuteOptions {
-  /** Cancels the execution: the stream is closed and Spark interrupts the operation. */
-  readonly signal?: AbortSignal;
-  /** Counters to add to. */
-  readonly stats?: ExecuteStats;
-  /** Tags for the operation (interruptible together by tag). */
-  readonly tags?: readonly string[];
-}
-
-/** One column of a result schema. */
-export interface SparkColumn {
-  /** The column's name. */
-  readonly name: string;
-  /** Spark's type name, e.g. `"long"`, `"string"`, `"timestamp"`, `"double"`, `"decimal"`. */
-  readonly type: string;
-  /** Whether it may hold nulls. */
-  readonly nullable: boolean;
-}
+import type {
+  ExecuteOptions,
+  SparkColumn,
+  SparkConnectOptions,
+} from "./_types.ts";
 
 const CLIENT_TYPE = "murmur-deno";
-
-/** Fresh zeroed {@linkcode ExecuteStats}. */
-export function executeStats(): ExecuteStats {
-  return {
-    responses: 0,
-    batches: 0,
-    rows: 0,
-    arrowBytes: 0,
-    waitMs: 0,
-    decodeMs: 0,
-    reattaches: 0,
-  };
-}
 
 const REATTACH_POLICY: RetryPolicy = {
   maxAttempts: 5,
@@ -471,45 +413,6 @@ export class SparkConnectClient {
   }
 }
 
-interface ContextLike {
-  readonly startIndex: number;
-  readonly stopIndex: number;
-  readonly fragment: string;
-}
-
-function positionIn(
-  sql: string,
-  message: string,
-  details: { context?: ContextLike } | undefined,
-): SqlPosition | undefined {
-  const context = details?.context;
-  if (!context || context.startIndex < 0) {
-    // Parse errors carry no query context, only "(line L, pos P)" in the message (P is 0-based).
-    const m = message.match(/\(line (\d+), pos (\d+)\)/);
-    if (!m) return undefined;
-    const lines = sql.split("\n");
-    const line = Number(m[1]);
-    const column = Number(m[2]) + 1;
-    const start = lines.slice(0, line - 1).reduce((n, l) =>
-      n + l.length + 1, 0) +
-      column - 1;
-    const fragment = sql.slice(start).match(/^\S*/)?.[0] ?? "";
-    return {
-      start,
-      stop: start + Math.max(0, fragment.length - 1),
-      fragment,
-      line,
-      column,
-    };
-  }
-  return {
-    start: context.startIndex,
-    stop: context.stopIndex,
-    fragment: context.fragment,
-    ...lineColumn(sql, context.startIndex),
-  };
-}
-
 function sqlPlan(sql: string) {
   return {
     opType: {
@@ -529,3 +432,10 @@ function columnsOf(schema: DataType | undefined): SparkColumn[] {
 }
 
 export type { SparkErrorInfo };
+export {
+  type ExecuteOptions,
+  type ExecuteStats,
+  executeStats,
+  type SparkColumn,
+  type SparkConnectOptions,
+} from "./_types.ts";

@@ -232,3 +232,44 @@ export function isSqlError(info: SparkErrorInfo): boolean {
   return info.classes.some((c) => SQL_CLASSES.includes(c)) ||
     (info.sqlState !== undefined && !info.sqlState.startsWith("XX"));
 }
+
+/** The part of Spark's query context that locates an error. */
+export interface ContextLike {
+  readonly startIndex: number;
+  readonly stopIndex: number;
+  readonly fragment: string;
+}
+
+/** Where in `sql` an error is: from Spark's query context, or from "(line L, pos P)" in a parse error's message. */
+export function positionIn(
+  sql: string,
+  message: string,
+  details: { context?: ContextLike } | undefined,
+): SqlPosition | undefined {
+  const context = details?.context;
+  if (!context || context.startIndex < 0) {
+    // Parse errors carry no query context, only "(line L, pos P)" in the message (P is 0-based).
+    const m = message.match(/\(line (\d+), pos (\d+)\)/);
+    if (!m) return undefined;
+    const lines = sql.split("\n");
+    const line = Number(m[1]);
+    const column = Number(m[2]) + 1;
+    const start = lines.slice(0, line - 1).reduce((n, l) =>
+      n + l.length + 1, 0) +
+      column - 1;
+    const fragment = sql.slice(start).match(/^\S*/)?.[0] ?? "";
+    return {
+      start,
+      stop: start + Math.max(0, fragment.length - 1),
+      fragment,
+      line,
+      column,
+    };
+  }
+  return {
+    start: context.startIndex,
+    stop: context.stopIndex,
+    fragment: context.fragment,
+    ...lineColumn(sql, context.startIndex),
+  };
+}
