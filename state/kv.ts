@@ -13,7 +13,13 @@ import {
   type StoreLimits,
 } from "./store.ts";
 import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
-import { utf8Length } from "../internal/utf8.ts";
+import {
+  CLAIM_RESERVE,
+  keyBytes,
+  MAX_KEY_BYTES,
+  NAMESPACE_RESERVE,
+  partBytes,
+} from "./_kv_keys.ts";
 import { admits, rememberMarks } from "./_marks.ts";
 import { delay, forEachLimit } from "../internal/async.ts";
 import { backoff } from "../internal/retry.ts";
@@ -56,7 +62,6 @@ interface Envelope {
 }
 
 // Deno KV limits (denokv): 2 KiB keys, 64 KiB values, 100 checks, 1000 mutations, 800 KiB per commit, 10 keys per getMany.
-const MAX_KEY_BYTES = 2048;
 const MAX_VALUE_BYTES = 65_536;
 const ENVELOPE_OVERHEAD = 512;
 const MAX_CHECKS = 100;
@@ -66,44 +71,6 @@ const MAX_READ = 10;
 /** Jittered waits between lost compare-and-set rounds: 2 ms doubling, at most 50 ms. */
 const CAS_BACKOFF = { baseDelayMs: 2, maxDelayMs: 50 };
 const U64 = 1n << 64n;
-
-/** Namespace bytes the entity limit leaves room for (longer ones still work with shorter entities). */
-const NAMESPACE_RESERVE = 128;
-/** Claim-id bytes the entity limit leaves room for. */
-const CLAIM_RESERVE = 128;
-
-/** A key part's length in Deno KV's tuple encoding: a type byte, the payload (NUL bytes escaped), a terminator. */
-function partBytes(part: Deno.KvKeyPart): number {
-  if (typeof part === "string") {
-    let nuls = 0;
-    for (
-      let i = part.indexOf("\u0000");
-      i >= 0;
-      i = part.indexOf("\u0000", i + 1)
-    ) {
-      nuls++;
-    }
-    return 2 + utf8Length(part) + nuls;
-  }
-  if (part instanceof Uint8Array) {
-    return 2 + part.length + part.filter((b) => b === 0).length;
-  }
-  if (typeof part === "number") return 9;
-  if (typeof part === "boolean") return 1;
-  if (typeof part === "bigint") {
-    // A type byte, a length byte and the magnitude's bytes, at most.
-    const magnitude = part < 0n ? -part : part;
-    return 2 + Math.ceil(magnitude.toString(16).length / 2);
-  }
-  return 0;
-}
-
-/** A key's length in Deno KV's encoding, which must stay within {@linkcode MAX_KEY_BYTES}. */
-function keyBytes(key: Deno.KvKey): number {
-  let bytes = 0;
-  for (const part of key) bytes += partBytes(part);
-  return bytes;
-}
 
 function isEnvelope(value: unknown): value is Envelope {
   return typeof value === "object" && value !== null &&

@@ -7,6 +7,7 @@ import {
   EntityRejectedError,
 } from "./store.ts";
 import { KvStore } from "./kv.ts";
+import { keyBytes, MAX_KEY_BYTES } from "./_kv_keys.ts";
 
 storeConformance("KvStore(:memory:)", () => KvStore.open(":memory:"));
 
@@ -139,4 +140,30 @@ Deno.test("KvStore rejects a long namespace or claim id exactly, as a permanent 
     }]),
     (e: unknown) => e instanceof DeltaRejectedError && /claim/.test(e.message),
   );
+});
+
+Deno.test("keyBytes() matches what Deno KV accepts, byte for byte at the limit", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const shapes: ((n: number) => Deno.KvKey)[] = [
+      (n) => ["p", "x".repeat(n)],
+      (n) => ["p", "é".repeat(n >> 1)],
+      (n) => ["p", "\u0000".repeat(n >> 1), 1_700_000_000_000],
+      (n) => ["p", false, new Uint8Array(n).fill(n % 3), 12n],
+    ];
+    for (const shape of shapes) {
+      for (let n = 2000; n < 2060; n++) {
+        const key = shape(n);
+        const fits = keyBytes(key) <= MAX_KEY_BYTES;
+        const wrote = await kv.set(key, 1).then(() => true, () => false);
+        assert.equal(
+          wrote,
+          fits,
+          `shape ${shapes.indexOf(shape)} n=${n}: ${keyBytes(key)} bytes`,
+        );
+      }
+    }
+  } finally {
+    kv.close();
+  }
 });
