@@ -149,3 +149,22 @@ Deno.test({
     assert.match(String(error?.message), /TABLE_OR_VIEW_NOT_FOUND/);
   },
 });
+
+Deno.test({
+  name:
+    "an aborted client.sql() interrupts the operation on the server, which keeps running otherwise",
+  ...opts,
+  fn: async () => {
+    await using client = new SparkConnectClient({ url: spark.url });
+    const stats = executeStats();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("enough")), 1000);
+    const error = await client.rows(
+      "SELECT count(*) FROM range(0, 100000000000)",
+      { signal: controller.signal, stats },
+    ).then(() => undefined, (e) => e);
+    assert.equal(error?.message, "enough");
+    assert.equal(stats.interrupted, 1);
+    assert.deepEqual(await client.rows("SELECT 1 AS one"), [{ one: 1 }]);
+  },
+});

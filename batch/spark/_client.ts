@@ -340,7 +340,8 @@ export class SparkConnectClient {
       else {
         controller.abort();
         // Abandoned (abort, error, or the consumer stopped early): stop Spark's work too.
-        await this.interrupt(operationId).catch(() => undefined);
+        const ids = await this.interrupt(operationId).catch((): string[] => []);
+        if (stats && ids.includes(operationId)) stats.interrupted += 1;
         this.#release(operationId);
       }
     }

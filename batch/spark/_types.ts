@@ -28,6 +28,8 @@ export interface ExecuteStats {
   decodeMs: number;
   /** How many times the stream was resumed with `ReattachExecute`. */
   reattaches: number;
+  /** Operations Spark confirmed it interrupted after an abort or an early stop. */
+  interrupted: number;
 }
 
 /** Options for one execution. */
@@ -60,5 +62,6 @@ export function executeStats(): ExecuteStats {
     waitMs: 0,
     decodeMs: 0,
     reattaches: 0,
+    interrupted: 0,
   };
 }
