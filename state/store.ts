@@ -100,6 +100,11 @@ export interface ReadStats {
   cacheHits: number;
   /** Keys the cache did not hold (read from the backend). */
   cacheMisses: number;
+  /**
+   * Per key of the call, whether the cache answered it: when the caller
+   * passes an array, a caching store sets `hits[i]` for every key `i`.
+   */
+  hits?: boolean[];
 }
 
 /** Options for {@linkcode Store.merge}. */
