@@ -278,6 +278,31 @@ Deno.test({
 
 Deno.test({
   name:
+    "sparkBackfill() sets aside rows with a null or oversized key, with the reason, and writes the rest",
+  ...opts,
+  fn: async () => {
+    const p = pipeline<unknown>(uniqueName("keys")).key(() => "x")
+      .value(() => 1).aggregate(sum()).storeIn(store).build();
+    const result = await sparkBackfill(p, {
+      client,
+      jobId: "j",
+      sql: "SELECT * FROM VALUES ('a', 1), ('a', 2), (NULL, 5), " +
+        "(repeat('k', 5000), 7), ('b', 3) AS t(key, value)",
+    });
+    assert.equal(result.applied, 2);
+    assert.deepEqual(
+      result.rejected.map((r) =>
+        r.reason.replace(/ is \d+ bytes.*/, " is long")
+      ).sort(),
+      ["the entity is long", "the key is null"],
+    );
+    assert.equal(await store.get(p.scope, { entity: "a", bucket: null }), 3);
+    assert.equal(await store.get(p.scope, { entity: "b", bucket: null }), 3);
+  },
+});
+
+Deno.test({
+  name:
     "sparkBackfill() stops on abort: Spark interrupts the query and the session stays usable",
   ...opts,
   fn: async () => {
