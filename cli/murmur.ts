@@ -50,7 +50,8 @@ commands:
                --to <table>       make <table> live (compare-and-set)
                --prepare <table> --from <time>
                                   name <table> as shadow: live workers copy buckets from
-                                  <time> on into it, ready for a replay of the older ones
+                                  <time> on into it, ready for a replay of the older ones;
+                                  <time> must be in the future (--allow-past-cut to force)
                --expect-version <n>  fail unless the alias is still at version n
   help       this text
 
@@ -70,6 +71,7 @@ interface Flags {
   readonly from?: string;
   readonly "expect-version"?: string;
   readonly "trust-source-time"?: boolean;
+  readonly "allow-past-cut"?: boolean;
 }
 
 type Command = (config: MurmurConfig, flags: Flags) => Promise<number>;
@@ -293,7 +295,7 @@ const COMMANDS: Record<string, Command> = {
       record = await prepareShadow(opened.aliases, opened.alias, {
         target: flags.prepare,
         from: time("from", flags.from),
-      }, expect);
+      }, { ...expect, allowPastCut: flags["allow-past-cut"] === true });
     } else if (flags.to !== undefined) {
       record = await swap(opened.aliases, opened.alias, flags.to, expect);
     } else {
@@ -340,6 +342,7 @@ export async function main(args: readonly string[]): Promise<number> {
           from: { type: "string" },
           "expect-version": { type: "string" },
           "trust-source-time": { type: "boolean" },
+          "allow-past-cut": { type: "boolean" },
         },
         strict: true,
         allowPositionals: false,
@@ -356,7 +359,7 @@ export async function main(args: readonly string[]): Promise<number> {
     if (error instanceof AliasConflictError) return EXIT.conflict;
     if (
       error instanceof UsageError || error instanceof ConfigError ||
-      error instanceof AliasNotFoundError
+      error instanceof AliasNotFoundError || error instanceof RangeError
     ) return EXIT.usage;
     return EXIT.failed;
   }

@@ -47,9 +47,11 @@ import type {
   Delta,
   MergeOptions,
   MergeResult,
+  ReadOptions,
   Scope,
   StateKey,
   Store,
+  StoreLimits,
 } from "./store.ts";
 import type { AliasRecord, AliasRegistry, ShadowTarget } from "./_alias.ts";
 import { delay } from "../internal/async.ts";
@@ -124,6 +126,19 @@ export async function swap(
   return await registry.write(alias, { target, shadow: null }, expected);
 }
 
+/** Options of {@linkcode prepareShadow}. */
+export interface PrepareShadowOptions extends SwapOptions {
+  /**
+   * Accept a cut that is not in the future. Live writers copy only what they
+   * write after they notice the shadow, and a replay writes only the buckets
+   * before the cut, so a past cut loses the events between the cut and that
+   * moment. Only for tests and for pipelines with no live writer. Default: `false`.
+   */
+  readonly allowPastCut?: boolean;
+  /** The clock, in epoch ms. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
 /**
  * Names a shadow table of `alias`: followers keep writing the live table
  * and also copy every delta of a bucket at or after `from` into the shadow,
@@ -134,8 +149,9 @@ export async function swap(
  * @param registry Where the alias lives.
  * @param alias The alias; it must exist.
  * @param shadow The shadow table and the first bucket copied into it.
- * @param options The expected version.
+ * @param options The expected version; whether a past cut is accepted.
  * @returns The new record.
+ * @throws {RangeError} When the cut is not in the future (unless `allowPastCut`), or the shadow is the live table.
  * @throws {AliasNotFoundError} When the alias does not exist.
  * @throws {AliasConflictError} When it changed since it was read.
  */
@@ -143,8 +159,16 @@ export async function prepareShadow(
   registry: AliasRegistry,
   alias: string,
   shadow: ShadowTarget,
-  options: SwapOptions = {},
+  options: PrepareShadowOptions = {},
 ): Promise<AliasRecord> {
+  const now = (options.now ?? Date.now)();
+  if (shadow.from <= now && options.allowPastCut !== true) {
+    throw new RangeError(
+      `alias "${alias}": the cut ${
+        new Date(shadow.from).toISOString()
+      } is not in the future, so events between it and the moment live writers see the shadow would be in neither the replay nor the copy: choose a bucket start after every follower's poll interval (e.g. the next hour or day)`,
+    );
+  }
   const current = await registry.read(alias);
   if (current === undefined) throw new AliasNotFoundError(alias, registry.name);
   if (current.target === shadow.target) {
@@ -177,6 +201,8 @@ interface Route {
   readonly shadow: { readonly store: Store; readonly from: number } | null;
   inflight: number;
   idle: PromiseWithResolvers<void> | null;
+  reading: number;
+  unread: PromiseWithResolvers<void> | null;
 }
 
 /**
@@ -201,6 +227,7 @@ export class SwappableStore implements Store {
   #route: Route;
   #switching: Promise<void> | null = null;
   #follow: Promise<void> = Promise.resolve();
+  readonly #closing: Promise<void>[] = [];
 
   private constructor(
     registry: AliasRegistry,
@@ -249,6 +276,11 @@ export class SwappableStore implements Store {
     return `alias:${this.#alias}→${this.#route.live.name}`;
   }
 
+  /** The live table's limits (entity size), which may change with a swap. */
+  get limits(): StoreLimits | undefined {
+    return this.#route.live.limits;
+  }
+
   /** The alias record in effect. */
   get record(): AliasRecord {
     return this.#route.record;
@@ -291,15 +323,26 @@ export class SwappableStore implements Store {
     }
     this.#route = next;
     const used = new Set([record.target, record.shadow?.target]);
+    const dropped: Store[] = [];
     for (const [target, store] of fresh) {
       if (used.has(target)) {
         this.#stores.set(target, store);
       } else {
         this.#stores.delete(target);
-        if (this.#options.closeTargets !== false) {
+        dropped.push(store);
+      }
+    }
+    if (this.#options.closeTargets !== false && dropped.length > 0) {
+      // Reads still on the old route finish before its stores close.
+      this.#closing.push((async () => {
+        if (old.reading > 0) {
+          old.unread ??= Promise.withResolvers<void>();
+          await old.unread.promise;
+        }
+        for (const store of dropped) {
           await store.close().catch((error) => this.#options.onError?.(error));
         }
-      }
+      })());
     }
     this.#options.onSwap?.(old.record, record);
   }
@@ -342,7 +385,7 @@ export class SwappableStore implements Store {
    * @returns The value, or `undefined`.
    */
   get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
-    return this.#route.live.get(scope, key);
+    return this.#read((store) => store.get(scope, key));
   }
 
   /**
@@ -351,13 +394,28 @@ export class SwappableStore implements Store {
    * @typeParam V The value type.
    * @param scope The scope.
    * @param keys The keys.
+   * @param options Freshness, signal and read stats, passed to the live table's store.
    * @returns One value or `undefined` per key.
    */
   getMany<V>(
     scope: Scope<V>,
     keys: readonly StateKey[],
+    options?: ReadOptions,
   ): Promise<(V | undefined)[]> {
-    return this.#route.live.getMany(scope, keys);
+    return this.#read((store) => store.getMany(scope, keys, options));
+  }
+
+  async #read<T>(call: (store: Store) => Promise<T>): Promise<T> {
+    const route = this.#route;
+    route.reading++;
+    try {
+      return await call(route.live);
+    } finally {
+      if (--route.reading === 0 && route.unread !== null) {
+        route.unread.resolve();
+        route.unread = null;
+      }
+    }
   }
 
   /**
@@ -407,6 +465,7 @@ export class SwappableStore implements Store {
     this.#stop.abort();
     await this.#follow;
     while (this.#switching !== null) await this.#switching;
+    await Promise.all(this.#closing);
     if (this.#options.closeTargets !== false) {
       for (const store of this.#stores.values()) await store.close();
     }
@@ -437,5 +496,13 @@ async function routeOf(
     store: await storeOf(record.shadow.target),
     from: record.shadow.from,
   };
-  return { record, live, shadow, inflight: 0, idle: null };
+  return {
+    record,
+    live,
+    shadow,
+    inflight: 0,
+    idle: null,
+    reading: 0,
+    unread: null,
+  };
 }

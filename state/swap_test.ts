@@ -145,7 +145,13 @@ Deno.test("SwappableStore copies buckets at or after the shadow's cut into the s
     (t) => tables[t]!,
     { closeTargets: false },
   );
-  await prepareShadow(registry, "orders", { target: "v2", from: 2000 });
+  await assert.rejects(
+    () => prepareShadow(registry, "orders", { target: "v2", from: 2000 }),
+    /is not in the future/,
+  );
+  await prepareShadow(registry, "orders", { target: "v2", from: 2000 }, {
+    allowPastCut: true,
+  });
   await store.refresh();
   await store.merge(scope, [
     { key: key(1000), value: 1 },
@@ -172,7 +178,10 @@ Deno.test("SwappableStore copies buckets at or after the shadow's cut into the s
     [undefined, 2, 3, undefined],
   );
   await assert.rejects(
-    () => prepareShadow(registry, "orders", { target: "v1", from: 0 }),
+    () =>
+      prepareShadow(registry, "orders", { target: "v1", from: 0 }, {
+        allowPastCut: true,
+      }),
     RangeError,
   );
   await store.close();
@@ -203,4 +212,53 @@ Deno.test("SwappableStore follows a Deno KV alias through kv.watch, without poll
   assert.equal(store.target, "b");
   await store.close();
   kv.close();
+});
+
+Deno.test("SwappableStore closes a table it left only after the reads still on it finished", async () => {
+  const registry = new MemoryAliasRegistry();
+  const events: string[] = [];
+  const table = (name: string): Store => {
+    const inner = new MemoryStore();
+    let gate: PromiseWithResolvers<void> | null = Promise.withResolvers();
+    return {
+      name,
+      async get<V>(s: Scope<V>, k: { entity: string; bucket: number | null }) {
+        if (gate !== null) {
+          await gate.promise;
+          events.push(`${name} read`);
+        }
+        return await inner.get(s, k);
+      },
+      getMany: (s, k) => inner.getMany(s, k),
+      merge: (s, d, o) => inner.merge(s, d, o),
+      close() {
+        events.push(`${name} closed`);
+        gate?.resolve();
+        gate = null;
+        return Promise.resolve();
+      },
+      release() {
+        gate?.resolve();
+      },
+    } as Store & { release(): void };
+  };
+  const tables: Record<string, Store & { release?(): void }> = {
+    v1: table("v1"),
+    v2: table("v2"),
+  };
+  await swap(registry, "orders", "v1");
+  const store = await SwappableStore.open(
+    registry,
+    "orders",
+    (t) => tables[t]!,
+  );
+  const reading = store.get(scope, key());
+  await swap(registry, "orders", "v2");
+  await store.refresh();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(events, [], "v1 stays open while a read is on it");
+  tables.v1!.release!();
+  await reading;
+  await store.close();
+  assert.deepEqual(events.slice(0, 2), ["v1 read", "v1 closed"]);
 });

@@ -40,9 +40,11 @@ import {
   DeltaRejectedError,
   type MergeOptions,
   type MergeResult,
+  type ReadOptions,
   type Scope,
   type StateKey,
   type Store,
+  type StoreLimits,
 } from "../state/mod.ts";
 import { HyperLogLog } from "../sketch/hll.ts";
 import type { RunSummary } from "./_drive.ts";
@@ -178,8 +180,13 @@ class Observed implements Store {
   getMany<V>(
     scope: Scope<V>,
     keys: readonly StateKey[],
+    options?: ReadOptions,
   ): Promise<(V | undefined)[]> {
-    return this.#inner.getMany(scope, keys);
+    return this.#inner.getMany(scope, keys, options);
+  }
+
+  get limits(): StoreLimits | undefined {
+    return this.#inner.limits;
   }
 
   async merge<V>(

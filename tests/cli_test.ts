@@ -126,9 +126,21 @@ pipelines:
     "--from",
     new Date(cut).toISOString(),
   );
-  assert.equal(prepared.code, 0, prepared.stderr);
+  assert.equal(prepared.code, 2, "a past cut is refused");
+  assert.match(prepared.stderr, /is not in the future/);
+  const forced = await murmur(
+    "swap",
+    "--config",
+    config,
+    "--prepare",
+    "orders_v3",
+    "--from",
+    new Date(cut).toISOString(),
+    "--allow-past-cut",
+  );
+  assert.equal(forced.code, 0, forced.stderr);
   assert.match(
-    prepared.stdout,
+    forced.stdout,
     /shadow: orders_v3, copying buckets from 2026-10-21/,
   );
   const partial = await murmur(
