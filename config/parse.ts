@@ -97,7 +97,10 @@ function sourceSpec(raw: Raw): SourceSpec {
       settings,
     };
   }
-  if (raw.kind === "s3" || raw.kind === "parquet" || raw.kind === "mongo") {
+  if (
+    raw.kind === "s3" || raw.kind === "parquet" || raw.kind === "mongo" ||
+    raw.kind === "dynamodb"
+  ) {
     const { kind: _, ...rest } = raw;
     return { kind: raw.kind, settings: rest };
   }

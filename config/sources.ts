@@ -7,6 +7,8 @@ import { FileCheckpoint, S3JsonLinesSource } from "../source/s3.ts";
 import { ParquetSource } from "../source/parquet.ts";
 import { MongoSnapshotSource } from "../source/mongo.ts";
 import { MongoClient } from "mongodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBSnapshotSource } from "../source/dynamodb.ts";
 import type { ConfigEvent } from "./build.ts";
 import type { SourceSpec } from "./types.ts";
 
@@ -81,9 +83,28 @@ function objectOf(value: unknown): ConfigEvent {
   return value as ConfigEvent;
 }
 
+/** A source whose client is ours: closing the source closes the client too. */
+function owning(
+  source: Source<ConfigEvent>,
+  release: () => unknown,
+  progress: () => object,
+): Source<ConfigEvent> {
+  const close = async () => {
+    await source.close();
+    await release();
+  };
+  return {
+    name: source.name,
+    close,
+    [Symbol.asyncDispose]: close,
+    [Symbol.asyncIterator]: () => source[Symbol.asyncIterator](),
+    progress,
+  } as Source<ConfigEvent>;
+}
+
 function openArchive(
   spec: {
-    readonly kind: "s3" | "parquet" | "mongo";
+    readonly kind: "s3" | "parquet" | "mongo" | "dynamodb";
     readonly settings: Readonly<Record<string, unknown>>;
   },
 ): Source<ConfigEvent> {
@@ -92,6 +113,35 @@ function openArchive(
   const checkpoint = s.checkpoint === undefined
     ? {}
     : { checkpoint: new FileCheckpoint(s.checkpoint as string) };
+  if (spec.kind === "dynamodb") {
+    const endpoint = s.endpoint as string | null | undefined;
+    const client = new DynamoDBClient({
+      region: (s.region as string | undefined) ?? "us-east-1",
+      ...(endpoint === undefined || endpoint === null || endpoint === ""
+        ? {}
+        : {
+          endpoint,
+          credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        }),
+    });
+    const scan = new DynamoDBSnapshotSource<ConfigEvent>({
+      client,
+      table: s.table as string,
+      ...num("segments"),
+      ...num("totalSegments"),
+      ...num("pageSize"),
+      ...num("batchSize"),
+      ...checkpoint,
+    });
+    return owning(scan, () => client.destroy(), () => {
+      const p = scan.progress();
+      return {
+        items: p.segments,
+        itemsDone: p.segmentsDone,
+        records: p.scanned,
+      };
+    });
+  }
   if (spec.kind === "mongo") {
     const client = new MongoClient(s.url as string);
     const scan = new MongoSnapshotSource<ConfigEvent>({
@@ -107,18 +157,7 @@ function openArchive(
       ...num("batchSize"),
       ...checkpoint,
     });
-    // The client is ours: closing the source closes it too.
-    const close = async () => {
-      await scan.close();
-      await client.close();
-    };
-    return {
-      name: scan.name,
-      close,
-      [Symbol.asyncDispose]: close,
-      [Symbol.asyncIterator]: () => scan[Symbol.asyncIterator](),
-      progress: () => scan.progress(),
-    } as Source<ConfigEvent>;
+    return owning(scan, () => client.close(), () => scan.progress());
   }
   if (spec.kind === "s3") {
     const suffix = s.suffix as string | undefined;

@@ -12,7 +12,11 @@ import { buildPipelines, openSource, parseConfig } from "../config/mod.ts";
 import { replay } from "../streaming/replay.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { sum } from "../monoid/mod.ts";
-import { MongoClient } from "mongodb";
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 9, 1);
@@ -118,22 +122,42 @@ replay:
 
 Deno.test({
   name:
-    "bootstrap: a Mongo collection named by the config lands in its daily buckets",
+    "bootstrap: a DynamoDB table scan named by the config lands in its daily buckets",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const mongo = await service("mongo");
-    const client = new MongoClient(mongo.url);
-    const db = uniqueName("shop").replace(/-/g, "_");
-    await client.db(db).collection("orders").insertMany(
-      month().map((e) => ({ ...e, at: new Date(e.at) })),
+    const dynamo = await service("dynamodb");
+    const client = new DynamoDBClient(awsConfig(dynamo));
+    const table = uniqueName("orders");
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
     );
-    await client.close();
-    // Writes in the last second before the scan's handoff belong to the live change stream (1 s cluster-time resolution).
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const items = month().map((e, i) => ({
+      PutRequest: {
+        Item: {
+          id: { S: `o${i}` },
+          at: { N: String(e.at) },
+          amount: { N: String(e.amount) },
+          shop: { S: e.shop },
+        },
+      },
+    }));
+    for (let i = 0; i < items.length; i += 25) {
+      await client.send(
+        new BatchWriteItemCommand({
+          RequestItems: { [table]: items.slice(i, i + 25) },
+        }),
+      );
+    }
+    client.destroy();
     await check(`${PIPELINE}
 replay:
-  source: { kind: mongo, url: "${mongo.url}", db: ${db}, collection: orders, batchSize: 100 }
+  source: { kind: dynamodb, table: ${table}, endpoint: "${dynamo.url}", segments: 2, totalSegments: 4 }
 `);
   },
 });
