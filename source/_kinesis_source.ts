@@ -7,6 +7,7 @@ import { AckTracker } from "./ack_tracker.ts";
 import type { SourceRecord } from "./source.ts";
 import {
   type Lease,
+  type LeaseClient,
   LeaseLostError,
   LeaseTable,
   SHARD_END,
@@ -75,9 +76,10 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     this.#o = resolveOptions(options);
     this.name = `kinesis:${this.#o.stream}`;
     this.workerId = this.#o.workerId;
-    this.#kinesis = options.kinesis ?? new KinesisClient({});
+    this.#kinesis = (options.kinesis as KinesisClient | undefined) ??
+      new KinesisClient({});
     this.#table = new LeaseTable(
-      options.dynamodb ?? new DynamoDBClient({}),
+      (options.dynamodb as LeaseClient | undefined) ?? new DynamoDBClient({}),
       this.#o.leaseTable,
     );
   }

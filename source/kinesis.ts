@@ -24,13 +24,24 @@
  * @module
  */
 
-import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClientLike } from "../state/dynamodb.ts";
 import type { Source } from "./source.ts";
 import { KinesisSource } from "./_kinesis_source.ts";
 
 export { LeaseLostError } from "./_kinesis_leases.ts";
 export { KinesisDecodeError } from "./_kinesis_record.ts";
+
+/**
+ * What the source needs of a Kinesis client: the AWS SDK v3 `KinesisClient`
+ * from `npm:@aws-sdk/client-kinesis` fits.
+ */
+export interface KinesisClientLike {
+  /** Sends a command of `@aws-sdk/client-kinesis`. */
+  send(
+    command: unknown,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<unknown>;
+}
 
 /** Where a shard with no checkpoint starts: its oldest record, its tip, or a moment. */
 export type KinesisStartPosition =
@@ -89,9 +100,9 @@ export interface KinesisSourceOptions<T> {
   /** The DynamoDB table holding the leases, one per application; created when missing. */
   readonly leaseTable: string;
   /** The Kinesis client. Default: `new KinesisClient({})`. */
-  readonly kinesis?: KinesisClient;
+  readonly kinesis?: KinesisClientLike;
   /** The DynamoDB client for the lease table. Default: `new DynamoDBClient({})`. */
-  readonly dynamodb?: DynamoDBClient;
+  readonly dynamodb?: DynamoDBClientLike;
   /** This worker's id in the lease table. Default: `<hostname>-<pid>-<random>`. */
   readonly workerId?: string;
   /** Where shards without a checkpoint start. Default: `"TRIM_HORIZON"`. */

@@ -1194,6 +1194,43 @@ export async function ensureChromium(): Promise<string> {
   return path;
 }
 
+/** The AWS Lambda Runtime Interface Emulator's module version (the Go module proxy's `@latest` when pinned). */
+const RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d";
+
+/**
+ * Makes sure the AWS Lambda Runtime Interface Emulator is built (with
+ * `go install` from the Go module proxy, cached under `~/.cache/murmur/bin`)
+ * for the Lambda tests (`tests/lambda_rie_test.ts`).
+ *
+ * @returns The path of the `aws-lambda-rie` executable.
+ */
+export async function ensureLambdaRie(): Promise<string> {
+  const dir = join(CACHE, "bin", `aws-lambda-rie-${RIE_VERSION}`);
+  const path = join(dir, "aws-lambda-rie");
+  await once(dir, async () => {
+    const go = await which("go") ??
+      (await exists("/usr/local/go/bin/go")
+        ? "/usr/local/go/bin/go"
+        : undefined);
+    if (go === undefined) {
+      throw new Error(
+        "aws-lambda-rie: the Go toolchain is missing; install Go (https://go.dev/dl) so `go install` can build the emulator",
+      );
+    }
+    say(
+      `  aws-lambda-rie: building ${RIE_VERSION} with go install (cached after)`,
+    );
+    await run(go, [
+      "install",
+      `github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${RIE_VERSION}`,
+    ], {
+      env: { GOBIN: dir, GOFLAGS: "-mod=mod" },
+      what: "go install aws-lambda-rie",
+    });
+  });
+  return path;
+}
+
 /** What `down` did for one service. */
 export interface DownResult {
   /** The service. */
