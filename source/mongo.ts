@@ -89,8 +89,12 @@ export interface MongoSnapshotOptions<T> extends MongoCommonOptions<T> {
   readonly projection?: MongoDocument;
   /** Documents per batch and per cursor round trip. Default: 1,000. */
   readonly batchSize?: number;
-  /** Use this handoff instead of capturing one (it must be from before the scan). Default: captured at start. */
-  readonly handoff?: MongoHandoff;
+  /**
+   * Use this handoff instead of capturing one (it must be from before the
+   * scan), or `false` for a snapshot with no live source after it (no
+   * change stream is read). Default: captured at start.
+   */
+  readonly handoff?: MongoHandoff | false;
   /** Where the handoff and the last committed `_id` are kept, to resume. Default: none. */
   readonly checkpoint?: Checkpoint;
   /** Save the checkpoint at most this often, in ms. Default: 1,000. */
@@ -107,11 +111,14 @@ export interface MongoSnapshotProgress {
   readonly acked: number;
 }
 
+/** Batches read ahead of each look at the change stream. */
+const READ_AHEAD = 8;
+
 /** What the snapshot checkpoint holds. */
 interface ScanState {
   readonly kind: "mongo-scan";
   readonly ns: string;
-  readonly handoff: MongoHandoff;
+  readonly handoff: MongoHandoff | null;
   readonly after?: string;
 }
 
@@ -148,11 +155,11 @@ export class MongoSnapshotSource<T> implements Source<T> {
   readonly #ns: string;
   readonly #batchSize: number;
   readonly #tracker = new AckTracker();
-  /** Delivered ordinal → the `_id` (extended JSON), until committed. */
-  readonly #ids = new Map<bigint, string>();
+  /** Delivered ordinal → the `_id`, until committed. */
+  readonly #ids = new Map<bigint, unknown>();
   readonly #saver: CheckpointSaver;
   #state: ScanState | null = null;
-  #handoff: Promise<MongoHandoff> | null = null;
+  #begun: Promise<void> | null = null;
   #cursor: FindCursor<Document> | null = null;
   #closed = false;
   #ordinal = 0n;
@@ -185,12 +192,12 @@ export class MongoSnapshotSource<T> implements Source<T> {
     if (state === null) return null;
     const at = this.#tracker.committable("scan");
     if (at === undefined) return state;
-    const after = this.#ids.get(at);
+    if (!this.#ids.has(at)) return state;
+    const after = EJSON.stringify(this.#ids.get(at), { relaxed: false });
     for (const ordinal of this.#ids.keys()) {
       if (ordinal > at) break;
       this.#ids.delete(ordinal);
     }
-    if (after === undefined) return state;
     return this.#state = { ...state, after };
   }
 
@@ -200,17 +207,30 @@ export class MongoSnapshotSource<T> implements Source<T> {
    *
    * @returns The handoff.
    * @throws {CheckpointMismatchError} When the checkpoint is for another collection.
+   * @throws {TypeError} When the source was created with `{ handoff: false }`.
    */
-  handoff(): Promise<MongoHandoff> {
-    return this.#handoff ??= this.#start();
+  async handoff(): Promise<MongoHandoff> {
+    await this.#begin();
+    const handoff = this.#state!.handoff;
+    if (handoff === null) {
+      throw new TypeError(
+        `${this.name} was created with { handoff: false }: it has no handoff for a live source`,
+      );
+    }
+    return handoff;
   }
 
-  async #start(): Promise<MongoHandoff> {
+  #begin(): Promise<void> {
+    return this.#begun ??= this.#start();
+  }
+
+  async #start(): Promise<void> {
     const { checkpoint } = this.#options;
     const saved = await checkpoint?.load() as Partial<ScanState> | undefined;
     if (saved !== undefined && saved !== null) {
       if (
-        saved.kind !== "mongo-scan" || saved.ns !== this.#ns || !saved.handoff
+        saved.kind !== "mongo-scan" || saved.ns !== this.#ns ||
+        saved.handoff === undefined
       ) {
         throw new CheckpointMismatchError(
           this.name,
@@ -218,17 +238,18 @@ export class MongoSnapshotSource<T> implements Source<T> {
         );
       }
       this.#state = saved as ScanState;
-      return saved.handoff;
+      return;
     }
     const { db, collection } = collectionOf(
       this.#options as MongoCommonOptions<unknown>,
     );
-    const handoff = this.#options.handoff ??
-      await captureHandoff(db, collection);
+    const given = this.#options.handoff;
+    const handoff = given === false
+      ? null
+      : given ?? await captureHandoff(db, collection);
     this.#state = { kind: "mongo-scan", ns: this.#ns, handoff };
     // The handoff is durable before the first document is read.
     await checkpoint?.save(this.#state);
-    return handoff;
   }
 
   /**
@@ -249,7 +270,7 @@ export class MongoSnapshotSource<T> implements Source<T> {
     const now = o.now ?? Date.now;
     const id = `${this.#ns}/${idText(doc._id)}`;
     const ordinal = ++this.#ordinal;
-    this.#ids.set(ordinal, EJSON.stringify(doc._id, { relaxed: false }));
+    this.#ids.set(ordinal, doc._id);
     this.#tracker.delivered("scan", ordinal);
     let done = false;
     const ack = () => {
@@ -258,6 +279,12 @@ export class MongoSnapshotSource<T> implements Source<T> {
       if (this.#tracker.ack("scan", ordinal)) {
         this.#acked++;
         this.#saver.touch();
+        // Without a checkpoint nothing saves: drop committed ids now and then.
+        if (
+          this.#options.checkpoint === undefined && (this.#acked & 1023) === 0
+        ) {
+          this.#position();
+        }
       }
     };
     const position = idPosition(doc._id);
@@ -287,7 +314,8 @@ export class MongoSnapshotSource<T> implements Source<T> {
    */
   async *[Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
     if (this.#closed) return;
-    const handoff = await this.handoff();
+    await this.#begin();
+    const handoff = this.#state!.handoff;
     const o = this.#options;
     const { collection } = collectionOf(o as MongoCommonOptions<unknown>);
     const filter = o.filter ?? {};
@@ -295,7 +323,7 @@ export class MongoSnapshotSource<T> implements Source<T> {
     const query = after === undefined
       ? filter
       : { $and: [filter, { _id: { $gt: EJSON.parse(after) } }] };
-    const peek = collection.watch(
+    const peek = handoff === null ? null : collection.watch(
       [{ $match: { operationType: "insert", ...changeFilter(filter) } }],
       { ...startOptions(handoff), maxAwaitTimeMS: 1 },
     );
@@ -307,39 +335,43 @@ export class MongoSnapshotSource<T> implements Source<T> {
     });
     try {
       for (;;) {
+        // Read several batches before each look at the change stream: fewer round trips, bounded memory.
         const docs: Document[] = [];
-        while (docs.length < this.#batchSize && !this.#closed) {
+        const chunk = this.#batchSize * READ_AHEAD;
+        while (docs.length < chunk && !this.#closed) {
           if (!await cursor.hasNext()) break;
-          for (
-            const doc of cursor.readBufferedDocuments(
-              this.#batchSize - docs.length,
-            )
-          ) docs.push(doc);
+          for (const doc of cursor.readBufferedDocuments(chunk - docs.length)) {
+            docs.push(doc);
+          }
         }
         if (docs.length === 0 || this.#closed) break;
         this.#scanned += docs.length;
         // Every insert committed before these documents were fetched is in the stream by now.
-        for (;;) {
+        while (peek !== null) {
           const change = await peek.tryNext();
           if (change === null) break;
           const key = (change as { documentKey?: { _id?: unknown } })
             .documentKey?._id;
           if (key !== undefined) inserted.add(idText(key));
         }
-        const batch: SourceRecord<T>[] = [];
+        let batch: SourceRecord<T>[] = [];
         for (const doc of docs) {
-          if (inserted.has(idText(doc._id))) {
+          if (inserted.size > 0 && inserted.has(idText(doc._id))) {
             this.#handedOver++;
             continue;
           }
           batch.push(this.#record(doc));
+          if (batch.length >= this.#batchSize) {
+            yield batch;
+            batch = [];
+          }
         }
         if (batch.length > 0) yield batch;
       }
     } finally {
       this.#cursor = null;
       await cursor.close().catch(() => {});
-      await peek.close().catch(() => {});
+      await peek?.close().catch(() => {});
     }
   }
 

@@ -190,6 +190,12 @@ export class MongoChangeStreamSource<T> implements Source<T> {
       if (this.#tracker.ack(this.name, position)) {
         this.#acked++;
         this.#saver.touch();
+        // Without a checkpoint nothing saves: drop committed tokens now and then.
+        if (
+          this.#options.checkpoint === undefined && (this.#acked & 1023) === 0
+        ) {
+          this.position();
+        }
       }
     };
     const fields = { id, stream: this.name, position, ack };
