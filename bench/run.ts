@@ -5,7 +5,7 @@
 //   deno task bench sketch runtime  only the named harnesses
 //
 // Each harness prints its own markdown table and writes bench/results/<name>.json.
-// Harnesses that need the service stack (kafka_e2e, query, store) expect
+// Harnesses that need the service stack (kafka_e2e, query, store, bootstrap) expect
 // `deno task stack:up` to have run.
 
 const HARNESSES = [
@@ -15,6 +15,7 @@ const HARNESSES = [
   "store",
   "kafka_e2e",
   "query",
+  "bootstrap",
 ] as const;
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));

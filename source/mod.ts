@@ -3,7 +3,10 @@
  * the contract ({@linkcode Source}, {@linkcode SourceRecord}), the
  * {@linkcode AckTracker} partitioned sources use to commit only contiguous
  * runs of acked records, and the in-process sources: memory, JSON-Lines and
- * a synthetic generator. Kafka lives in `@murmur/core/source/kafka`.
+ * a synthetic generator. Kafka lives in `@murmur/core/source/kafka`; the
+ * bootstrap and archive sources in `@murmur/core/source/mongo`,
+ * `@murmur/core/source/dynamodb`, `@murmur/core/source/s3` and
+ * `@murmur/core/source/parquet`.
  *
  * @example Usage
  * ```ts
