@@ -7,9 +7,8 @@ import {
   loadConfig,
   type MurmurConfig,
   openAlias,
-  openCache,
   openSource,
-  openStore,
+  openState,
   type SourceSpec,
 } from "../config/mod.ts";
 import {
@@ -141,11 +140,12 @@ async function runOver(
   into: string | undefined,
   until: number | undefined,
 ): Promise<ReplaySummary> {
-  await using opened = await openStore(
-    config.store,
-    into === undefined ? {} : { table: into },
-  );
-  const cache = what === "bootstrap" ? openCache(config) : null;
+  await using opened = await openState(config, {
+    ...(into === undefined ? {} : { table: into }),
+  });
+  // A bootstrap writes the live table, so it writes its cache through; a
+  // replay's shadow has no readers yet.
+  const cache = what === "bootstrap" ? opened.cache : null;
   const view = new ProgressView({ unit: "events" });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -166,7 +166,6 @@ async function runOver(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     view.finish();
-    await cache?.close();
   }
 }
 

@@ -75,7 +75,10 @@ export {
   openAlias,
   openCache,
   type OpenedAlias,
+  type OpenedState,
   type OpenedStore,
+  openState,
+  type OpenStateOptions,
   openStore,
   type OpenStoreOptions,
 } from "./stores.ts";

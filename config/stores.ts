@@ -211,3 +211,54 @@ export function openCache(
     ...(onError === undefined ? {} : { onError }),
   });
 }
+
+/** Options of {@linkcode openState}. */
+export interface OpenStateOptions extends Omit<OpenStoreOptions, "cache"> {
+  /** Called with cache failures (the store stays the truth). */
+  readonly onCacheError?: (error: unknown, operation: string) => void;
+}
+
+/** The store and cache a config names, ready for `buildPipelines`. */
+export interface OpenedState extends OpenedStore {
+  /**
+   * The cache to give the pipelines, or `null`: `null` too when the config
+   * follows a swap alias, because each table's cache then sits inside the
+   * followed store.
+   */
+  readonly cache: ValkeyCache | null;
+}
+
+/**
+ * Opens the store and the cache of a config the way a worker or a query
+ * server needs them: a plain table gets one cache for the pipelines; behind
+ * a swap alias each table gets its own cache inside the followed store, so a
+ * swap never serves values cached from the old table.
+ *
+ * @param config The config.
+ * @param options Table override, swap callbacks, cache error callback.
+ * @returns The store, the pipelines' cache, and one close for both.
+ */
+export async function openState(
+  config: MurmurConfig,
+  options: OpenStateOptions = {},
+): Promise<OpenedState> {
+  const { onCacheError, ...rest } = options;
+  const spec = config.store;
+  const aliased = rest.table === undefined && spec.kind !== "memory" &&
+    spec.alias !== null;
+  const opened = await openStore(spec, {
+    ...rest,
+    ...(aliased
+      ? { cache: (table: string) => openCache(config, onCacheError, table) }
+      : {}),
+  });
+  const cache = aliased ? null : openCache(config, onCacheError);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await opened.close();
+    await cache?.close();
+  };
+  return { ...opened, cache, close, [Symbol.asyncDispose]: close };
+}

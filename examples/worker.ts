@@ -16,9 +16,8 @@ import {
   ConfigError,
   loadConfig,
   type MurmurConfig,
-  openCache,
   openSource,
-  openStore,
+  openState,
   parseConfig,
   type PipelineSpec,
 } from "../config/mod.ts";
@@ -276,18 +275,12 @@ export async function runWorker(
       "the worker needs a live source: add a source: section (kind: kafka)",
     );
   }
-  const onCacheError = (error: unknown, operation: string) =>
-    log("warn", "cache unavailable, reading and writing the store only", {
-      operation,
-      error: String(error),
-    });
-  // Behind a swap alias each table gets its own cache keys (inside the
-  // followed store), so a swap never serves values cached from the old table.
-  const aliased = config.store.kind !== "memory" && config.store.alias !== null;
-  const opened = await openStore(config.store, {
-    ...(aliased
-      ? { cache: (table: string) => openCache(config, onCacheError, table) }
-      : {}),
+  const opened = await openState(config, {
+    onCacheError: (error, operation) =>
+      log("warn", "cache unavailable, reading and writing the store only", {
+        operation,
+        error: String(error),
+      }),
     swap: {
       onSwap: (from, to) =>
         log("info", "state table swapped", {
@@ -299,7 +292,7 @@ export async function runWorker(
         log("warn", "alias read failed", { error: String(error) }),
     },
   });
-  const cache = aliased ? null : openCache(config, onCacheError);
+  const cache = opened.cache;
   const names = config.pipelines.map((p) => p.name);
   const kafka = config.source.kind === "kafka" ? config.source : null;
   const deadLetter: KafkaDeadLetter | null =
@@ -414,10 +407,7 @@ export async function runWorker(
       log("warn", "dead-letter close failed", { error: String(error) })
     );
     await opened.close().catch((error) =>
-      log("warn", "store close failed", { error: String(error) })
-    );
-    await cache?.close().catch((error) =>
-      log("warn", "cache close failed", { error: String(error) })
+      log("warn", "store or cache close failed", { error: String(error) })
     );
     await server.shutdown();
   }
