@@ -18,6 +18,7 @@ import { Registry } from "./_registry.ts";
 import { createAdminService } from "../rpc/_admin_service.ts";
 import { createUnaryHandler, type UnaryMethod } from "../rpc/_unary.ts";
 import { codeName, dropUnboundedDeadline } from "../rpc/_wire.ts";
+import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
 import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
 import type { QueryTarget } from "../query/mod.ts";
 import type { PipelineDescription } from "../pipeline/mod.ts";
@@ -199,9 +200,15 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     for (const method of service.methods) {
       const call = (impl as Record<string, unknown>)[method.localName];
       if (method.methodKind === "unary" && typeof call === "function") {
+        const json = service === QueryService
+          ? (method.name.endsWith("Many") ? manyAnswersJson : oneAnswerJson)
+          : undefined;
         unaryMethods.push({
           method,
           call: call.bind(impl) as UnaryMethod["call"],
+          ...(json === undefined
+            ? {}
+            : { json: json as (output: never) => string }),
         });
       } else {
         streamingMethods.push(method);
@@ -239,16 +246,28 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     const url = new URL(request.url);
     const path = url.pathname;
     const connect = rpc.get(path);
-    if (connect !== undefined || unary.paths.has(path)) {
-      const detached = await detach(request, info, maxRequestBytes);
-      if (detached instanceof Response) return detached;
+    if (unary.paths.has(path)) {
+      // The hot path: read the body once, answer without copying the request.
+      const body = await readBody(request, maxRequestBytes);
+      if (body instanceof Response) return body;
+      const completed = completedOf(info);
+      const controller = new AbortController();
+      // Only a failed delivery (the client went away) is worth an abort here.
+      completed?.then(undefined, () => controller.abort());
       const answered = await unary.handle(
-        detached.request,
-        detached.body,
-        detached.signal,
+        request,
+        url,
+        body,
+        controller.signal,
       );
       if (answered !== undefined) return answered;
-      if (connect !== undefined) return await connect(detached.request);
+      if (connect !== undefined) {
+        return await connect(detach(request, completed, body));
+      }
+    } else if (connect !== undefined) {
+      const body = await readBody(request, maxRequestBytes);
+      if (body instanceof Response) return body;
+      return await connect(detach(request, completedOf(info), body));
     }
     if (path === "/healthz") {
       return new Response("ok\n", { headers: TEXT_HEADERS });
@@ -335,18 +354,45 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
   return admin;
 }
 
-/**
- * Gives a served request its own abort signal that fires once the response
- * is delivered or the client goes away (`info.completed`), so handlers learn
- * about disconnects without Deno's legacy `request.signal` semantics.
- */
-async function detach(
-  request: Request,
+function completedOf(
   info: Deno.ServeHandlerInfo | undefined,
+): Promise<unknown> | undefined {
+  return (info as { completed?: Promise<unknown> } | undefined)?.completed;
+}
+
+/** Reads a request body whole, bounded, or answers 413 past `limit` (plus an envelope). */
+async function readBody(
+  request: Request,
   limit: number,
-): Promise<Detached | Response> {
-  const completed = (info as { completed?: Promise<unknown> } | undefined)
-    ?.completed;
+): Promise<Uint8Array<ArrayBuffer> | null | Response> {
+  if (request.body === null) return null;
+  const declared = Number(request.headers.get("Content-Length") ?? NaN);
+  const body = declared <= limit + 5
+    ? new Uint8Array(await request.arrayBuffer())
+    : declared > limit + 5
+    ? null
+    : await readBounded(request.body, limit);
+  if (body === null) {
+    return new Response(
+      `request body over ${limit} bytes: send smaller requests\n`,
+      { status: 413, headers: TEXT_HEADERS },
+    );
+  }
+  return body;
+}
+
+/**
+ * A copy of a served request for the Connect library, with the body already
+ * read, no deadline a timer cannot hold, and its own abort signal that fires
+ * once the response is delivered or the client goes away
+ * (`info.completed`), so streams learn about disconnects without Deno's
+ * legacy `request.signal` semantics.
+ */
+function detach(
+  request: Request,
+  completed: Promise<unknown> | undefined,
+  body: Uint8Array<ArrayBuffer> | null,
+): Request {
   const controller = new AbortController();
   if (completed === undefined) {
     request.signal.addEventListener("abort", () => controller.abort(), {
@@ -355,40 +401,14 @@ async function detach(
   } else {
     completed.finally(() => controller.abort()).catch(() => {});
   }
-  let body: Uint8Array<ArrayBuffer> | null = null;
-  if (request.body !== null) {
-    const declared = Number(request.headers.get("Content-Length") ?? NaN);
-    body = declared <= limit + 5
-      ? new Uint8Array(await request.arrayBuffer())
-      : declared > limit + 5
-      ? null
-      : await readBounded(request.body, limit);
-    if (body === null) {
-      return new Response(
-        `request body over ${limit} bytes: send smaller requests\n`,
-        { status: 413, headers: TEXT_HEADERS },
-      );
-    }
-  }
   const headers = new Headers(request.headers);
   dropUnboundedDeadline(headers);
-  return {
-    request: new Request(request.url, {
-      method: request.method,
-      headers,
-      body,
-      signal: controller.signal,
-    }),
+  return new Request(request.url, {
+    method: request.method,
+    headers,
     body,
     signal: controller.signal,
-  };
-}
-
-/** A request with its body read and its own abort signal. */
-interface Detached {
-  readonly request: Request;
-  readonly body: Uint8Array | null;
-  readonly signal: AbortSignal;
+  });
 }
 
 /** Reads a body whole, or answers `null` (and stops reading) past `limit` bytes. */

@@ -828,7 +828,9 @@ export class Querier {
   ): Promise<QueryAnswer<unknown>[]> {
     this.#checkEntities(target, entities, single);
     if (entities.length === 0) return [];
-    const unique = [...new Set(entities)].sort();
+    const unique = entities.length === 1
+      ? entities
+      : [...new Set(entities)].sort();
     const keyCount = unique.length * plan.buckets.length;
     if (keyCount > this.#limits.maxKeys) {
       throw new InvalidQueryError(
@@ -843,13 +845,12 @@ export class Querier {
       options.signal?.throwIfAborted();
       byEntity = await read();
     } else {
-      // JSON keeps entities apart whatever characters they contain.
-      const key = JSON.stringify([
-        this.#idOf(target),
-        plan.op,
-        plan.buckets,
-        unique,
-      ]);
+      // Unambiguous whatever characters names and entities hold: the id is
+      // length-prefixed, the entity comes last, many entities go as JSON.
+      const id = this.#idOf(target);
+      const key = `${id.length}:${id}${plan.op}${plan.buckets.join(",")}|${
+        unique.length === 1 ? unique[0] : JSON.stringify(unique)
+      }`;
       const flight = await this.#flights.run(key, read, options.signal);
       byEntity = flight.value;
       shared = flight.shared;

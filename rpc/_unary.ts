@@ -17,7 +17,6 @@ import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   contentTypeOf,
-  envelope,
   errorResponse,
   grpcWebTrailer,
   gunzip,
@@ -43,6 +42,8 @@ export interface UnaryMethod {
   readonly method: DescMethod;
   /** Answers one request. */
   readonly call: (input: never, context: CallContext) => unknown;
+  /** Writes the output in JSON faster than reflection does (same bytes). */
+  readonly json?: (output: never) => string;
 }
 
 /** Options for {@linkcode createUnaryHandler}. */
@@ -64,12 +65,15 @@ export interface UnaryHandlerOptions {
 /** Answers one request, or `undefined` when the Connect library should. */
 export type UnaryHandler = (
   request: Request,
+  url: URL,
   body: Uint8Array | null,
   signal: AbortSignal,
 ) => Promise<Response | undefined>;
 
 const JSON_READ: Partial<JsonReadOptions> = { ignoreUnknownFields: true };
+const OK_TRAILER = grpcWebTrailer(0, "");
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
 
 /**
  * Creates the handler for `methods` (unary ones are answered; requests to
@@ -165,8 +169,7 @@ export function createUnaryHandler(
     };
   };
 
-  const handle: UnaryHandler = async (request, body, signal) => {
-    const url = new URL(request.url);
+  const handle: UnaryHandler = async (request, url, body, signal) => {
     const path = url.pathname;
     const unary = byPath.get(path);
     const stream = unary === undefined ? streams.get(path) : undefined;
@@ -210,12 +213,10 @@ export function createUnaryHandler(
     }
     const began = performance.now();
     const procedure = path;
-    const responseHeader = new Headers();
-    const controller = new AbortController();
+    let extraHeaders: Headers | undefined;
+    let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const abort = () => controller.abort(signal.reason);
-    if (signal.aborted) abort();
-    else signal.addEventListener("abort", abort, { once: true });
+    let callSignal = signal;
     try {
       if (format.protocol === "connect") {
         const version = request.method === "GET"
@@ -232,54 +233,72 @@ export function createUnaryHandler(
       }
       const deadline = parseDeadline(format.protocol, request.headers);
       if (deadline !== undefined) {
+        const linked = new AbortController();
+        controller = linked;
+        callSignal = linked.signal;
+        const abort = () => linked.abort(signal.reason);
+        if (signal.aborted) abort();
+        else signal.addEventListener("abort", abort, { once: true });
         timer = setTimeout(
           () =>
-            controller.abort(
+            linked.abort(
               new ConnectError("the deadline passed", Code.DeadlineExceeded),
             ),
           deadline,
         );
       }
-      options.gate?.(method, request.headers, responseHeader);
+      if (options.gate !== undefined) {
+        options.gate(method, request.headers, extraHeaders ??= new Headers());
+      }
       const { data, compressed } = messageOf(request, url, format, body);
       const input = await decode(method.input, format, data, compressed);
       if (stream !== undefined) return undefined; // checked; the library streams it
-      const result = await raceAbort(
-        Promise.resolve(
-          (unary!.call as (i: Message, c: CallContext) => unknown)(input, {
-            signal: controller.signal,
-            requestHeader: request.headers,
-            responseHeader,
-          }),
-        ),
-        controller.signal,
+      const context: CallContext = {
+        signal: callSignal,
+        requestHeader: request.headers,
+        get responseHeader() {
+          return extraHeaders ??= new Headers();
+        },
+      };
+      const pending = (unary!.call as (i: Message, c: CallContext) => unknown)(
+        input,
+        context,
       );
+      const result = controller === undefined
+        ? await pending
+        : await raceAbort(Promise.resolve(pending), callSignal);
       const output = isMessage(result, method.output)
         ? result
         : create(method.output, result as never);
+      const json = unary!.json as ((o: Message) => string) | undefined;
       const bytes = format.binary
         ? toBinary(method.output, output)
-        : new TextEncoder().encode(
-          toJsonString(method.output, output, jsonWrite),
+        : encoder.encode(
+          json === undefined
+            ? toJsonString(method.output, output, jsonWrite)
+            : json(output),
         );
       options.record?.(procedure, 0, performance.now() - began);
-      responseHeader.set("content-type", contentTypeOf(format));
-      if (format.protocol === "grpc-web") {
-        const data = envelope(0, bytes);
-        const trailer = grpcWebTrailer(0, "");
-        const out = new Uint8Array(data.byteLength + trailer.byteLength);
-        out.set(data);
-        out.set(trailer, data.byteLength);
-        return new Response(out, { headers: responseHeader });
+      const contentType = contentTypeOf(format);
+      let headers: HeadersInit = { "content-type": contentType };
+      if (extraHeaders !== undefined) {
+        extraHeaders.set("content-type", contentType);
+        headers = extraHeaders;
       }
-      return new Response(bytes, { headers: responseHeader });
+      if (format.protocol === "grpc-web") {
+        const out = new Uint8Array(5 + bytes.byteLength + OK_TRAILER.length);
+        new DataView(out.buffer).setUint32(1, bytes.byteLength);
+        out.set(bytes, 5);
+        out.set(OK_TRAILER, 5 + bytes.byteLength);
+        return new Response(out, { headers });
+      }
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers });
     } catch (error) {
-      const connectError = asConnectError(error, controller.signal);
+      const connectError = asConnectError(error, callSignal);
       options.record?.(procedure, connectError.code, performance.now() - began);
-      return errorResponse(format, connectError, responseHeader);
+      return errorResponse(format, connectError, extraHeaders);
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", abort);
+      if (timer !== undefined) clearTimeout(timer);
     }
   };
   return { paths: new Set([...byPath.keys(), ...streams.keys()]), handle };
