@@ -15,9 +15,11 @@ export interface LambdaContext {
 /**
  * A Lambda function: takes the event (parsed JSON) and answers a value
  * sent back as JSON.
+ *
+ * @typeParam E The event type the function expects.
  */
-export type LambdaFunction = (
-  event: unknown,
+export type LambdaFunction<E = unknown> = (
+  event: E,
   context: LambdaContext,
 ) => unknown | Promise<unknown>;
 
@@ -56,6 +58,7 @@ function errorBody(error: unknown): string {
  * answer to `/response`, or the error to `/error`. Build the bootstrap with
  * `deno compile --output bootstrap main.ts`, or run it with a Deno layer.
  *
+ * @typeParam E The event type the function expects.
  * @param setup Creates the function once per execution environment (open clients here).
  * @param options Runtime API address and a stop signal; see {@linkcode ServeLambdaOptions}.
  * @returns A promise that resolves when the signal stops the loop.
@@ -68,14 +71,14 @@ function errorBody(error: unknown): string {
  * await serveLambda(() => kinesisHandler(clicksPipeline));
  * ```
  */
-export async function serveLambda(
-  setup: () => LambdaFunction | Promise<LambdaFunction>,
+export async function serveLambda<E>(
+  setup: () => LambdaFunction<E> | Promise<LambdaFunction<E>>,
   options: ServeLambdaOptions = {},
 ): Promise<void> {
   const api = options.api ?? Deno.env.get("AWS_LAMBDA_RUNTIME_API");
   if (api === undefined || api === "") throw new RuntimeApiMissingError();
   const base = `http://${api}/2018-06-01/runtime`;
-  let fn: LambdaFunction;
+  let fn: LambdaFunction<E>;
   try {
     fn = await setup();
   } catch (error) {
@@ -118,7 +121,7 @@ export async function serveLambda(
     };
     try {
       const text = await next.text();
-      const event = text === "" ? {} : JSON.parse(text);
+      const event = (text === "" ? {} : JSON.parse(text)) as E;
       const result = await fn(event, context);
       url = `${base}/invocation/${id}/response`;
       body = JSON.stringify(result ?? null);

@@ -4,9 +4,13 @@ import {
   CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
   type KinesisClient,
+  ListShardsCommand,
   PutRecordsCommand,
 } from "@aws-sdk/client-kinesis";
+import type { KinesisEventRecord } from "../lambda/mod.ts";
 import { eventually } from "./_stack.ts";
 
 /** Creates a stream with `shards` shards and waits until it is ACTIVE. */
@@ -80,4 +84,48 @@ export async function putEvents<T>(
     out.push(...placed);
   }
   return out;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}
+
+/** Reads a one-shard stream back and shapes its records as Lambda's Kinesis event does. */
+export async function kinesisLambdaEvent(
+  kinesis: KinesisClient,
+  stream: string,
+): Promise<KinesisEventRecord[]> {
+  const shards = await kinesis.send(
+    new ListShardsCommand({ StreamName: stream }),
+  );
+  const shard = shards.Shards![0]!.ShardId!;
+  const { ShardIterator } = await kinesis.send(
+    new GetShardIteratorCommand({
+      StreamName: stream,
+      ShardId: shard,
+      ShardIteratorType: "TRIM_HORIZON",
+    }),
+  );
+  const page = await kinesis.send(
+    new GetRecordsCommand({ ShardIterator, Limit: 1000 }),
+  );
+  return (page.Records ?? []).map((r) => ({
+    eventSource: "aws:kinesis",
+    eventVersion: "1.0",
+    eventID: `${shard}:${r.SequenceNumber}`,
+    eventName: "aws:kinesis:record",
+    invokeIdentityArn: "arn:aws:iam::123456789012:role/murmur-test",
+    awsRegion: "us-east-1",
+    eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${stream}`,
+    kinesis: {
+      kinesisSchemaVersion: "1.0",
+      partitionKey: r.PartitionKey!,
+      sequenceNumber: r.SequenceNumber!,
+      data: toBase64(r.Data!),
+      approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() /
+        1000,
+    },
+  }));
 }

@@ -15,17 +15,17 @@ import {
   GetRecordsCommand as GetStreamRecordsCommand,
   GetShardIteratorCommand as GetStreamIteratorCommand,
 } from "@aws-sdk/client-dynamodb-streams";
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-} from "@aws-sdk/client-kinesis";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { count } from "../monoid/mod.ts";
-import type { BatchResponse, KinesisEventRecord } from "../lambda/mod.ts";
+import type { BatchResponse } from "../lambda/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
-import { createStream, deleteStream, putEvents } from "./_kinesis.ts";
+import {
+  createStream,
+  deleteStream,
+  kinesisLambdaEvent as kinesisEvent,
+  putEvents,
+} from "./_kinesis.ts";
 import { Emulator } from "./_lambda_rie.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -38,12 +38,6 @@ const store = new DynamoDBStore(dynamodb, STATE);
 const BOOTSTRAP = fileURLToPath(
   new URL("./_lambda_bootstrap.ts", import.meta.url),
 );
-
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text);
-}
 
 async function totals(
   name: string,
@@ -58,41 +52,6 @@ async function totals(
 
 function tally(pages: readonly string[], of: readonly string[]): number[] {
   return of.map((p) => pages.filter((x) => x === p).length);
-}
-
-/** Reads a one-shard stream back and shapes its records as Lambda's Kinesis event does. */
-async function kinesisEvent(stream: string): Promise<KinesisEventRecord[]> {
-  const shards = await kinesis.send(
-    new ListShardsCommand({ StreamName: stream }),
-  );
-  const shard = shards.Shards![0]!.ShardId!;
-  const { ShardIterator } = await kinesis.send(
-    new GetShardIteratorCommand({
-      StreamName: stream,
-      ShardId: shard,
-      ShardIteratorType: "TRIM_HORIZON",
-    }),
-  );
-  const page = await kinesis.send(
-    new GetRecordsCommand({ ShardIterator, Limit: 1000 }),
-  );
-  return (page.Records ?? []).map((r) => ({
-    eventSource: "aws:kinesis",
-    eventVersion: "1.0",
-    eventID: `${shard}:${r.SequenceNumber}`,
-    eventName: "aws:kinesis:record",
-    invokeIdentityArn: "arn:aws:iam::123456789012:role/murmur-test",
-    awsRegion: "us-east-1",
-    eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${stream}`,
-    kinesis: {
-      kinesisSchemaVersion: "1.0",
-      partitionKey: r.PartitionKey!,
-      sequenceNumber: r.SequenceNumber!,
-      data: toBase64(r.Data!),
-      approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() /
-        1000,
-    },
-  }));
 }
 
 Deno.test({
@@ -114,7 +73,7 @@ Deno.test({
       const pageOf = (i: number) => `p${i % 3}`;
       const first = Array.from({ length: 12 }, (_, i) => ({ page: pageOf(i) }));
       await putEvents(kinesis, stream, first, (_, i) => `k${i}`);
-      const batch1 = await kinesisEvent(stream);
+      const batch1 = await kinesisEvent(kinesis, stream);
       assert.equal(batch1.length, 12);
       const pages = ["p0", "p1", "p2"];
 
@@ -139,7 +98,7 @@ Deno.test({
         (_, i) => ({ page: pageOf(i + 1) }),
       );
       await putEvents(kinesis, stream, second, (_, i) => `m${i}`);
-      const batch2 = (await kinesisEvent(stream)).slice(12);
+      const batch2 = (await kinesisEvent(kinesis, stream)).slice(12);
       assert.equal(batch2.length, 16);
       await Deno.writeTextFile(faults, JSON.stringify({ failFrom: 2 }));
       const answer = await emulator.invoke({
