@@ -58,6 +58,8 @@ export class Processor<E, V> {
   #buffer = new Buffer<V>();
   #flushing: Promise<void> | null = null;
   #again = false;
+  /** Set when a stream's horizon was (re)loaded: the next accept starts a write. */
+  #flushSoon = false;
   /** Aborted by a failure or by the shutdown deadline: stops retries and waits. */
   readonly #stop = new AbortController();
 
@@ -133,6 +135,9 @@ export class Processor<E, V> {
             "read",
           );
           progress.loaded(stale, stored);
+          // A stream just taken over: write its first records at once, so
+          // the source can commit soon even if the worker dies again.
+          this.#flushSoon = true;
         } catch (error) {
           for (const stream of stale) progress.forget(stream);
           this.#fail(error);
@@ -173,7 +178,11 @@ export class Processor<E, V> {
       buffer.slots + buffer.exact.length >= batchMaxKeys
     ) {
       await this.#makeRoom();
-    } else if (this.options.batchTime === 0 && this.#flushing === null) {
+    } else if (
+      (this.options.batchTime === 0 || this.#flushSoon) &&
+      this.#flushing === null
+    ) {
+      this.#flushSoon = false;
       this.#start();
     }
   }

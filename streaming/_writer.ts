@@ -8,6 +8,7 @@ import {
   type MergeResult,
   type Scope,
   type StateKey,
+  StoreUnavailableError,
 } from "../state/mod.ts";
 import { fnv1a32 } from "../internal/hash.ts";
 import { retry } from "../internal/retry.ts";
@@ -317,9 +318,12 @@ export class Writer<V> {
         {
           policy: { maxAttempts, baseDelayMs: retryBase, maxDelayMs: retryMax },
           signal: this.#signal,
+          // A store that retried on its own (StoreUnavailableError) already
+          // spent its attempts: retrying the call again would stack them.
           retryable: (error) =>
             !(error instanceof DeltaRejectedError) &&
-            !(error instanceof MarkConflictError),
+            !(error instanceof MarkConflictError) &&
+            !(error instanceof StoreUnavailableError),
           onFailure: (error, attempt) => {
             metrics.error(name, error);
             if (attempt < maxAttempts && !this.#signal.aborted) {
@@ -343,6 +347,10 @@ export class Writer<V> {
         error instanceof DeltaRejectedError ||
         error instanceof StoreFailureError
       ) throw error;
+      if (error instanceof StoreUnavailableError) {
+        metrics.error(name, error);
+        throw new StoreFailureError(name, store.name, error.attempts, error);
+      }
       // Aborted (failure elsewhere or the shutdown deadline) while waiting.
       throw new StoreFailureError(name, store.name, 1, error);
     }

@@ -10,8 +10,15 @@ import {
   type MergeResult,
   type Scope,
   type Store,
+  StoreUnavailableError,
 } from "../state/mod.ts";
-import { InMemoryMetrics, type RecordError, run, Runner } from "./mod.ts";
+import {
+  InMemoryMetrics,
+  type RecordError,
+  run,
+  Runner,
+  StoreFailureError,
+} from "./mod.ts";
 import { progressScope } from "./_processor.ts";
 
 /** A store that counts its merge calls and the deltas in each. */
@@ -357,4 +364,33 @@ Deno.test("run() reloads a stream's horizon when the source's generation changes
   await worker.flush();
   assert.equal(await inner.get(p.scope, { entity: "k", bucket: null }), 30);
   assert.equal(conflicts, 0);
+});
+
+Deno.test("run() does not retry on top of a store that retried on its own", async () => {
+  let calls = 0;
+  const inner = new MemoryStore();
+  const store: Store = {
+    name: "self-retrying",
+    get: (scope, key) => inner.get(scope, key),
+    getMany: (scope, keys) => inner.getMany(scope, keys),
+    merge: () => {
+      calls++;
+      return Promise.reject(
+        new StoreUnavailableError("self-retrying", 8, "is it running?"),
+      );
+    },
+    close: () => inner.close(),
+  };
+  const p = pipeline<number>("stacked").key(() => "k").value(() => 1)
+    .aggregate(sum()).storeIn(store).build();
+  await assert.rejects(
+    run(p, {
+      source: MemorySource.of([1, 2]),
+      maxAttempts: 5,
+      retryBackoff: { base: 1, max: 1 },
+    }),
+    (error: unknown) =>
+      error instanceof StoreFailureError && error.attempts === 8,
+  );
+  assert.equal(calls, 1);
 });

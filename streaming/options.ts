@@ -53,10 +53,13 @@ export type DeadLetterHandler = (
 export interface RunOptions {
   /**
    * How many times a store call is tried before the run stops with
-   * `StoreFailureError`. Default: 5.
+   * `StoreFailureError`. Applies to stores that do not retry on their own
+   * (memory, Deno KV, your own); a store that does (DynamoDB) throws
+   * `StoreUnavailableError` when its own attempts ran out, and the run stops
+   * at once rather than multiply them (see `docs/retries.md`). Default: 5.
    */
   readonly maxAttempts?: number;
-  /** Backoff between attempts. Default: `{ base: 100, max: 10_000 }`. */
+  /** Backoff between attempts (full jitter, doubling). Default: `{ base: 100, max: 10_000 }`. */
   readonly retryBackoff?: RetryBackoff;
   /**
    * Called for each record that cannot be applied: undecodable, an extractor

@@ -152,3 +152,69 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "crash: a surviving worker takes over the partitions of a peer killed mid-flush and goes on exactly",
+  ...integration,
+  async fn() {
+    const topic = uniqueName("crash-peer");
+    const groupId = uniqueName("crash-peer-group");
+    const name = uniqueName("crash_peer_views");
+    await createTopic(kafka.brokers, topic, 4);
+    const pages = pageViews(40_000, 3_000, 21);
+    await produce(
+      kafka.brokers,
+      topic,
+      pages.map((page, i) => ({
+        key: `u${i % 97}`,
+        value: JSON.stringify({ page }),
+      })),
+      2_000,
+    );
+    // The survivor first holds every partition (and learns their horizons),
+    // then gives two up to the victim, which dies in the middle of a flush:
+    // they come back to the survivor partly applied by the victim.
+    const survivor = crashWorker([topic, groupId, TABLE, name]);
+    await survivor.until((s) => s.step === "flushed");
+    const victim = crashWorker([topic, groupId, TABLE, name]);
+    const shares = (s: Readonly<Record<string, unknown>>) =>
+      s.step === "assigned" && Number(s.partitions) > 0 &&
+      Number(s.partitions) < 4;
+    try {
+      // Both hold partitions, and the victim is in the middle of a flush.
+      await victim.until(shares);
+      await survivor.until(shares);
+      const before = dataChunks(victim);
+      await victim.until(() => dataChunks(victim) >= before + 3);
+    } catch (error) {
+      throw new Error(
+        `${error}: victim ${JSON.stringify(victim.steps.slice(-3))}, survivor ${
+          JSON.stringify(survivor.steps.slice(-3))
+        }`,
+      );
+    } finally {
+      await victim.kill();
+    }
+    // The survivor gets the victim's partitions once its session expires.
+    await survivor.until((s) => s.step === "assigned" && s.partitions === 4);
+    await waitForCommits(kafka.brokers, groupId, topic, 90_000);
+    const status = await survivor.stop();
+    assert.equal(status.code, 0, "the survivor never stopped on its own");
+    assert.equal(
+      survivor.steps.filter((s) => s.step === "stopped").length,
+      1,
+    );
+    const expected = new Map<string, number>();
+    for (const page of pages) {
+      expected.set(page, (expected.get(page) ?? 0) + 1);
+    }
+    const scope = { namespace: name, monoid: sum() };
+    const stored = await store.getMany(
+      scope,
+      [...expected.keys()].map((entity) => ({ entity, bucket: null })),
+    );
+    const wrong = [...expected].filter(([, count], i) => stored[i] !== count);
+    assert.equal(wrong.length, 0, `${wrong.length} keys are off`);
+  },
+});
