@@ -52,6 +52,8 @@ commands:
                                   <time> on into it, ready for a replay of the older ones;
                                   <time> must be in the future (--allow-past-cut to force)
                --expect-version <n>  fail unless the alias is still at version n
+  codegen    typed Connect services, one per pipeline (--pipelines <config.yaml|module.ts>
+             --out <dir> [--go]); see codegen/cli.ts --help
   help       this text
 
 common options:
@@ -303,7 +305,6 @@ const COMMANDS: Record<string, Command> = {
     say(flags, describeAlias(record), record);
     return EXIT.ok;
   },
-  // codegen: the adopt helper adds its dispatch line here.
 };
 
 /**
@@ -317,6 +318,9 @@ export async function main(args: readonly string[]): Promise<number> {
   if (name === undefined || name === "help" || name === "--help") {
     console.log(HELP);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "codegen") {
+    return await (await import("../codegen/cli.ts")).main(rest);
   }
   const command = COMMANDS[name];
   try {
