@@ -11,7 +11,8 @@ export interface KinesisLagGaugeOptions {
 }
 
 /**
- * A {@linkcode LagProbe} fed by the Kinesis reader: each `GetRecords` answer
+ * A {@linkcode LagProbe} fed by hand (a Lambda, your own reader; for
+ * `kinesisSource()` use {@linkcode kinesisSourceLag}): each `GetRecords` answer
  * carries `MillisBehindLatest`, and the reader calls
  * {@linkcode KinesisLagGauge.report} with it. The gauge answers the latest
  * value per shard, forgetting shards that stopped reporting.
@@ -81,4 +82,45 @@ export class KinesisLagGauge implements LagProbe {
     }
     return Promise.resolve(out);
   }
+}
+
+/** What {@linkcode kinesisSourceLag} reads: the handle of `kinesisSource()` (`@murmur/core/source/kinesis`) fits. */
+export interface KinesisShardsLike {
+  /** The source's name, e.g. `"kinesis:clicks"`. */
+  readonly name: string;
+  /** The shards this worker holds, with their lag at the last read. */
+  status(): readonly {
+    readonly shard: string;
+    readonly millisBehindLatest: number;
+  }[];
+}
+
+/**
+ * A {@linkcode LagProbe} over a running Kinesis source: each shard the
+ * worker holds, with the `MillisBehindLatest` of its last `GetRecords`.
+ *
+ * @param source The Kinesis source handle.
+ * @returns The probe.
+ *
+ * @example Usage
+ * ```ts
+ * import { kinesisSourceLag } from "@murmur/core/autoscale";
+ * import assert from "node:assert/strict";
+ *
+ * const source = { name: "kinesis:clicks", status: () => [{ shard: "shardId-0", millisBehindLatest: 800 }] };
+ * const [reading] = await kinesisSourceLag(source).measure();
+ * assert.deepEqual(reading, { stream: "kinesis:clicks:shardId-0", records: null, behindMs: 800 });
+ * ```
+ */
+export function kinesisSourceLag(source: KinesisShardsLike): LagProbe {
+  return {
+    measure: () =>
+      Promise.resolve(
+        source.status().map((s) => ({
+          stream: `${source.name}:${s.shard}`,
+          records: null,
+          behindMs: s.millisBehindLatest,
+        })),
+      ),
+  };
 }

@@ -40,7 +40,12 @@ export {
   type KafkaLagOptions,
   type KafkaLagProbe,
 } from "./kafka.ts";
-export { KinesisLagGauge, type KinesisLagGaugeOptions } from "./kinesis.ts";
+export {
+  KinesisLagGauge,
+  type KinesisLagGaugeOptions,
+  type KinesisShardsLike,
+  kinesisSourceLag,
+} from "./kinesis.ts";
 export {
   CLOUDWATCH_METRICS,
   type CloudWatchClientLike,
