@@ -194,9 +194,9 @@ Deno.test("config: errors name the file, line and column of the bad value", () =
     ],
     [`${base}pipelines: [\n`, 7, /not valid YAML/],
     [
-      `source: { kind: kinesis }\npipelines: [{ name: v, key: p, aggregate: count }]\n`,
+      `source: { kind: rabbitmq }\npipelines: [{ name: v, key: p, aggregate: count }]\n`,
       1,
-      /source.kind: must be one of kafka, jsonl/,
+      /source.kind: must be one of kafka, kinesis, jsonl, s3, parquet, mongo, dynamodb/,
     ],
     [
       `store: { kind: dynamodb, table: "\${NOPE_UNSET}" }\npipelines: [{ name: v, key: p, aggregate: count }]\n`,

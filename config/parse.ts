@@ -70,6 +70,15 @@ const KAFKA_DURATIONS = [
   "maxWaitTime",
 ];
 
+const KINESIS_DURATIONS = [
+  "pollInterval",
+  "maxPollInterval",
+  "leaseDuration",
+  "discoveryInterval",
+  "checkpointInterval",
+  "closeTimeout",
+];
+
 function sourceSpec(raw: Raw): SourceSpec {
   const settings: Record<string, number | string> = {};
   if (raw.kind === "kafka") {
@@ -99,9 +108,16 @@ function sourceSpec(raw: Raw): SourceSpec {
   }
   if (
     raw.kind === "s3" || raw.kind === "parquet" || raw.kind === "mongo" ||
-    raw.kind === "dynamodb"
+    raw.kind === "dynamodb" || raw.kind === "kinesis"
   ) {
     const { kind: _, ...rest } = raw;
+    if (raw.kind === "kinesis") {
+      for (const k of KINESIS_DURATIONS) {
+        if (rest[k] !== undefined) {
+          rest[k] = durationMs(rest[k] as string | number);
+        }
+      }
+    }
     return { kind: raw.kind, settings: rest };
   }
   for (const [k, v] of Object.entries(raw)) {

@@ -9,6 +9,9 @@ import { MongoSnapshotSource } from "../source/mongo.ts";
 import { MongoClient } from "mongodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBSnapshotSource } from "../source/dynamodb.ts";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { kinesisSource } from "../source/kinesis.ts";
 import type { ConfigEvent } from "./build.ts";
 import type { SourceSpec } from "./types.ts";
 
@@ -83,6 +86,50 @@ function objectOf(value: unknown): ConfigEvent {
   return value as ConfigEvent;
 }
 
+function openKinesis(
+  s: Readonly<Record<string, unknown>>,
+): Source<ConfigEvent> {
+  const region = (s.region as string | undefined) ?? "us-east-1";
+  const local = (endpoint: unknown) =>
+    typeof endpoint === "string" && endpoint !== ""
+      ? {
+        endpoint,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      }
+      : {};
+  // Local servers (moto) speak HTTP/1.1 only; the Kinesis client defaults to HTTP/2.
+  const kinesis = new KinesisClient({
+    region,
+    ...local(s.endpoint),
+    ...(typeof s.endpoint === "string" && s.endpoint !== ""
+      ? { requestHandler: new NodeHttpHandler() }
+      : {}),
+  });
+  const dynamodb = new DynamoDBClient({ region, ...local(s.dynamodbEndpoint) });
+  const num = (k: string) => s[k] === undefined ? {} : { [k]: s[k] as number };
+  const source = kinesisSource<ConfigEvent>({
+    stream: s.stream as string,
+    leaseTable: s.leaseTable as string,
+    kinesis,
+    dynamodb,
+    ...(s.workerId === undefined ? {} : { workerId: s.workerId as string }),
+    startPosition: s.startFrom === "latest" ? "LATEST" : "TRIM_HORIZON",
+    ...num("batchSize"),
+    ...num("maxBufferedRecords"),
+    ...num("pollInterval"),
+    ...num("maxPollInterval"),
+    ...num("leaseDuration"),
+    ...num("discoveryInterval"),
+    ...num("checkpointInterval"),
+    ...num("closeTimeout"),
+    decode: (data) => objectOf(JSON.parse(new TextDecoder().decode(data))),
+  });
+  return owning(source, () => {
+    kinesis.destroy();
+    dynamodb.destroy();
+  }, () => ({}));
+}
+
 /** A source whose client is ours: closing the source closes the client too. */
 function owning(
   source: Source<ConfigEvent>,
@@ -104,7 +151,7 @@ function owning(
 
 function openArchive(
   spec: {
-    readonly kind: "s3" | "parquet" | "mongo" | "dynamodb";
+    readonly kind: "kinesis" | "s3" | "parquet" | "mongo" | "dynamodb";
     readonly settings: Readonly<Record<string, unknown>>;
   },
 ): Source<ConfigEvent> {
@@ -113,6 +160,7 @@ function openArchive(
   const checkpoint = s.checkpoint === undefined
     ? {}
     : { checkpoint: new FileCheckpoint(s.checkpoint as string) };
+  if (spec.kind === "kinesis") return openKinesis(s);
   if (spec.kind === "dynamodb") {
     const endpoint = s.endpoint as string | null | undefined;
     const client = new DynamoDBClient({

@@ -103,10 +103,10 @@ export interface JsonlSourceSpec {
   readonly settings: Readonly<Record<string, number | string>>;
 }
 
-/** An archive or snapshot: JSON-Lines in S3, Parquet files (local or in S3), a Mongo collection or DynamoDB table scan. */
+/** A Kinesis stream, or an archive or snapshot: JSON-Lines in S3, Parquet files (local or in S3), a Mongo collection or DynamoDB table scan. */
 export interface ArchiveSourceSpec {
   /** The kind. */
-  readonly kind: "s3" | "parquet" | "mongo" | "dynamodb";
+  readonly kind: "kinesis" | "s3" | "parquet" | "mongo" | "dynamodb";
   /** Bucket, prefix, path, endpoint, region, columns, url, db, collection and tuning, as written. */
   readonly settings: Readonly<Record<string, unknown>>;
 }
