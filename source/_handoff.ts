@@ -277,58 +277,36 @@ export class LaneMerge<B> {
   }
 }
 
-/** One line of a byte stream: its 1-based number and bytes (a prefix when too long). */
+/** One line of a text stream: its 1-based number and text (its first KiB when too long). */
 export interface Line {
   readonly line: number;
-  readonly bytes: Uint8Array;
+  readonly text: string;
   readonly tooLong: boolean;
 }
 
 /**
- * Splits a byte stream into lines, yielding the lines each chunk completes.
- * A line over `maxBytes` comes out with `tooLong` set and only its first
- * KiB of bytes; `\r\n` endings lose the `\r`.
+ * Splits a UTF-8 byte stream into lines, yielding the lines each chunk
+ * completes. Decoding is not fatal: a bad byte becomes U+FFFD (and the
+ * line usually fails to parse). A line longer than `maxChars` comes out
+ * with `tooLong` set and only its first KiB; `\r\n` endings lose the `\r`.
  */
 export async function* splitLines(
   stream: ReadableStream<Uint8Array>,
-  maxBytes: number,
+  maxChars: number,
   signal?: AbortSignal,
 ): AsyncGenerator<Line[]> {
-  const reader = stream.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = "";
   let tooLong = false;
   let line = 0;
-  const finish = (tail: Uint8Array, out: Line[]) => {
+  const push = (text: string, out: Line[]) => {
     line++;
-    let bytes: Uint8Array;
-    if (tooLong) bytes = concat(parts, 0).subarray(0, 1024);
-    else if (parts.length === 0) bytes = tail;
-    else {
-      parts.push(tail);
-      bytes = concat(parts, length + tail.length);
+    const long = tooLong || text.length > maxChars;
+    if (!long && text.length > 0 && text.charCodeAt(text.length - 1) === 13) {
+      text = text.slice(0, -1);
     }
-    if (!tooLong && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) {
-      bytes = bytes.subarray(0, bytes.length - 1);
-    }
-    out.push({ line, bytes, tooLong });
-    parts.length = 0;
-    length = 0;
+    out.push({ line, text: long ? text.slice(0, 1024) : text, tooLong: long });
     tooLong = false;
-  };
-  const keep = (piece: Uint8Array) => {
-    if (tooLong) return;
-    if (length + piece.length > maxBytes) {
-      tooLong = true;
-      const head = concat([...parts, piece], length + piece.length)
-        .subarray(0, 1024).slice();
-      parts.length = 0;
-      parts.push(head);
-      length = head.length;
-      return;
-    }
-    parts.push(piece.slice());
-    length += piece.length;
   };
   try {
     for (;;) {
@@ -338,21 +316,25 @@ export async function* splitLines(
       const out: Line[] = [];
       let start = 0;
       for (;;) {
-        const nl = value.indexOf(0x0a, start);
+        const nl = value.indexOf("\n", start);
         if (nl < 0) break;
-        const tail = value.subarray(start, nl);
-        if (tooLong || length + tail.length > maxBytes) {
-          keep(tail);
-          finish(new Uint8Array(0), out);
-        } else finish(tail, out);
+        push(
+          start === 0 ? rest + value.slice(0, nl) : value.slice(start, nl),
+          out,
+        );
+        if (start === 0) rest = "";
         start = nl + 1;
       }
-      if (start < value.length) keep(value.subarray(start));
+      const tail = start === 0 ? rest + value : value.slice(start);
+      if (tail.length > maxChars) {
+        tooLong = true;
+        rest = tail.slice(0, 1024);
+      } else rest = tooLong ? rest : tail;
       if (out.length > 0) yield out;
     }
-    if (length > 0 || tooLong) {
+    if (rest.length > 0 || tooLong) {
       const out: Line[] = [];
-      finish(new Uint8Array(0), out);
+      push(rest, out);
       yield out;
     }
   } finally {
@@ -360,25 +342,8 @@ export async function* splitLines(
   }
 }
 
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p.subarray(0, Math.max(0, length - at)), at);
-    at += p.length;
-    if (at >= length) break;
-  }
-  return out;
-}
-
 /** Bits of a lane position that hold the index within one object or file. */
 export const INDEX_BITS = 40n;
-
-/** A lane position: the item's ordinal in the pinned list, then the index within it. */
-export function lanePosition(ordinal: number, index: number): bigint {
-  return (BigInt(ordinal) << INDEX_BITS) | BigInt(index);
-}
 
 /** Splits a lane position into ordinal and index. */
 export function splitLanePosition(

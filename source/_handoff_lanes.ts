@@ -5,8 +5,8 @@ import type { SourceRecord } from "./source.ts";
 import {
   type Checkpoint,
   CheckpointSaver,
+  INDEX_BITS,
   LaneMerge,
-  lanePosition,
   splitLanePosition,
 } from "./_handoff.ts";
 
@@ -49,23 +49,72 @@ export interface LaneProgress {
   readonly bytes: number;
 }
 
-/** Builds one record of an item; `index` must grow within an item. */
+/** Builds one record of an item; `index` must grow within an item. An error record has `value` undefined. */
 export type MakeRecord<T> = (
   index: number,
-  fields: {
-    value: T | undefined;
-    id: string;
-    time: number;
-    raw?: Uint8Array;
-    error?: Error;
-  },
+  value: T | undefined,
+  time: number,
+  error?: Error,
+  raw?: Uint8Array,
 ) => SourceRecord<T>;
+
+/** Who a {@linkcode LaneRecord} reports its ack to. */
+interface AckSink {
+  acked(stream: string, position: bigint): void;
+}
+
+/** A record of a lane source; a class, so a record costs one object and no closure. */
+class LaneRecord<T> implements SourceRecord<T> {
+  readonly value: T | undefined;
+  readonly time: number;
+  readonly stream: string;
+  readonly position: bigint;
+  readonly error?: Error;
+  readonly raw?: Uint8Array;
+  readonly #prefix: string;
+  readonly #index: number;
+  #sink: AckSink | null;
+
+  constructor(
+    sink: AckSink,
+    stream: string,
+    position: bigint,
+    prefix: string,
+    index: number,
+    value: T | undefined,
+    time: number,
+    error: Error | undefined,
+    raw: Uint8Array | undefined,
+  ) {
+    this.#sink = sink;
+    this.stream = stream;
+    this.position = position;
+    this.#prefix = prefix;
+    this.#index = index;
+    this.value = value;
+    this.time = time;
+    if (error !== undefined) this.error = error;
+    if (raw !== undefined) this.raw = raw;
+  }
+
+  /** `"<item>:<index>"`, built when asked (most records never need it). */
+  get id(): string {
+    return `${this.#prefix}:${this.#index}`;
+  }
+
+  ack(): void {
+    const sink = this.#sink;
+    if (sink === null) return;
+    this.#sink = null;
+    sink.acked(this.stream, this.position);
+  }
+}
 
 /** Reads one item from `fromIndex` on, handing batches to `emit` (which resolves `false` once stopped). */
 export type ReadItem<T> = (
   item: string,
   fromIndex: number,
-  make: MakeRecord<T>,
+  records: (idPrefix: string) => MakeRecord<T>,
   emit: (batch: SourceRecord<T>[]) => Promise<boolean>,
   signal: AbortSignal,
 ) => Promise<void>;
@@ -165,6 +214,14 @@ export class LaneReader<T> {
   ): AsyncGenerator<SourceRecord<T>[]> {
     const state = this.#state = await this.#load(list);
     const merge = this.#merge = new LaneMerge<SourceRecord<T>[]>(capacity);
+    const sink: AckSink = {
+      acked: (stream, position) => {
+        if (this.#tracker.ack(stream, position)) {
+          this.#acked++;
+          this.#saver.touch();
+        }
+      },
+    };
     const lanes = state.lanes;
     for (let lane = 0; lane < lanes && lane < state.items.length; lane++) {
       const at = state.at[lane];
@@ -180,29 +237,29 @@ export class LaneReader<T> {
             continue;
           }
           const fromIndex = o === from.ordinal ? from.index : -1;
-          const make: MakeRecord<T> = (index, fields) => {
-            const position = lanePosition(o, index);
-            this.#tracker.delivered(stream, position);
-            this.#records++;
-            let done = false;
-            return {
-              ...fields,
-              stream,
-              position,
-              ack: () => {
-                if (done) return;
-                done = true;
-                if (this.#tracker.ack(stream, position)) {
-                  this.#acked++;
-                  this.#saver.touch();
-                }
-              },
+          const base = BigInt(o) << INDEX_BITS;
+          const records =
+            (prefix: string): MakeRecord<T> =>
+            (index, value, time, error, raw) => {
+              const position = base | BigInt(index);
+              this.#tracker.delivered(stream, position);
+              this.#records++;
+              return new LaneRecord(
+                sink,
+                stream,
+                position,
+                prefix,
+                index,
+                value,
+                time,
+                error,
+                raw,
+              );
             };
-          };
           await readItem(
             state.items[o]!,
             fromIndex,
-            make,
+            records,
             (batch) => merge.push(batch),
             signal,
           );

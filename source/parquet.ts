@@ -371,7 +371,7 @@ export class ParquetSource<T> implements Source<T> {
     const batchSize = this.#batchSize;
     yield* this.#lanes.read(
       () => this.#list(),
-      async (file, fromIndex, make, emit, signal) => {
+      async (file, fromIndex, records, emit, signal) => {
         let opened;
         try {
           opened = await this.#open(file);
@@ -385,6 +385,7 @@ export class ParquetSource<T> implements Source<T> {
           );
         }
         const name = opened.name;
+        const make = records(name);
         try {
           let metadata: FileMetaData;
           try {
@@ -424,14 +425,17 @@ export class ParquetSource<T> implements Source<T> {
                 );
               }
               let batch: SourceRecord<T>[] = [];
+              const now = this.#now;
               for (let i = 0; i < rows.length; i++) {
                 const index = first + i;
-                batch.push(
-                  make(
-                    index,
-                    this.#fields(rows[i]!, name, index, decode, time),
-                  ),
-                );
+                if (decode === undefined && time === undefined) {
+                  batch.push(
+                    make(index, rows[i] as T, now()),
+                  );
+                } else {
+                  const f = this.#fields(rows[i]!, name, index, decode, time);
+                  batch.push(make(index, f.value, f.time, f.error));
+                }
                 if (batch.length >= batchSize) {
                   if (!await emit(batch)) return;
                   batch = [];

@@ -39,6 +39,7 @@ import {
   CheckpointMismatchError,
   type LaneProgress,
   LaneReader,
+  type MakeRecord,
 } from "./_handoff_lanes.ts";
 
 export type { Source, SourceRecord } from "./source.ts";
@@ -69,7 +70,7 @@ export interface S3JsonLinesOptions<T> {
   readonly concurrency?: number;
   /** Records per batch. Default: 1,000. */
   readonly batchSize?: number;
-  /** Lines longer than this many bytes become dead letters. Default: 1 MiB. */
+  /** Lines longer than this many characters (UTF-16 units, about bytes for ASCII) become dead letters. Default: 1 Mi. */
   readonly maxLineBytes?: number;
   /** Turns a parsed line into an event; throw to dead-letter it. Default: the JSON value. */
   readonly decode?: (json: unknown, key: string, line: number) => T;
@@ -242,37 +243,42 @@ export class S3JsonLinesSource<T> implements Source<T> {
   }
 
   #record(
+    make: MakeRecord<T>,
     key: string,
     object: string,
     line: number,
-    bytes: Uint8Array,
+    text: string,
     tooLong: boolean,
-    utf8: TextDecoder,
-  ): { value: T | undefined; id: string; time: number; error?: Error } {
-    const id = `${object}:${line}`;
-    const fail = (why: string, cause?: unknown) => ({
-      value: undefined,
-      id,
-      time: this.#now(),
-      error: new SyntaxError(`${object} line ${line}: ${why}`, { cause }),
-    });
+  ): SourceRecord<T> {
+    let why: string;
+    let cause: unknown = undefined;
     if (tooLong) {
-      return fail(`longer than ${this.#maxLine} bytes; raise maxLineBytes`);
+      why = `longer than ${this.#maxLine} characters; raise maxLineBytes`;
+    } else {
+      let value: T | undefined = undefined;
+      try {
+        const json: unknown = JSON.parse(text);
+        value = this.#decode === null
+          ? json as T
+          : this.#decode(json, key, line);
+        const time = this.#time === null
+          ? this.#now()
+          : this.#time(value, key, line);
+        return make(line, value, time);
+      } catch (error) {
+        cause = error;
+        why = value === undefined
+          ? messageOf(error)
+          : `time extractor failed: ${messageOf(error)}`;
+      }
     }
-    let value: T;
-    try {
-      const json: unknown = JSON.parse(utf8.decode(bytes));
-      value = this.#decode === null ? json as T : this.#decode(json, key, line);
-    } catch (error) {
-      return fail(messageOf(error), error);
-    }
-    if (this.#time === null) return { value, id, time: this.#now() };
-    try {
-      const time = this.#time(value, key, line);
-      return { value, id, time };
-    } catch (error) {
-      return fail(`time extractor failed: ${messageOf(error)}`, error);
-    }
+    return make(
+      line,
+      undefined,
+      this.#now(),
+      new SyntaxError(`${object} line ${line}: ${why}`, { cause }),
+      new TextEncoder().encode(text.slice(0, 1024)),
+    );
   }
 
   /**
@@ -287,8 +293,9 @@ export class S3JsonLinesSource<T> implements Source<T> {
     const batchSize = this.#batchSize;
     yield* lanes.read(
       () => this.#list(),
-      async (key, fromIndex, make, emit, signal) => {
+      async (key, fromIndex, records, emit, signal) => {
         const object = `s3://${this.#bucket}/${key}`;
+        const make = records(object);
         let body: ReadableStream<Uint8Array>;
         let gzip = /\.gz$/i.test(key);
         try {
@@ -323,28 +330,14 @@ export class S3JsonLinesSource<T> implements Source<T> {
             >,
           )
           : counted;
-        const utf8 = new TextDecoder("utf-8", { fatal: true });
         let batch: SourceRecord<T>[] = [];
         try {
           for await (const lines of splitLines(bytes, this.#maxLine, signal)) {
-            for (const { line, bytes, tooLong } of lines) {
+            for (const { line, text, tooLong } of lines) {
               if (line <= fromIndex) continue;
-              if (!tooLong && isBlank(bytes)) continue;
-              const fields = this.#record(
-                key,
-                object,
-                line,
-                bytes,
-                tooLong,
-                utf8,
-              );
+              if (!tooLong && isBlank(text)) continue;
               batch.push(
-                make(
-                  line,
-                  fields.error === undefined
-                    ? fields
-                    : { ...fields, raw: bytes.slice(0, 1024) },
-                ),
+                this.#record(make, key, object, line, text, tooLong),
               );
               if (batch.length >= batchSize) {
                 if (!await emit(batch)) return;
@@ -388,10 +381,10 @@ export class S3JsonLinesSource<T> implements Source<T> {
   }
 }
 
-function isBlank(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
   }
   return true;
 }
