@@ -247,7 +247,7 @@ async function dynamoBench(): Promise<void> {
           );
           // Decoding items to plain objects is part of reading them (our source does it too).
           for (const item of out.Items ?? []) {
-            if (fromItem(item as WireItem).page) n++;
+            if (fromItem(item as unknown as WireItem).page) n++;
           }
           start = out.LastEvaluatedKey as Record<string, never> | undefined;
         } while (start !== undefined);
