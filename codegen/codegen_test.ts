@@ -71,7 +71,7 @@ Deno.test("renderProto() writes one service per pipeline, RPCs by window", () =>
     proto,
     /option go_package = "example\.com\/murmur\/gen\/go\/shop\/stats\/v1;statsv1";/,
   );
-  match(proto, /service LikesService \{\n  rpc GetLikes\(GetLikesRequest\)/);
+  match(proto, /service LikesService \{\n {2}rpc GetLikes\(GetLikesRequest\)/);
   match(
     proto,
     /message VisitorsValue \{[^}]*double estimate = 3;[^}]*double upper = 5;/,
