@@ -4,7 +4,6 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type Answer,
-  AnswerSchema,
   type Value,
   ValueSchema,
 } from "../proto/gen/murmur/v1/query_pb.ts";
@@ -196,7 +195,11 @@ export function toAnswerMessage<V>(
 ): Answer {
   const codec = target.monoid.codec;
   const coverage = answer.coverage;
-  return create(AnswerSchema, {
+  const stats = answer.stats;
+  // Literal messages (every field set, as create() would): no reflection on
+  // the hot path.
+  return {
+    $typeName: "murmur.v1.Answer",
     pipeline: answer.pipeline,
     entity: answer.entity,
     present: answer.present,
@@ -210,6 +213,7 @@ export function toAnswerMessage<V>(
     format: codec.format,
     kind: target.monoid.kind,
     coverage: {
+      $typeName: "murmur.v1.Coverage",
       allTime: coverage.allTime,
       granularity: coverage.granularity ?? "",
       startMs: BigInt(coverage.startMs ?? 0),
@@ -217,8 +221,14 @@ export function toAnswerMessage<V>(
       buckets: coverage.buckets.map(BigInt),
       presentBuckets: coverage.presentBuckets.map(BigInt),
     },
-    stats: answer.stats,
-  });
+    stats: {
+      $typeName: "murmur.v1.ReadStats",
+      keys: stats.keys,
+      cacheHits: stats.cacheHits,
+      storeReads: stats.storeReads,
+      coalesced: stats.coalesced,
+    },
+  };
 }
 
 function topOf(top: number | null | undefined): { top?: number } {
@@ -228,11 +238,12 @@ function topOf(top: number | null | undefined): { top?: number } {
 function toValueMessage(typed: TypedValue): Value {
   switch (typed.type) {
     case "none":
-      return create(ValueSchema);
+      return { $typeName: "murmur.v1.Value", kind: { case: undefined } };
     case "number":
-      return create(ValueSchema, {
+      return {
+        $typeName: "murmur.v1.Value",
         kind: { case: "number", value: typed.value },
-      });
+      };
     case "integer":
       return create(ValueSchema, {
         kind: { case: "integer", value: typed.value },

@@ -10,6 +10,7 @@ import {
   type JsonReadOptions,
   type JsonWriteOptions,
   type Message,
+  ScalarType,
   toBinary,
   toJsonString,
 } from "@bufbuild/protobuf";
@@ -110,9 +111,10 @@ export function createUnaryHandler(
       );
     }
     try {
-      return format.binary
-        ? fromBinary(schema, data)
-        : fromJsonString(schema, decoder.decode(data), JSON_READ);
+      if (format.binary) return fromBinary(schema, data);
+      const text = decoder.decode(data);
+      return simpleJson(schema, text) ??
+        fromJsonString(schema, text, JSON_READ);
     } catch (error) {
       throw new ConnectError(
         `the request is not a valid ${schema.typeName} in ${
@@ -302,6 +304,40 @@ export function createUnaryHandler(
     }
   };
   return { paths: new Set([...byPath.keys(), ...streams.keys()]), handle };
+}
+
+const stringFields = new WeakMap<DescMessage, ReadonlySet<string>>();
+
+/**
+ * The common request, `{"pipeline": "…", "entity": "…"}`, without the
+ * reflection of fromJsonString: when every key is a singular string field
+ * (by its JSON name) holding a string, the message is exactly those fields.
+ * Anything else answers `undefined` and goes the general way.
+ */
+function simpleJson(schema: DescMessage, text: string): Message | undefined {
+  let names = stringFields.get(schema);
+  if (names === undefined) {
+    names = new Set(
+      schema.fields.filter((f) =>
+        f.fieldKind === "scalar" && f.scalar === ScalarType.STRING &&
+        f.oneof === undefined
+      ).map((f) => f.jsonName),
+    );
+    stringFields.set(schema, names);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (
+    parsed === null || typeof parsed !== "object" || Array.isArray(parsed)
+  ) return undefined;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!names.has(key) || typeof value !== "string") return undefined;
+  }
+  return create(schema, parsed as never);
 }
 
 function compressionOf(name: string | null): boolean {
