@@ -28,7 +28,6 @@ export class KinesisDecodeError extends Error {
 /** A record read from a shard. */
 export class KinesisRecord<T> implements SourceRecord<T> {
   readonly value: T | undefined;
-  readonly id: string;
   readonly time: number;
   readonly stream?: string;
   readonly position?: bigint;
@@ -39,23 +38,26 @@ export class KinesisRecord<T> implements SourceRecord<T> {
   readonly seq: bigint;
   readonly #shard: string;
   readonly #ack: AckFn;
+  readonly #prefix: string;
+  #id: string | undefined;
 
   constructor(
     init: {
       value: T | undefined;
-      id: string;
+      id: string | undefined;
       time: number;
       stream: string | undefined;
       raw: Uint8Array;
       error: Error | undefined;
     },
+    prefix: string,
     shard: string,
     seq: bigint,
     generation: number,
     ack: AckFn,
   ) {
     this.value = init.value;
-    this.id = init.id;
+    this.#id = init.id;
     this.time = init.time;
     if (init.stream !== undefined) {
       this.stream = init.stream;
@@ -65,8 +67,14 @@ export class KinesisRecord<T> implements SourceRecord<T> {
     if (init.error !== undefined) this.error = init.error;
     this.generation = generation;
     this.seq = seq;
+    this.#prefix = prefix;
     this.#shard = shard;
     this.#ack = ack;
+  }
+
+  /** `<stream>/<shard>/<sequence number>` unless `eventId` gave one; built when first asked (marks dedup by position). */
+  get id(): string {
+    return this.#id ??= this.#prefix + this.seq;
   }
 
   ack(): void {
@@ -146,9 +154,11 @@ export function resolveOptions<T>(
     start = `AT_TIMESTAMP:${at}`;
   }
   const stream = options.stream;
+  const { eventId, time } = options;
+  const custom = options.decode !== undefined || eventId !== undefined ||
+    time !== undefined;
   const decode = options.decode ??
     ((data: Uint8Array) => JSON.parse(decoder.decode(data)) as T);
-  const { eventId, time } = options;
   const pollInterval = number("pollInterval", options.pollInterval, 1000, 0);
   return {
     stream,
@@ -187,32 +197,43 @@ export function resolveOptions<T>(
     onLease: options.onLease,
     record(raw, shard, streamId, generation, ack) {
       const seq = BigInt(raw.sequenceNumber);
-      const meta: KinesisRecordMeta = {
+      const prefix = `${stream}/${shard}/`;
+      const keyed = eventId === undefined ? streamId : undefined;
+      // The record's metadata is built only for hooks that take it.
+      const meta = (): KinesisRecordMeta => ({
         stream,
         shard,
         sequenceNumber: raw.sequenceNumber,
         partitionKey: raw.partitionKey,
         arrival: raw.arrival,
-      };
-      const fallbackId = `${stream}/${shard}/${raw.sequenceNumber}`;
+      });
       try {
-        const value = decode(raw.data, meta);
-        const id = eventId === undefined ? fallbackId : eventId(value, meta);
-        const at = time === undefined ? raw.arrival : time(value, meta);
-        if (!Number.isFinite(at)) {
-          throw new RangeError(
-            `time() returned ${at}; return epoch milliseconds`,
-          );
+        let value: T;
+        let id: string | undefined;
+        let at = raw.arrival;
+        if (custom) {
+          const m = meta();
+          value = decode(raw.data, m);
+          if (eventId !== undefined) id = eventId(value, m);
+          if (time !== undefined) at = time(value, m);
+          if (!Number.isFinite(at)) {
+            throw new RangeError(
+              `time() returned ${at}; return epoch milliseconds`,
+            );
+          }
+        } else {
+          value = JSON.parse(decoder.decode(raw.data)) as T;
         }
         return new KinesisRecord<T>(
           {
             value,
             id,
             time: at,
-            stream: eventId === undefined ? streamId : undefined,
+            stream: keyed,
             raw: raw.data,
             error: undefined,
           },
+          prefix,
           shard,
           seq,
           generation,
@@ -222,12 +243,13 @@ export function resolveOptions<T>(
         return new KinesisRecord<T>(
           {
             value: undefined,
-            id: fallbackId,
+            id: undefined,
             time: raw.arrival,
-            stream: eventId === undefined ? streamId : undefined,
+            stream: keyed,
             raw: raw.data,
             error: new KinesisDecodeError(shard, raw.sequenceNumber, error),
           },
+          prefix,
           shard,
           seq,
           generation,

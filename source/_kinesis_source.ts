@@ -267,14 +267,14 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
       now,
       leaseDuration: this.#o.leaseDuration,
     });
-    for (const lease of plan.take) {
+    await Promise.all(plan.take.map(async (lease) => {
       try {
         const counter = await this.#table.write(lease, { owner: me }, "take");
         this.#acquire(lease, counter);
       } catch (error) {
         if (!(error instanceof LeaseLostError)) throw error;
       }
-    }
+    }));
     for (const { shard, to } of plan.handOver) {
       const held = this.#held.get(shard);
       if (held !== undefined && !held.leaving) void this.#leave(held, to);
