@@ -36,6 +36,8 @@ const { values: flags } = parseArgs({
     events: { type: "string" },
     pages: { type: "string" },
     pairs: { type: "string" },
+    topic: { type: "string" },
+    only: { type: "string" },
   },
 });
 const quick = flags.quick === true;
@@ -65,25 +67,35 @@ function page(): string {
   return `/p/${lo}`;
 }
 
-const topic = uniqueName("cmp-e2e");
-await createTopic(kafka.brokers, topic, PARTITIONS);
-const base = Date.now();
-await produce(
-  kafka.brokers,
-  topic,
-  Array.from({ length: EVENTS }, (_, i) => ({
-    key: `u${i % 9973}`,
-    value: JSON.stringify({ page: page(), user: `u${i % 9973}`, at: base + i }),
-  })),
-);
+// --topic reuses a topic an earlier run produced (same --events), e.g. to profile one side.
+const topic = flags.topic ?? uniqueName("cmp-e2e");
+if (flags.topic === undefined) {
+  await createTopic(kafka.brokers, topic, PARTITIONS);
+  const base = Date.now();
+  await produce(
+    kafka.brokers,
+    topic,
+    Array.from({ length: EVENTS }, (_, i) => ({
+      key: `u${i % 9973}`,
+      value: JSON.stringify({
+        page: page(),
+        user: `u${i % 9973}`,
+        at: base + i,
+      }),
+    })),
+  );
+  console.error(`produced ${EVENTS} events to ${topic}`);
+}
 const high = await highWatermarks(kafka.brokers, topic);
-console.error(`produced ${EVENTS} events to ${topic}`);
 
 interface Row {
   readonly side: "ours" | "go";
   readonly events: number;
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** Write requests sent to DynamoDB (ours: UpdateItem + TransactWriteItems, intents included). */
+  readonly writes: number;
+  readonly flushes: number;
   readonly total: number;
 }
 
@@ -175,6 +187,8 @@ async function oursRun(): Promise<Row> {
     events: summary.events,
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    writes: store.stats().writeRequests,
+    flushes: summary.flushes,
     total: 0,
   };
   // Read the totals back through the store, the way a query would.
@@ -185,8 +199,8 @@ async function oursRun(): Promise<Row> {
 
 const rows: Row[] = [];
 for (let p = 0; p < PAIRS; p++) {
-  rows.push(await goRun());
-  rows.push(await oursRun());
+  if (flags.only !== "ours") rows.push(await goRun());
+  if (flags.only !== "go") rows.push(await oursRun());
 }
 
 const fmt = (x: number) =>
@@ -195,14 +209,17 @@ console.log(
   `# Kafka → sum → DynamoDB Local, ${EVENTS} events over ${PAGES} pages, ${PAIRS} pair(s)\n`,
 );
 console.log(
-  "| run | side | events/s | CPU-s per M events | events | stored total |",
+  "| run | side | events/s | CPU-s per M events | writes | flushes | events | stored total |",
 );
-console.log("|---|---|---:|---:|---:|---:|");
+console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+const perRun = flags.only === undefined ? 2 : 1;
 rows.forEach((r, i) => {
   console.log(
-    `| ${Math.floor(i / 2) + 1} | ${r.side} | ${fmt(r.events / r.seconds)} | ${
+    `| ${Math.floor(i / perRun) + 1} | ${r.side} | ${
+      fmt(r.events / r.seconds)
+    } | ${
       (r.cpuSeconds / r.events * 1e6).toFixed(1)
-    } | ${r.events} | ${r.total || "—"} |`,
+    } | ${r.writes} | ${r.flushes} | ${r.events} | ${r.total || "—"} |`,
   );
 });
 const mean = (side: Row["side"], f: (r: Row) => number) => {
