@@ -1,6 +1,6 @@
 // The bootstrap the Lambda emulator runs in tests: a Kinesis, DynamoDB Streams or SQS handler over DynamoDB Local.
 //
-// Environment: MURMUR_LAMBDA_KIND (kinesis | dynamodb | sqs), MURMUR_LAMBDA_TABLE,
+// Environment: MURMUR_LAMBDA_KIND (kinesis | dynamodb | sqs | throws | broken-init), MURMUR_LAMBDA_TABLE,
 // MURMUR_LAMBDA_PIPELINE, MURMUR_LAMBDA_FAULTS (a JSON file read at each
 // invocation: { "failFrom": n } fails the n-th and later state merges of it).
 
@@ -66,6 +66,12 @@ const name = Deno.env.get("MURMUR_LAMBDA_PIPELINE")!;
 const faults = Deno.env.get("MURMUR_LAMBDA_FAULTS");
 
 await serveLambda(async (): Promise<LambdaFunction> => {
+  if (kind === "broken-init") throw new TypeError("no table configured");
+  if (kind === "throws") {
+    return () => {
+      throw new RangeError("the handler refused the event");
+    };
+  }
   const client = new DynamoDBClient(awsConfig(await service("dynamodb")));
   const store = new FaultAtMerge(new DynamoDBStore(client, table), name);
   const options = { flushEvery: 4, maxAttempts: 1 };

@@ -258,3 +258,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "lambda runtime under the emulator: a handler error and an init error reach the Runtime API",
+  ...integration,
+  fn: async () => {
+    const throws = await Emulator.start(BOOTSTRAP, {
+      MURMUR_LAMBDA_KIND: "throws",
+    });
+    try {
+      const answer = await throws.invoke({ Records: [] }).catch((error) =>
+        String(error)
+      );
+      assert.match(JSON.stringify(answer), /the handler refused the event/);
+      assert.match(JSON.stringify(answer), /RangeError/);
+    } finally {
+      await throws.stop();
+    }
+    const broken = await Emulator.start(BOOTSTRAP, {
+      MURMUR_LAMBDA_KIND: "broken-init",
+    });
+    try {
+      const answer = await broken.invoke({ Records: [] }).catch((error) =>
+        String(error)
+      );
+      assert.match(
+        JSON.stringify(answer),
+        /no table configured|InitError|Runtime\.ExitError/,
+      );
+    } finally {
+      await broken.stop();
+    }
+  },
+});

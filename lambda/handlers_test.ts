@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { count } from "../monoid/mod.ts";
+import { pipeline } from "../pipeline/mod.ts";
+import { MemoryStore } from "../state/mod.ts";
+import { FaultyStore } from "../testing/mod.ts";
+import {
+  type DynamoDBChange,
+  type DynamoDBStreamEventRecord,
+  dynamoDBStreamsHandler,
+  type KinesisEventRecord,
+  kinesisHandler,
+  sqsHandler,
+} from "./mod.ts";
+
+function counter<E>(store: FaultyStore, key: (e: E) => string) {
+  return pipeline<E>(`views_${crypto.randomUUID().slice(0, 8)}`)
+    .key(key)
+    .value(() => 1)
+    .aggregate(count())
+    .storeIn(store)
+    .build();
+}
+
+const fast = { maxAttempts: 2, retryBackoff: { base: 1, max: 2 } };
+
+function kinesisRecord(seq: number, page: string): KinesisEventRecord {
+  return {
+    eventID: `shardId-000000000001:${seq}`,
+    eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/views",
+    kinesis: {
+      partitionKey: page,
+      sequenceNumber: String(seq),
+      data: btoa(JSON.stringify({ page })),
+      approximateArrivalTimestamp: 1_700_000_000.5,
+    },
+  };
+}
+
+Deno.test("kinesisHandler() reports by sequence number only the records after a failed write", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const views = counter<{ page: string }>(store, (e) => e.page);
+  const handler = kinesisHandler(views, { ...fast, flushEvery: 2 });
+  const records = [1, 2, 3, 4, 5, 6].map((s) => kinesisRecord(s, `p${s % 2}`));
+  await handler({ Records: records.slice(0, 2) }); // the stream's progress is known
+  store.down = true;
+  const failed = await handler({ Records: records.slice(2) });
+  assert.deepEqual(
+    failed.batchItemFailures.map((f) => f.itemIdentifier),
+    ["3", "4", "5", "6"],
+  );
+  store.down = false;
+  assert.deepEqual(await handler({ Records: records }), {
+    batchItemFailures: [],
+  });
+  const p0 = await store.get(views.scope, { entity: "p0", bucket: null });
+  const p1 = await store.get(views.scope, { entity: "p1", bucket: null });
+  assert.deepEqual([p0, p1], [3, 3]);
+});
+
+Deno.test("kinesisHandler() dead-letters an undecodable record instead of retrying it", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const views = counter<{ page: string }>(store, (e) => e.page);
+  const dead: string[] = [];
+  const handler = kinesisHandler(views, {
+    deadLetter: (record) => {
+      dead.push(record.id);
+    },
+  });
+  const bad = {
+    ...kinesisRecord(9, "x"),
+    kinesis: { ...kinesisRecord(9, "x").kinesis, data: btoa("{") },
+  };
+  const answer = await handler({ Records: [kinesisRecord(8, "a"), bad] });
+  assert.deepEqual(answer, { batchItemFailures: [] });
+  assert.deepEqual(dead, ["views/shardId-000000000001/9"]);
+});
+
+Deno.test("dynamoDBStreamsHandler() reports the sequence number, dedups by eventID", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const changes = counter<DynamoDBChange>(
+    store,
+    (c) => String(c.newImage?.page),
+  );
+  const handler = dynamoDBStreamsHandler(changes, fast);
+  const change = (id: string, seq: string): DynamoDBStreamEventRecord => ({
+    eventID: id,
+    eventName: "INSERT",
+    dynamodb: {
+      Keys: { id: { S: id } },
+      NewImage: { id: { S: id }, page: { S: "home" } },
+      SequenceNumber: seq,
+      ApproximateCreationDateTime: 1_700_000_000,
+    },
+  });
+  const batch = { Records: [change("e1", "100"), change("e2", "200")] };
+  store.down = true;
+  const failed = await handler(batch);
+  assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), [
+    "100",
+    "200",
+  ]);
+  store.down = false;
+  await handler(batch);
+  await handler(batch);
+  assert.equal(
+    await store.get(changes.scope, { entity: "home", bucket: null }),
+    2,
+  );
+});
+
+Deno.test("sqsHandler() reports failed messages by messageId and counts a redelivery once", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const views = counter<{ page: string }>(store, (e) => e.page);
+  const handler = sqsHandler(views, fast);
+  const batch = {
+    Records: ["m1", "m2"].map((messageId) => ({
+      messageId,
+      body: '{"page":"home"}',
+      attributes: { SentTimestamp: "1700000000000" },
+    })),
+  };
+  store.down = true;
+  const failed = await handler(batch);
+  assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), [
+    "m1",
+    "m2",
+  ]);
+  store.down = false;
+  assert.deepEqual(await handler(batch), { batchItemFailures: [] });
+  assert.deepEqual(await handler(batch), { batchItemFailures: [] });
+  assert.equal(
+    await store.get(views.scope, { entity: "home", bucket: null }),
+    2,
+  );
+});
