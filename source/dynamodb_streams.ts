@@ -66,7 +66,10 @@ interface Shard {
   parent: string | undefined;
   status: "waiting" | "reading" | "ended" | "done";
   iterator: string | undefined;
+  /** The last sequence number read (where a fresh iterator starts). */
   delivered: string | null;
+  /** The last sequence number handed out as a record (what must be acked before the shard is done). */
+  tracked: string | null;
 }
 
 /**
@@ -145,7 +148,7 @@ export class DynamoDBStreamSource<T> implements Source<T> {
         ? "done"
         : c === undefined
         ? shard.at
-        : c.toString();
+        : sequenceText(c);
     }
     return this.#state = { ...state, shards };
   }
@@ -198,13 +201,17 @@ export class DynamoDBStreamSource<T> implements Source<T> {
           status: "waiting",
           iterator: undefined,
           delivered: null,
+          tracked: null,
         });
       } else this.#shards.get(id)!.parent ??= info.ParentShardId;
     }
     for (const [id, shard] of this.#shards) {
       if (shard.status === "ended") {
         const c = this.#tracker.committable(this.#stream(id));
-        if (shard.delivered === null || c?.toString() === shard.delivered) {
+        if (
+          shard.tracked === null ||
+          (c !== undefined && c === BigInt(shard.tracked))
+        ) {
           shard.status = "done";
         }
       }
@@ -247,6 +254,7 @@ export class DynamoDBStreamSource<T> implements Source<T> {
     const shard = this.#shards.get(id)!;
     shard.delivered = seq;
     if (!events.includes(r.eventName as "INSERT")) return undefined;
+    shard.tracked = seq;
     const stream = this.#stream(id);
     const position = BigInt(seq);
     const keys = r.dynamodb?.Keys ?? {};
@@ -318,6 +326,7 @@ export class DynamoDBStreamSource<T> implements Source<T> {
         status: at === "done" ? "done" : "waiting",
         iterator: undefined,
         delivered: null,
+        tracked: null,
       });
     }
     const batchSize = o.batchSize ?? 1000;
@@ -399,4 +408,9 @@ export class DynamoDBStreamSource<T> implements Source<T> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A sequence number as DynamoDB writes it: at least 21 digits, zero-padded. */
+function sequenceText(position: bigint): string {
+  return position.toString().padStart(21, "0");
 }

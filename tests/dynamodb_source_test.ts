@@ -241,3 +241,52 @@ class LaggingCheckpoint extends MemoryCheckpoint {
     return super.save(value);
   }
 }
+
+Deno.test(
+  "dynamodb stream source resumes from its checkpoint without counting twice",
+  integration,
+  async () => {
+    await withTable(async (table) => {
+      const snapshot = new DynamoDBSnapshotSource<Order>({
+        client,
+        streams,
+        table,
+      });
+      const handoff = await snapshot.handoff();
+      assert.ok(handoff !== null);
+      await put(table, orders("s", 300));
+      const checkpoint = new MemoryCheckpoint();
+      const first = new DynamoDBStreamSource<Order>({
+        streams,
+        handoff,
+        checkpoint,
+        batchSize: 100,
+        pollInterval: 20,
+      });
+      const ids: string[] = [];
+      for await (const batch of first) {
+        for (const r of batch) {
+          ids.push(r.id);
+          r.ack();
+        }
+        if (ids.length >= 100) break;
+      }
+      await first.close();
+      const second = new DynamoDBStreamSource<Order>({
+        streams,
+        handoff,
+        checkpoint,
+        idleTimeout: 1000,
+        pollInterval: 20,
+      });
+      for await (const batch of second) {
+        for (const r of batch) {
+          ids.push(r.id);
+          r.ack();
+        }
+      }
+      assert.equal(ids.length, 300);
+      assert.equal(new Set(ids).size, 300);
+    });
+  },
+);
