@@ -46,6 +46,8 @@ if (kind === "bare") {
     grpcPort: 0,
     onListen() {},
   });
+  // A graceful stop (so `--cpu-prof` can write its profile).
+  Deno.addSignalListener("SIGTERM", () => void server.shutdown());
   console.log(JSON.stringify({
     port: server.port,
     grpcPort: Number(new URL(server.grpcUrl!).port),
