@@ -200,11 +200,17 @@ export class AutoscaleSignal implements AsyncDisposable {
     this.#timer = setTimeout(loop, 0);
   }
 
-  /** Stops the loop and waits for a sample in flight. */
+  /** Stops the loop, waits for a sample in flight and closes the probes that have a `close()` (e.g. {@linkcode kafkaLag}'s admin client). */
   async close(): Promise<void> {
     this.#abort.abort();
     clearTimeout(this.#timer);
     await this.#running?.catch(() => {});
+    for (const probe of this.#options.probes ?? []) {
+      await (probe as Partial<AsyncDisposable> & {
+        close?: () => Promise<void>;
+      })
+        .close?.().catch(() => {});
+    }
   }
 
   /** Same as {@linkcode AutoscaleSignal.close}. */

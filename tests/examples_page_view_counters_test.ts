@@ -90,6 +90,7 @@ Deno.test({
       PAGE_VIEWS_TOPIC: topic,
       PAGE_VIEWS_GROUP: uniqueName("pv-group"),
       PAGE_VIEWS_TABLE: table,
+      AUTOSCALE_INTERVAL_MS: "300",
     };
     const worker = new Child("worker.ts", ["--port", "0"], env);
     const query = new Child("query.ts", ["--port", "0"], env);
@@ -132,6 +133,17 @@ Deno.test({
         "/pricing",
         120,
       ]]);
+      // The worker's autoscaling signal sees the group catch up: lag 0.
+      const lags = () =>
+        worker.lines.filter((l) => l.msg === "autoscale").map((l) =>
+          l.lagRecords
+        );
+      await eventually(
+        "the consumer lag to reach 0",
+        () => lags().includes(0) ? true : undefined,
+        30_000,
+      );
+      ok(lags().every((n) => typeof n === "number" && n >= 0 && n <= 450));
     } finally {
       equal((await worker.stop()).success, true);
       await query.stop();
