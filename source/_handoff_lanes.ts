@@ -32,7 +32,15 @@ interface LaneState {
   readonly where: string;
   readonly lanes: number;
   readonly items: string[];
+  /** Each item's size in bytes, when the listing gave it. */
+  readonly sizes?: number[];
   readonly at: (string | null)[];
+}
+
+/** An object or file found by a listing, with its size in bytes. */
+export interface Listed {
+  readonly name: string;
+  readonly size: number;
 }
 
 /** Progress of a lane source. */
@@ -47,6 +55,8 @@ export interface LaneProgress {
   readonly acked: number;
   /** Bytes read (compressed, as transferred). */
   readonly bytes: number;
+  /** Bytes of all items, as listed (S3 objects and local files): with `bytes`, an ETA. */
+  readonly totalBytes: number;
 }
 
 /** Builds one record of an item; `index` must grow within an item. An error record has `value` undefined. */
@@ -174,10 +184,11 @@ export class LaneReader<T> {
       records: this.#records,
       acked: this.#acked,
       bytes: this.bytes,
+      totalBytes: (this.#state?.sizes ?? []).reduce((a, b) => a + b, 0),
     };
   }
 
-  async #load(list: () => Promise<string[]>): Promise<LaneState> {
+  async #load(list: () => Promise<Listed[]>): Promise<LaneState> {
     const { checkpoint, kind, where, name } = this.#settings;
     const saved = await checkpoint?.load();
     if (saved !== undefined && saved !== null) {
@@ -194,11 +205,15 @@ export class LaneReader<T> {
       return s as LaneState;
     }
     const lanes = this.#settings.lanes;
+    const listed = (await list()).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
     const state: LaneState = {
       kind,
       where,
       lanes,
-      items: await list(),
+      items: listed.map((l) => l.name),
+      sizes: listed.map((l) => l.size),
       at: new Array<string | null>(lanes).fill(null),
     };
     // Pin the list before reading, so a restart numbers items the same way.
@@ -208,7 +223,7 @@ export class LaneReader<T> {
 
   /** Lists (or loads) the items and reads them; yields merged batches. */
   async *read(
-    list: () => Promise<string[]>,
+    list: () => Promise<Listed[]>,
     readItem: ReadItem<T>,
     capacity: number,
   ): AsyncGenerator<SourceRecord<T>[]> {

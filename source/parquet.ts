@@ -55,6 +55,7 @@ import {
   CheckpointMismatchError,
   type LaneProgress,
   LaneReader,
+  type Listed,
 } from "./_handoff_lanes.ts";
 import { hivePartitions, partitionRange } from "./_handoff_hive.ts";
 
@@ -259,9 +260,9 @@ export class ParquetSource<T> implements Source<T> {
       (range.to === undefined || span.start < range.to);
   }
 
-  async #list(): Promise<string[]> {
+  async #list(): Promise<Listed[]> {
     const o = this.#options;
-    const found: string[] = [];
+    const found: Listed[] = [];
     if (o.client !== undefined) {
       let token: string | undefined;
       do {
@@ -273,24 +274,28 @@ export class ParquetSource<T> implements Source<T> {
           }),
         )) as ListObjectsV2CommandOutput;
         for (const c of page.Contents ?? []) {
-          if (c.Key !== undefined && this.#keep(c.Key)) found.push(c.Key);
+          if (c.Key !== undefined && this.#keep(c.Key)) {
+            found.push({ name: c.Key, size: c.Size ?? 0 });
+          }
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
     } else {
       const root = o.path!;
       const info = await Deno.stat(root);
-      if (info.isFile) return [root];
+      if (info.isFile) return [{ name: root, size: info.size }];
       const walk = async (dir: string): Promise<void> => {
         for await (const entry of Deno.readDir(dir)) {
           const path = `${dir}/${entry.name}`;
           if (entry.isDirectory) await walk(path);
-          else if (this.#keep(path)) found.push(path);
+          else if (this.#keep(path)) {
+            found.push({ name: path, size: (await Deno.stat(path)).size });
+          }
         }
       };
       await walk(root.replace(/\/+$/, ""));
     }
-    return found.sort();
+    return found;
   }
 
   async #open(

@@ -39,6 +39,7 @@ import {
   CheckpointMismatchError,
   type LaneProgress,
   LaneReader,
+  type Listed,
   type MakeRecord,
 } from "./_handoff_lanes.ts";
 
@@ -214,8 +215,8 @@ export class S3JsonLinesSource<T> implements Source<T> {
     return this.#lanes.position();
   }
 
-  async #list(): Promise<string[]> {
-    const keys: string[] = [];
+  async #list(): Promise<Listed[]> {
+    const keys: Listed[] = [];
     let token: string | undefined;
     do {
       let page;
@@ -235,11 +236,13 @@ export class S3JsonLinesSource<T> implements Source<T> {
         );
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined && this.#keys(o.Key)) keys.push(o.Key);
+        if (o.Key !== undefined && this.#keys(o.Key)) {
+          keys.push({ name: o.Key, size: o.Size ?? 0 });
+        }
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
-    return keys.sort();
+    return keys;
   }
 
   #record(

@@ -125,7 +125,7 @@ Deno.test(
   integration,
   async () => {
     await withTable(async (table) => {
-      const all = orders("a", 1200);
+      const all = orders("a", 600);
       await put(table, all);
       const store = new MemoryStore();
       const p = counter(store);
@@ -190,7 +190,7 @@ Deno.test(
   integration,
   async () => {
     await withTable(async (table) => {
-      const all = orders("r", 900);
+      const all = orders("r", 500);
       await put(table, all);
       const store = new MemoryStore();
       const p = counter(store);

@@ -119,7 +119,14 @@ Deno.test(
       assert.equal(await get("z"), 1);
       assert.equal(dead.length, 1);
       assert.match(dead[0]!, new RegExp(`s3://${bucket}/views/a.jsonl line 3`));
-      assert.equal(source.progress().items, 3);
+      const progress = source.progress();
+      assert.equal(progress.items, 3);
+      assert.ok(progress.totalBytes > 0);
+      assert.equal(
+        progress.bytes,
+        progress.totalBytes,
+        "every listed byte was read",
+      );
     });
   },
 );
