@@ -123,9 +123,16 @@ Deno.test("search_projector: the Lambda handler reads wire-format records, REMOV
   await indexPosts(index, [{ id: "post:9", title: "x", body: "" }]);
   const projector = new SearchProjector(index, { pipeline: "likes" });
   const handler = projector.lambdaHandler();
-  const record = (eventName: string, v?: string, sk = "all") => ({
+  let sequence = 0;
+  const record = (
+    eventName: "INSERT" | "MODIFY" | "REMOVE",
+    v?: string,
+    sk = "all",
+  ) => ({
+    eventID: `e${++sequence}`,
     eventName,
     dynamodb: {
+      SequenceNumber: String(sequence),
       Keys: { pk: { S: "likes#post:9" }, sk: { S: sk } },
       ...(v === undefined ? {} : { NewImage: { v: { N: v } } }),
     },

@@ -7,6 +7,7 @@ import {
   type Orama,
   update,
 } from "@orama/orama";
+import type { BatchResponse, DynamoDBStreamEvent } from "../../lambda/mod.ts";
 import {
   type Hysteresis,
   hysteresis,
@@ -224,13 +225,12 @@ export class SearchProjector {
   }
 
   /**
-   * A Lambda handler for the table's DynamoDB Streams trigger.
+   * A Lambda handler for the table's DynamoDB Streams trigger (the event
+   * types of `@murmur/core/lambda`; serve it with its `serveLambda`).
    *
    * @returns The handler; it reports no item failures (a failing batch throws and is retried whole).
    */
-  lambdaHandler(): (
-    event: { readonly Records: readonly StreamRecordLike[] },
-  ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+  lambdaHandler(): (event: DynamoDBStreamEvent) => Promise<BatchResponse> {
     return async (event) => {
       await this.apply(event.Records.map(changeFromStreamRecord));
       return { batchItemFailures: [] };
