@@ -17,9 +17,10 @@ import { cors as connectCors } from "@connectrpc/connect";
  * ```ts
  * import { BearerAuth } from "@murmur/core/admin";
  * const auth = new BearerAuth(["new-0123456789abcdef", "old-0123456789abcdef"]);
- * console.log(auth.check("Bearer old-0123456789abcdef")); // true
- * console.log(auth.check("Bearer nope")); // false
- * console.log(auth.check(null)); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(auth.check("Bearer old-0123456789abcdef"), true);
+ * assert.equal(auth.check("Bearer nope"), false);
+ * assert.equal(auth.check(null), false);
  * ```
  */
 export class BearerAuth {
@@ -85,8 +86,9 @@ function digest(token: string): Buffer {
  * @example Usage
  * ```ts
  * import { bearerToken } from "@murmur/core/admin";
- * console.log(bearerToken("bearer abc")); // "abc"
- * console.log(bearerToken("Basic abc")); // undefined
+ * import assert from "node:assert/strict";
+ * assert.equal(bearerToken("bearer abc"), "abc");
+ * assert.equal(bearerToken("Basic abc"), undefined);
  * ```
  */
 export function bearerToken(
@@ -123,6 +125,7 @@ export const CORS_EXPOSED_HEADERS: readonly string[] = Object.freeze([
  * @example Usage
  * ```ts
  * import { Cors } from "@murmur/core/admin";
+ * import assert from "node:assert/strict";
  * const cors = new Cors({ origins: ["https://ops.example.com"] });
  * const preflight = new Request("http://localhost:8080/x", {
  *   method: "OPTIONS",
@@ -132,7 +135,7 @@ export const CORS_EXPOSED_HEADERS: readonly string[] = Object.freeze([
  *   },
  * });
  * const response = cors.preflight(preflight);
- * console.log(response.headers.get("Access-Control-Allow-Headers")?.includes("Authorization")); // true
+ * assert.ok(response.headers.get("Access-Control-Allow-Headers")?.includes("Authorization"));
  * ```
  */
 export class Cors {
@@ -235,8 +238,9 @@ export class Cors {
  * @example Usage
  * ```ts
  * import { isLoopback } from "@murmur/core/admin";
- * console.log(isLoopback("127.0.0.1")); // true
- * console.log(isLoopback("0.0.0.0")); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isLoopback("127.0.0.1"), true);
+ * assert.equal(isLoopback("0.0.0.0"), false);
  * ```
  */
 export function isLoopback(hostname: string): boolean {

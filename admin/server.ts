@@ -492,7 +492,8 @@ export interface AdminServer {
  * @example Usage
  * ```ts
  * import { AuthRequiredError } from "@murmur/core/admin";
- * console.log(new AuthRequiredError("0.0.0.0").name); // "AuthRequiredError"
+ * import assert from "node:assert/strict";
+ * assert.equal(new AuthRequiredError("0.0.0.0").name, "AuthRequiredError");
  * ```
  */
 export class AuthRequiredError extends Error {

@@ -8,8 +8,9 @@
  * @example Usage
  * ```ts
  * import { PipelineNotFoundError } from "@murmur/core/query";
+ * import assert from "node:assert/strict";
  * const error = new PipelineNotFoundError("page_veiws", ["page_views"]);
- * console.log(error.message);
+ * assert.equal(error.message, 'unknown pipeline "page_veiws" (known: "page_views")');
  * ```
  */
 export class PipelineNotFoundError extends Error {
@@ -42,8 +43,9 @@ export class PipelineNotFoundError extends Error {
  * @example Usage
  * ```ts
  * import { InvalidQueryError } from "@murmur/core/query";
+ * import assert from "node:assert/strict";
  * const error = new InvalidQueryError("entities", "2000 entities requested; at most 1000 per request");
- * console.log(error.field); // "entities"
+ * assert.equal(error.field, "entities");
  * ```
  */
 export class InvalidQueryError extends RangeError {
@@ -72,8 +74,9 @@ export class InvalidQueryError extends RangeError {
  * @example Usage
  * ```ts
  * import { WindowMismatchError } from "@murmur/core/query";
+ * import assert from "node:assert/strict";
  * const error = new WindowMismatchError("totals", "is not windowed: use get() for its all-time value");
- * console.log(error.pipeline); // "totals"
+ * assert.equal(error.pipeline, "totals");
  * ```
  */
 export class WindowMismatchError extends Error {

@@ -95,7 +95,8 @@ export interface TypedValueOptions {
  * ```ts
  * import { typedValue } from "@murmur/core/query";
  * import { sum } from "@murmur/core/monoid";
- * console.log(typedValue(sum(), 42)); // { type: "number", value: 42 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(typedValue(sum(), 42), { type: "number", value: 42 });
  * ```
  *
  * @example The heaviest entries of a top-K sketch
