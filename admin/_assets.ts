@@ -1,5 +1,6 @@
 // The web UI's static files, imported as text so they ship inside the module graph (JSR, deno compile, offline).
 
+import { fnv1a32 } from "../internal/hash.ts";
 import indexHtml from "./ui/index.html" with { type: "text" };
 import appJs from "./ui/app.js" with { type: "text" };
 import styleCss from "./ui/style.css" with { type: "text" };
@@ -13,12 +14,7 @@ interface Asset {
 
 /** FNV-1a over UTF-16 code units: a cheap, stable ETag. */
 function etagOf(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return `"${(hash >>> 0).toString(16)}-${text.length.toString(16)}"`;
+  return `"${fnv1a32(text).toString(16)}-${text.length.toString(16)}"`;
 }
 
 function asset(body: string, type: string): Asset {
