@@ -139,7 +139,7 @@ export class CheckpointSaver {
   readonly #checkpoint: Checkpoint | undefined;
   readonly #interval: number;
   readonly #value: () => unknown;
-  #last = 0;
+  #last = -Infinity;
   #saving: Promise<void> | null = null;
   #dirty = false;
   /** The last save's failure, rethrown by {@linkcode flush}. */
