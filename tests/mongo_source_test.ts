@@ -265,3 +265,48 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "mongo change stream delivers updates as new events when asked",
+  integration,
+  async () => {
+    const client = new MongoClient(mongo.url, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    const db = uniqueName("msrc");
+    const coll = client.db(db).collection<View & { n?: number }>("views");
+    try {
+      const snapshot = new MongoSnapshotSource<View>({
+        client,
+        db,
+        collection: "views",
+      });
+      const handoff = await snapshot.handoff();
+      await coll.insertOne({ page: "/a" });
+      await coll.updateOne({ page: "/a" }, { $set: { n: 2 } });
+      const live = new MongoChangeStreamSource<View & { n?: number }>({
+        client,
+        db,
+        collection: "views",
+        handoff,
+        operations: ["insert", "update"],
+        idleTimeout: 1000,
+      });
+      const seen: { id: string; n: number | undefined }[] = [];
+      for await (const batch of live) {
+        for (const r of batch) {
+          assert.equal(r.error, undefined, r.error?.message);
+          seen.push({ id: r.id, n: r.value!.n });
+          r.ack();
+        }
+      }
+      assert.equal(seen.length, 2);
+      assert.equal(seen[0]!.n, undefined);
+      assert.equal(seen[1]!.n, 2);
+      assert.match(seen[1]!.id, /@\d+\.\d+$/, "an update has its own event id");
+    } finally {
+      await client.db(db).dropDatabase().catch(() => {});
+      await client.close();
+    }
+  },
+);
