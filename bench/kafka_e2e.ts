@@ -136,8 +136,17 @@ interface Row {
   writesPerEvent: number | null;
   flushes: number | null;
   vsRaw: number | null;
+  /** The process's peak RSS while the row ran, in MiB (rows run one after another). */
+  peakRssMiB: number;
 }
 const rows: Row[] = [];
+
+// Peak RSS since the last row was recorded.
+let peakRss = 0;
+const rssSampler = setInterval(() => {
+  peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+}, 50);
+Deno.unrefTimer(rssSampler);
 
 function record(
   id: string,
@@ -162,7 +171,11 @@ function record(
     vsRaw: raw === undefined
       ? null
       : Number((eventsPerSecond / raw.eventsPerSecond).toFixed(3)),
+    peakRssMiB: Math.round(
+      Math.max(peakRss, Deno.memoryUsage().rss) / 2 ** 20,
+    ),
   };
+  peakRss = 0;
   rows.push(row);
   console.error(
     `${id}: ${label}: ${eventsPerSecond} events/s over ${row.seconds} s`,
@@ -375,12 +388,12 @@ const goals = {
 };
 
 const table = [
-  "| row | case | events | seconds | events/s | store writes | writes/event | flushes | vs (a) |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  "| row | case | events | seconds | events/s | store writes | writes/event | flushes | peak RSS MiB | vs (a) |",
+  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ...rows.map((r) =>
     `| ${r.id} | ${r.case} | ${r.events} | ${r.seconds} | ${r.eventsPerSecond} | ${
       r.storeWrites ?? "–"
-    } | ${r.writesPerEvent ?? "–"} | ${r.flushes ?? "–"} | ${
+    } | ${r.writesPerEvent ?? "–"} | ${r.flushes ?? "–"} | ${r.peakRssMiB} | ${
       r.vsRaw === null ? "baseline" : `${r.vsRaw}×`
     } |`
   ),

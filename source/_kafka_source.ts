@@ -233,6 +233,18 @@ interface HoldState {
 
 const empty = new Uint8Array(0);
 
+/**
+ * The message's bytes in a buffer of their own. The client's values are views
+ * into the whole fetch response (up to `maxBytes`), so one record kept until
+ * its ack would keep every message of that response alive.
+ */
+function own(value: Uint8Array | null): Uint8Array | null {
+  if (value === null || value.byteLength * 2 >= value.buffer.byteLength) {
+    return value;
+  }
+  return new Uint8Array(value);
+}
+
 const levels: Record<ClientLogLevel, number> = {
   nothing: 0,
   error: 1,
@@ -465,7 +477,7 @@ class KafkaSource<T> implements Source<T> {
         id,
         time,
         message.offset,
-        message.value,
+        own(message.value),
         undefined,
         hold,
       );
@@ -475,7 +487,7 @@ class KafkaSource<T> implements Source<T> {
         undefined,
         message.timestamp,
         message.offset,
-        message.value,
+        own(message.value),
         new KafkaDecodeError(
           message.topic,
           message.partition,

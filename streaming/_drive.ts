@@ -1,5 +1,6 @@
 // Web Streams plumbing shared by run() and runFanout(): source → extract → fold/write lanes, with shutdown.
 
+import { setImmediate } from "node:timers";
 import type { Source, SourceRecord } from "../source/mod.ts";
 import type { Prepared, Processor } from "./_processor.ts";
 import { StoreFailureError } from "./errors.ts";
@@ -127,7 +128,8 @@ export async function drive<E>(
   const distribute = new WritableStream<readonly SourceRecord<E>[]>({
     write: async (batch) => {
       if (performance.now() - turn >= YIELD_EVERY_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        // setImmediate lets due timers and I/O run without setTimeout's clamp.
+        await new Promise((resolve) => setImmediate(resolve));
         turn = performance.now();
       }
       await Promise.all(lanes.map(async (l, i) => {
