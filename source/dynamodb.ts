@@ -339,7 +339,9 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
         }),
         { abortSignal: signal },
       ) as ScanCommandOutput;
-      for (const item of page.Items ?? []) items.push(item as unknown as WireItem);
+      for (const item of page.Items ?? []) {
+        items.push(item as unknown as WireItem);
+      }
       start = page.LastEvaluatedKey as unknown as WireItem | undefined;
     } while (start !== undefined && !signal.aborted);
     this.#scanned += items.length;
