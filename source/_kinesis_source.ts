@@ -1,6 +1,6 @@
 // The Kinesis source's engine: leases, shard readers, the record queue, acks and checkpoints.
 
-import { KinesisClient, ListShardsCommand } from "@aws-sdk/client-kinesis";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { delay } from "../internal/async.ts";
 import { AckTracker } from "./ack_tracker.ts";
@@ -13,7 +13,13 @@ import {
   SHARD_END,
 } from "./_kinesis_leases.ts";
 import { type Observation, observe, planLeases } from "./_kinesis_plan.ts";
+import { BatchQueue } from "./_kinesis_queue.ts";
 import { type RawRecord, readShard } from "./_kinesis_reader.ts";
+import {
+  createMissingLeases,
+  listShards,
+  type ShardInfo,
+} from "./_kinesis_shards.ts";
 import {
   type KinesisRecord,
   type Resolved,
@@ -41,11 +47,6 @@ interface Held {
   chain: Promise<unknown>;
 }
 
-interface ShardInfo {
-  readonly parents: string[];
-  readonly closed: boolean;
-}
-
 let generations = 0;
 
 /** The Kinesis source: see `kinesisSource()` for the contract. */
@@ -60,10 +61,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
   readonly #observed = new Map<string, Observation>();
   #shards = new Map<string, ShardInfo>();
   #leases: Lease[] = [];
-  #queue: { held: Held; records: KinesisRecord<T>[] }[] = [];
-  #queued = 0;
-  #wakeData: (() => void) | undefined;
-  #roomWaiters: (() => void)[] = [];
+  readonly #queue: BatchQueue<Held, KinesisRecord<T>>;
   #iterated = false;
   #started: Promise<void> | undefined;
   #failure: Error | undefined;
@@ -76,6 +74,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     this.#o = resolveOptions(options);
     this.name = `kinesis:${this.#o.stream}`;
     this.workerId = this.#o.workerId;
+    this.#queue = new BatchQueue(this.#o.maxBufferedRecords);
     this.#kinesis = (options.kinesis as KinesisClient | undefined) ??
       new KinesisClient({});
     this.#table = new LeaseTable(
@@ -133,16 +132,12 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
       if (this.#failure !== undefined) throw this.#failure;
       const item = this.#queue.shift();
       if (item !== undefined) {
-        const { held, records } = item;
-        held.queued -= records.length;
-        this.#queued -= records.length;
+        const { owner: held, records } = item;
         for (const r of records) this.#tracker.delivered(held.streamId, r.seq);
-        this.#wakeRoom();
         return { done: false, value: records };
       }
       if (this.#closing) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => this.#wakeData = resolve);
-      this.#wakeData = undefined;
+      await this.#queue.next();
     }
   }
 
@@ -187,52 +182,17 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
 
   /** Lists the stream's shards and creates a lease for each new one, parents first. */
   async #discover(): Promise<void> {
-    const shards = new Map<string, ShardInfo>();
-    let token: string | undefined;
-    do {
-      const page = await this.#kinesis.send(
-        new ListShardsCommand(
-          token === undefined
-            ? { StreamName: this.#o.stream }
-            : { NextToken: token },
-        ),
-        { abortSignal: this.#stop.signal },
-      );
-      for (const shard of page.Shards ?? []) {
-        if (shard.ShardId === undefined) continue;
-        const parents = [shard.ParentShardId, shard.AdjacentParentShardId]
-          .filter((p): p is string => typeof p === "string" && p !== "");
-        shards.set(shard.ShardId, {
-          parents,
-          closed: shard.SequenceNumberRange?.EndingSequenceNumber !== undefined,
-        });
-      }
-      token = page.NextToken;
-    } while (token !== undefined);
-    this.#shards = shards;
-    const known = new Set(this.#leases.map((l) => l.shard));
-    const leased = new Set(known);
-    const order = [...shards.keys()].sort((a, b) =>
-      depth(shards, a) - depth(shards, b)
+    this.#shards = await listShards(
+      this.#kinesis,
+      this.#o.stream,
+      this.#stop.signal,
     );
-    for (const id of order) {
-      if (known.has(id)) continue;
-      const info = shards.get(id)!;
-      const inTable = info.parents.some((p) => leased.has(p));
-      await this.#table.create(
-        id,
-        this.#initial(inTable, info.closed),
-        info.parents,
-      );
-      leased.add(id);
-    }
-  }
-
-  #initial(parentLeased: boolean, closed: boolean): string {
-    if (parentLeased) return "TRIM_HORIZON";
-    const start = this.#o.start;
-    if (start === "LATEST" && closed) return SHARD_END;
-    return start;
+    await createMissingLeases(
+      this.#table,
+      this.#shards,
+      this.#leases,
+      this.#o.start,
+    );
   }
 
   /** Scans the lease table, follows what others did, balances, and renews our leases. */
@@ -345,15 +305,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     const records = raw.map((r) =>
       this.#o.record(r, held.shard, held.streamId, held.generation, this.#ack)
     );
-    held.queued += records.length;
-    this.#queued += records.length;
-    this.#queue.push({ held, records });
-    this.#wakeData?.();
-    while (
-      this.#queued > this.#o.maxBufferedRecords && !held.reader.signal.aborted
-    ) {
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
-    }
+    await this.#queue.push(held, records, held.reader.signal);
   }
 
   readonly #ack = (shard: string, generation: number, seq: bigint): void => {
@@ -362,19 +314,10 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     this.#tracker.ack(held.streamId, seq);
   };
 
-  #wakeRoom(): void {
-    if (this.#queued > this.#o.maxBufferedRecords) return;
-    for (const wake of this.#roomWaiters.splice(0)) wake();
-  }
-
-  /** Drops what was read from a shard and not handed out yet. */
+  /** Stops reading a shard and drops what was read and not handed out yet. */
   #dropQueued(held: Held): void {
     held.reader.abort();
-    const kept = this.#queue.filter((item) => item.held !== held);
-    this.#queued -= held.queued;
-    held.queued = 0;
-    this.#queue = kept;
-    for (const wake of this.#roomWaiters.splice(0)) wake();
+    this.#queue.drop(held);
   }
 
   /** Serialized conditional write of one held lease; a lost condition drops the lease. */
@@ -479,6 +422,8 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
         to === undefined ? "release" : "hand over",
       );
     } catch {
+      // Not written: let the lease expire; its next owner resumes at the last checkpoint.
+      this.#lose(held);
       return;
     }
     this.#held.delete(held.shard);
@@ -493,16 +438,14 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
 
   async #shutdown(): Promise<void> {
     this.#closing = true;
-    this.#wakeData?.();
+    this.#queue.wake();
     if (this.#started !== undefined) await this.#started;
     this.#stop.abort();
     await Promise.allSettled(this.#loops);
     await Promise.allSettled(
       [...this.#held.values()].map((held) => this.#leave(held, undefined)),
     );
-    this.#queue = [];
-    this.#queued = 0;
-    for (const wake of this.#roomWaiters.splice(0)) wake();
+    this.#queue.clear();
   }
 
   #event(event: Omit<KinesisLeaseEvent, "worker">): void {
@@ -512,15 +455,4 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
   #warn(message: string): void {
     console.warn(`[${this.name} ${this.workerId}] ${message}`);
   }
-}
-
-/** How many ancestors of a shard are listed: parents sort before their children. */
-function depth(shards: ReadonlyMap<string, ShardInfo>, id: string): number {
-  let d = 0;
-  let frontier = shards.get(id)?.parents ?? [];
-  while (frontier.length > 0 && d < 1000) {
-    d++;
-    frontier = frontier.flatMap((p) => shards.get(p)?.parents ?? []);
-  }
-  return d;
 }
