@@ -139,8 +139,9 @@ export function startOptions(handoff: MongoHandoff): Document {
 
 /**
  * Captures the handoff: the server's postBatchResumeToken when it gives one
- * (a replica set does), else the server clock as a cluster time (the start
- * of the current second). Either is at or before every document the scan will read.
+ * (a replica set does); else the token of the last change made so far in the
+ * server clock's current second, or the start of that second when there was
+ * none. Each is at or before every document the scan will read.
  */
 export async function captureHandoff(
   db: Db,
@@ -161,10 +162,25 @@ export async function captureHandoff(
   const local = reply.localTime instanceof Date
     ? reply.localTime.getTime()
     : Date.now();
-  return {
-    ns,
-    startAtOperationTime: `${Math.floor(local / 1000)}.0`,
-  };
+  const second = `${Math.floor(local / 1000)}.0`;
+  // Narrow the second down: read this second's changes so far and hand off after the last one.
+  const tail: ChangeStream = collection.watch(
+    [],
+    {
+      ...startOptions({ ns, startAtOperationTime: second }),
+      maxAwaitTimeMS: 1,
+    },
+  );
+  try {
+    while (await tail.tryNext() !== null) { /* to the end */ }
+    const token = tail.resumeToken;
+    if (token !== null && token !== undefined) {
+      return { ns, resumeAfter: EJSON.stringify(token, { relaxed: false }) };
+    }
+  } finally {
+    await tail.close();
+  }
+  return { ns, startAtOperationTime: second };
 }
 
 /**
