@@ -1,38 +1,9 @@
 // min(): the smallest number seen, with "not set" (null) as a true identity.
 
-import { boundedMonoid, unordered } from "./_bounded.ts";
+import { boundedMonoid } from "./_bounded.ts";
 import type { Monoid } from "./monoid.ts";
 
-function combine(a: number | null, b: number | null): number | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  if (a <= b) return a;
-  if (b < a) return b;
-  throw unordered("min", a, b);
-}
-
-function combineAll(values: Iterable<number | null>): number | null {
-  let m: number | null = null;
-  if (Array.isArray(values)) {
-    const array = values as readonly (number | null)[];
-    const n = array.length;
-    let i = 0;
-    for (; i < n && m === null; i++) m = array[i]!;
-    if (m === null) return null;
-    let best: number = m;
-    for (; i < n; i++) {
-      const v = array[i]!;
-      if (v === null) continue;
-      if (v < best) best = v;
-      else if (!(v >= best)) throw unordered("min", best, v);
-    }
-    return best;
-  }
-  for (const v of values) m = combine(m, v);
-  return m;
-}
-
-const MIN = boundedMonoid("min", combine, combineAll);
+const MIN = boundedMonoid("min");
 
 /**
  * Keeps the smallest number. The identity is `null` ("not set"), never a fake
