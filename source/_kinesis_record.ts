@@ -125,6 +125,17 @@ function number(
 
 const decoder = new TextDecoder();
 
+/** `<hostname>-<pid>-<random>`; the host part falls back to `worker` without `--allow-sys`. */
+function defaultWorkerId(): string {
+  let host = "worker";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // no permission to read the host name
+  }
+  return `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /** Validates options and applies defaults. */
 export function resolveOptions<T>(
   options: KinesisSourceOptions<T>,
@@ -163,8 +174,7 @@ export function resolveOptions<T>(
   return {
     stream,
     leaseTable: options.leaseTable,
-    workerId: options.workerId ??
-      `${Deno.hostname()}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
+    workerId: options.workerId ?? defaultWorkerId(),
     start,
     batchSize: number("batchSize", options.batchSize, 1000, 1, 10_000),
     pollInterval,
