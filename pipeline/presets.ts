@@ -25,8 +25,9 @@ import { pipeline, type PipelineBuilder } from "./pipeline.ts";
  * ```ts
  * import { counter } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const views = counter<{ page: string }>("views").key((e) => e.page).storeIn(new MemoryStore()).build();
- * console.log(views.monoid.kind); // "count"
+ * assert.equal(views.monoid.kind, "count");
  * ```
  */
 export function counter<E>(name: string): PipelineBuilder<E, number> {
@@ -49,9 +50,10 @@ export function counter<E>(name: string): PipelineBuilder<E, number> {
  * ```ts
  * import { uniqueCount } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const visitors = uniqueCount<{ page: string; visitor: string }>("visitors", (e) => e.visitor)
  *   .key((e) => e.page).storeIn(new MemoryStore()).build();
- * console.log(visitors.monoid.kind); // "hll"
+ * assert.equal(visitors.monoid.kind, "hll");
  * ```
  */
 export function uniqueCount<E>(
@@ -117,10 +119,11 @@ function capacityFor(n: number): number {
  * ```ts
  * import { topN } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const top = topN<{ country: string; page: string }>("top_pages", { n: 20, item: (e) => e.page })
  *   .key((e) => e.country).storeIn(new MemoryStore()).build();
- * console.log(top.monoid.name); // "topk(k=200)"
- * console.log(top.top); // 20
+ * assert.equal(top.monoid.name, "topk(k=200)");
+ * assert.equal(top.top, 20);
  * ```
  */
 export function topN<E>(
@@ -166,9 +169,10 @@ export interface TrendingOptions<E> {
  * import { trending } from "@murmur/core/pipeline";
  * import { hours } from "@murmur/core/monoid";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const hot = trending<{ tag: string }>("hot_tags", { halfLife: hours(6) })
  *   .key((e) => e.tag).storeIn(new MemoryStore()).build();
- * console.log(hot.monoid.kind); // "decayed"
+ * assert.equal(hot.monoid.kind, "decayed");
  * ```
  */
 export function trending<E>(
@@ -198,9 +202,10 @@ export function trending<E>(
  * ```ts
  * import { latest } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const lastPage = latest<{ user: string; page: string }>("last_page", (e) => e.page)
  *   .key((e) => e.user).storeIn(new MemoryStore()).build();
- * console.log(lastPage.monoid.kind); // "last"
+ * assert.equal(lastPage.monoid.kind, "last");
  * ```
  */
 export function latest<E>(
@@ -227,9 +232,10 @@ export function latest<E>(
  * ```ts
  * import { maximum } from "@murmur/core/pipeline";
  * import { MemoryStore } from "@murmur/core/state";
+ * import assert from "node:assert/strict";
  * const topBid = maximum<{ item: string; bid: number }>("top_bid", (e) => e.bid)
  *   .key((e) => e.item).storeIn(new MemoryStore()).build();
- * console.log(topBid.monoid.kind); // "max"
+ * assert.equal(topBid.monoid.kind, "max");
  * ```
  */
 export function maximum<E>(

@@ -202,7 +202,8 @@ export interface Cache extends Store {
  * ```ts
  * import { CacheUnavailableError } from "@murmur/core/state";
  * const error = new CacheUnavailableError("valkey:localhost:6379", "merge", new Error("ECONNREFUSED"));
- * console.log(error.name); // "CacheUnavailableError"
+ * import assert from "node:assert/strict";
+ * assert.equal(error.name, "CacheUnavailableError");
  * ```
  */
 export class CacheUnavailableError extends Error {

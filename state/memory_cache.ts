@@ -417,7 +417,8 @@ export class MemoryCache implements Cache {
    * import { MemoryCache } from "@murmur/core/state";
    * const cache = new MemoryCache();
    * cache.clear();
-   * console.log(cache.stats().hits); // 0
+   * import assert from "node:assert/strict";
+   * assert.equal(cache.stats().hits, 0);
    * ```
    */
   clear(): void {

@@ -322,7 +322,8 @@ export class ValkeyCache implements Cache {
    * ```ts
    * import { ValkeyCache } from "@murmur/core/state/valkey";
    * const cache = new ValkeyCache({ port: 1 });
-   * console.log(cache.keyOf("page_views", { entity: "post:1", bucket: null })); // "murmur:{page_views|post:1}|all"
+   * import assert from "node:assert/strict";
+   * assert.equal(cache.keyOf("page_views", { entity: "post:1", bucket: null }), "murmur:{page_views|post:1}|all");
    * await cache.close();
    * ```
    */

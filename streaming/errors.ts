@@ -18,9 +18,13 @@ export type RecordStage =
  * @example Usage
  * ```ts
  * import { RecordError } from "@murmur/core/streaming";
+ * import assert from "node:assert/strict";
+ *
  * const error = new RecordError("key", "page_views", "orders:0:17", new TypeError("e.pageId is undefined"));
- * console.log(error.message);
- * // pipeline "page_views" record orders:0:17: key extractor failed: e.pageId is undefined
+ * assert.equal(
+ *   error.message,
+ *   'pipeline "page_views" record orders:0:17: key extractor failed: e.pageId is undefined',
+ * );
  * ```
  */
 export class RecordError extends Error {
@@ -76,8 +80,10 @@ const STAGE_TEXT: Readonly<Record<RecordStage, string>> = {
  * @example Usage
  * ```ts
  * import { StoreFailureError } from "@murmur/core/streaming";
+ * import assert from "node:assert/strict";
+ *
  * const error = new StoreFailureError("page_views", "deno-kv", 5, new Error("database is locked"));
- * console.log(error.attempts); // 5
+ * assert.equal(error.attempts, 5);
  * ```
  */
 export class StoreFailureError extends Error {
@@ -124,8 +130,10 @@ export class StoreFailureError extends Error {
  * @example Usage
  * ```ts
  * import { ExactlyOnceConflictError } from "@murmur/core/streaming";
+ * import assert from "node:assert/strict";
+ *
  * const error = new ExactlyOnceConflictError("page_views", new Error("kafka:pv:0 holds 15, delta covers 10..20"));
- * console.log(error.name); // "ExactlyOnceConflictError"
+ * assert.equal(error.name, "ExactlyOnceConflictError");
  * ```
  */
 export class ExactlyOnceConflictError extends Error {
@@ -157,8 +165,10 @@ export class ExactlyOnceConflictError extends Error {
  * @example Usage
  * ```ts
  * import { DeadLetterFailedError } from "@murmur/core/streaming";
+ * import assert from "node:assert/strict";
+ *
  * const error = new DeadLetterFailedError("page_views", "orders:0:17", new Error("DLQ topic missing"));
- * console.log(error.recordId); // "orders:0:17"
+ * assert.equal(error.recordId, "orders:0:17");
  * ```
  */
 export class DeadLetterFailedError extends Error {
