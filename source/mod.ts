@@ -41,3 +41,8 @@ export {
   JsonLinesSource,
   LineTooLongError,
 } from "./jsonl.ts";
+export {
+  type Checkpoint,
+  FileCheckpoint,
+  MemoryCheckpoint,
+} from "./_handoff.ts";
