@@ -5,6 +5,7 @@ import type { Window } from "../monoid/mod.ts";
 import {
   type Cache,
   CachedStore,
+  type CachedStoreOptions,
   type Scope,
   type Store,
 } from "../state/mod.ts";
@@ -218,6 +219,7 @@ interface Config<E> {
   readonly window: Window | null;
   readonly store: Store | null;
   readonly cache: Cache | null;
+  readonly cacheOptions: CachedStoreOptions;
   readonly debounce: PipelineDebounce;
   readonly top: number | null;
   readonly lateData: LateDataPolicy;
@@ -264,6 +266,7 @@ export class PipelineBuilder<E, V = unknown> {
       window: null,
       store: null,
       cache: null,
+      cacheOptions: {},
       debounce: {},
       top: null,
       lateData: "drop",
@@ -374,10 +377,13 @@ export class PipelineBuilder<E, V = unknown> {
    * failed invalidations are queued and retried.
    *
    * @param cache The cache, e.g. a `MemoryCache` or a `ValkeyCache`.
+   * @param options The `CachedStore`'s options (`onCacheError`,
+   * `maxPendingInvalidations`…). Default: fills expire with the window's
+   * `expiresAt(bucket)`.
    * @returns A new builder.
    */
-  cache(cache: Cache): PipelineBuilder<E, V> {
-    return this.#with({ cache });
+  cache(cache: Cache, options: CachedStoreOptions = {}): PipelineBuilder<E, V> {
+    return this.#with({ cache, cacheOptions: options });
   }
 
   /**
@@ -585,6 +591,7 @@ class BuiltPipeline<E, V> implements Pipeline<E, V> {
           key.bucket === null || window === null
             ? undefined
             : window.expiresAt(key.bucket),
+        ...c.cacheOptions,
       });
     this.#backend = c.store!;
     this.cache = c.cache;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { daily, days, max, sum } from "../monoid/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
-import { MemoryCache } from "../state/mod.ts";
+import { CachedStore, MemoryCache } from "../state/mod.ts";
 import { topK } from "../sketch/mod.ts";
 import { pipeline, PipelineConfigError } from "./pipeline.ts";
 
@@ -185,4 +185,41 @@ Deno.test("pipeline() catches a value that does not fit the monoid at compile ti
       .extract.value({ page: "x", country: "y", at: 0 }, 0)
       .toFixed()
   );
+});
+
+Deno.test("pipeline.cache() wraps the store in a CachedStore at build()", async () => {
+  const store = new MemoryStore();
+  const cache = new MemoryCache();
+  const errors: string[] = [];
+  const p = pipeline<string>("wrapped").key((s) => s).value(() => 1)
+    .aggregate(sum()).storeIn(store)
+    .cache(cache, { onCacheError: (_, operation) => errors.push(operation) })
+    .build();
+  assert.ok(p.store instanceof CachedStore);
+  assert.equal(p.store.store, store);
+  assert.equal(p.store.cache, cache);
+  assert.equal(p.cache, cache);
+  assert.equal(p.describe().store, "memory");
+  assert.equal(p.describe().cache, cache.name);
+  const key = { entity: "a", bucket: null };
+  await p.store.merge(p.scope, [{ key, value: 2 }]);
+  assert.equal(await p.store.get(p.scope, key), 2);
+  assert.equal(await cache.get(p.scope, key), 2);
+  await cache.close();
+  await p.store.merge(p.scope, [{ key, value: 1 }]);
+  assert.ok(errors.length > 0);
+});
+
+Deno.test("pipeline.build() refuses a plain store as a cache and an unknown late-data policy", () => {
+  const base = pipeline<string>("refused").key((s) => s).value(() => 1)
+    .aggregate(sum()).storeIn(new MemoryStore());
+  assert.throws(
+    () => base.cache(new MemoryStore() as never).build(),
+    /needs a Cache with leases/,
+  );
+  assert.throws(
+    () => base.lateData("keep" as never).build(),
+    /takes "drop" or "deadLetter"/,
+  );
+  assert.equal(base.build().lateData, "drop");
 });
