@@ -24,13 +24,8 @@ import { CodecError } from "../monoid/mod.ts";
 import type { Codec, JsonValue, Monoid } from "../monoid/mod.ts";
 
 export { CodecError } from "../monoid/mod.ts";
-export type {
-  Codec,
-  JsonValue,
-  Monoid,
-  MonoidKind,
-  Semigroup,
-} from "../monoid/mod.ts";
+export type * from "./_types.ts";
+import { sketchMonoid } from "./_monoid.ts";
 import {
   ByteReader,
   ByteWriter,
@@ -685,19 +680,11 @@ export function bloom(options: BloomFilterOptions = {}): Monoid<BloomFilter> {
     capacity: shape.capacity,
     falsePositiveRate: shape.falsePositiveRate,
   };
-  return Object.freeze({
+  return sketchMonoid({
     kind: "bloom",
     name: `bloom(capacity=${shape.capacity}, p=${shape.falsePositiveRate})`,
-    additive: false,
-    commutative: true,
     idempotent: true,
-    identity: (): BloomFilter => new BloomFilter(settings),
-    combine: (a: BloomFilter, b: BloomFilter): BloomFilter => a.merge(b),
-    combineAll(values: Iterable<BloomFilter>): BloomFilter {
-      const out = new BloomFilter(settings);
-      for (const value of values) out.mergeInPlace(value);
-      return out;
-    },
+    empty: (): BloomFilter => new BloomFilter(settings),
     codec: bloomCodecFor(shape),
   });
 }

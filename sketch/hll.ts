@@ -30,13 +30,8 @@ import { CodecError } from "../monoid/mod.ts";
 import type { Codec, JsonValue, Monoid } from "../monoid/mod.ts";
 
 export { CodecError } from "../monoid/mod.ts";
-export type {
-  Codec,
-  JsonValue,
-  Monoid,
-  MonoidKind,
-  Semigroup,
-} from "../monoid/mod.ts";
+export type * from "./_types.ts";
+import { sketchMonoid } from "./_monoid.ts";
 import { fromBase64, toBase64 } from "./_bytes.ts";
 import { hllPatLen } from "./_murmurhash.ts";
 
@@ -1461,19 +1456,11 @@ export function hll(options: HyperLogLogOptions = {}): Monoid<HyperLogLog> {
       options.sparseMaxBytes ?? DEFAULT_SPARSE_MAX_BYTES,
     ),
   };
-  return Object.freeze({
+  return sketchMonoid({
     kind: "hll",
     name: "hll(p=14)",
-    additive: false,
-    commutative: true,
     idempotent: true,
-    identity: (): HyperLogLog => new HyperLogLog(settings),
-    combine: (a: HyperLogLog, b: HyperLogLog): HyperLogLog => a.merge(b),
-    combineAll(values: Iterable<HyperLogLog>): HyperLogLog {
-      const out = new HyperLogLog(settings);
-      for (const value of values) out.mergeInPlace(value);
-      return out;
-    },
+    empty: (): HyperLogLog => new HyperLogLog(settings),
     codec: hyllCodecWith(settings),
   });
 }

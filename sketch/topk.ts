@@ -22,13 +22,8 @@ import { CodecError } from "../monoid/mod.ts";
 import type { Codec, JsonValue, Monoid } from "../monoid/mod.ts";
 
 export { CodecError } from "../monoid/mod.ts";
-export type {
-  Codec,
-  JsonValue,
-  Monoid,
-  MonoidKind,
-  Semigroup,
-} from "../monoid/mod.ts";
+export type * from "./_types.ts";
+import { sketchMonoid } from "./_monoid.ts";
 import { ByteReader, ByteWriter, jsonCount, jsonObject } from "./_bytes.ts";
 import { IncompatibleSketchError } from "./_errors.ts";
 
@@ -794,19 +789,11 @@ export const topKCodec: Codec<TopK> = topKCodecFor(undefined);
  */
 export function topK(options: TopKOptions = {}): Monoid<TopK> {
   const k = checkK(options.k ?? DEFAULT_K);
-  return Object.freeze({
+  return sketchMonoid({
     kind: "topk",
     name: `topk(k=${k})`,
-    additive: false,
-    commutative: true,
     idempotent: false,
-    identity: (): TopK => new TopK({ k }),
-    combine: (a: TopK, b: TopK): TopK => a.merge(b),
-    combineAll(values: Iterable<TopK>): TopK {
-      const out = new TopK({ k });
-      for (const value of values) out.mergeInPlace(value);
-      return out;
-    },
+    empty: (): TopK => new TopK({ k }),
     codec: topKCodecFor(k),
   });
 }
