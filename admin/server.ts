@@ -563,16 +563,11 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
     // The listener runs in a supervised child process: node:http2 can abort
     // its process when clients close connections mid-stream, and that must
     // never take this server down.
-    const upstreamHost = hostname === "0.0.0.0"
-      ? "127.0.0.1"
-      : hostname === "::"
-      ? "[::1]"
-      : host;
     try {
       grpc = await startGrpcBridge({
         hostname,
         port: options.grpcPort,
-        upstream: `http://${upstreamHost}:${addr.port}`,
+        handler: (request) => handler(request),
         maxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
       });
     } catch (error) {

@@ -1,4 +1,17 @@
-// Runs the native gRPC listener (_grpc_child.ts) as a supervised child process and restarts it whenever it dies.
+// Runs the native gRPC listener (_grpc_child.ts) as a supervised child process, restarts it whenever it dies, and answers its calls over a private loopback connection.
+
+import {
+  CALL,
+  CANCEL,
+  DATA,
+  END,
+  FAIL,
+  frame,
+  frames,
+  HEAD,
+  jsonPayload,
+  readCall,
+} from "./_bridge_frames.ts";
 
 /** Options for {@linkcode startGrpcBridge}. */
 export interface GrpcBridgeOptions {
@@ -6,8 +19,8 @@ export interface GrpcBridgeOptions {
   readonly hostname: string;
   /** The port; `0` picks a free one (kept across restarts). */
   readonly port: number;
-  /** The server's base URL the child forwards to, as gRPC-Web. */
-  readonly upstream: string;
+  /** Answers the calls the child forwards (as gRPC-Web requests). */
+  readonly handler: (request: Request) => Promise<Response>;
   /** Largest request message, in bytes. */
   readonly maxBytes: number;
   /** Told about every restart of the listener. Default: a `console.warn` line. */
@@ -49,14 +62,21 @@ interface Running {
   readonly stderr: () => string;
 }
 
+interface BridgeEnd {
+  readonly port: number;
+  readonly token: string;
+}
+
 async function spawn(
   options: GrpcBridgeOptions,
   port: number,
+  bridge: BridgeEnd,
 ): Promise<Running> {
   const config = JSON.stringify({
     hostname: options.hostname,
     port,
-    upstream: options.upstream,
+    bridgePort: bridge.port,
+    token: bridge.token,
     maxBytes: options.maxBytes,
   });
   const child = new Deno.Command(Deno.execPath(), {
@@ -137,7 +157,33 @@ async function spawn(
 export async function startGrpcBridge(
   options: GrpcBridgeOptions,
 ): Promise<GrpcBridge> {
-  let running = await spawn(options, options.port);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const token = crypto.randomUUID();
+  const bridge = { port: listener.addr.port, token };
+  const connections = new Set<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      conn.setNoDelay(true);
+      connections.add(conn);
+      serveBridge(conn, token, options.handler)
+        .catch(() => {})
+        .finally(() => {
+          connections.delete(conn);
+          try {
+            conn.close();
+          } catch {
+            // Already closed.
+          }
+        });
+    }
+  })().catch(() => {});
+  let running: Running;
+  try {
+    running = await spawn(options, options.port, bridge);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
   const port = running.port;
   let restarts = 0;
   let closed = false;
@@ -165,7 +211,7 @@ export async function startGrpcBridge(
         backoff = Math.min(2000, backoff * 2);
         if (closed) break;
         try {
-          running = await spawn(options, port);
+          running = await spawn(options, port, bridge);
           restarts++;
           onRestart({
             restarts,
@@ -202,6 +248,104 @@ export async function startGrpcBridge(
       }
       await running.child.status;
       await up;
+      listener.close();
+      for (const conn of connections) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
     },
   };
+}
+
+/**
+ * Answers one listener connection: after the token, every CALL frame becomes
+ * a gRPC-Web request to `handler`, whose answer goes back as HEAD, DATA…,
+ * END (or FAIL); a CANCEL aborts the request.
+ */
+async function serveBridge(
+  conn: Deno.Conn,
+  token: string,
+  handler: (request: Request) => Promise<Response>,
+): Promise<void> {
+  const writer = conn.writable.getWriter();
+  const send = (bytes: Uint8Array<ArrayBuffer>) => {
+    writer.write(bytes).catch(() => {});
+  };
+  const calls = new Map<number, AbortController>();
+  let trusted = false;
+  for await (const f of frames(conn.readable)) {
+    if (!trusted) {
+      if (f.type !== CALL || new TextDecoder().decode(f.payload) !== token) {
+        return;
+      }
+      trusted = true;
+      continue;
+    }
+    if (f.type === CANCEL) {
+      calls.get(f.id)?.abort();
+      calls.delete(f.id);
+      continue;
+    }
+    if (f.type !== CALL) continue;
+    const controller = new AbortController();
+    calls.set(f.id, controller);
+    answer(f.id, f.payload, controller.signal)
+      .catch((error) => {
+        send(
+          frame(
+            f.id,
+            FAIL,
+            jsonPayload(error instanceof Error ? error.message : String(error)),
+          ),
+        );
+      })
+      .finally(() => calls.delete(f.id));
+  }
+  for (const controller of calls.values()) controller.abort();
+
+  async function answer(id: number, payload: Uint8Array, signal: AbortSignal) {
+    const { path, headers, body } = readCall(payload);
+    const response = await handler(
+      new Request(`http://grpc-bridge${path}`, {
+        method: "POST",
+        headers,
+        body: body as Uint8Array<ArrayBuffer>,
+        signal,
+      }),
+    );
+    const list: [string, string][] = [];
+    response.headers.forEach((value, key) => list.push([key, value]));
+    const head = frame(
+      id,
+      HEAD,
+      jsonPayload({ status: response.status, headers: list }),
+    );
+    if (!path.endsWith("/WatchMetrics")) {
+      // A unary answer: one write for head, body and end.
+      const data = frame(id, DATA, await response.bytes());
+      const end = frame(id, END);
+      const out = new Uint8Array(
+        head.byteLength + data.byteLength + end.byteLength,
+      );
+      out.set(head);
+      out.set(data, head.byteLength);
+      out.set(end, head.byteLength + data.byteLength);
+      send(out);
+      return;
+    }
+    send(head);
+    if (response.body !== null) {
+      for await (const chunk of response.body) {
+        if (signal.aborted) {
+          await response.body.cancel().catch(() => {});
+          return;
+        }
+        send(frame(id, DATA, chunk));
+      }
+    }
+    send(frame(id, END));
+  }
 }

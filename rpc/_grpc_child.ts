@@ -1,18 +1,32 @@
-// The native gRPC listener, run as its own process by _grpc_bridge.ts: takes gRPC over cleartext HTTP/2 and forwards each call to the server as gRPC-Web.
+// The native gRPC listener, run as its own process by _grpc_bridge.ts: takes gRPC over cleartext HTTP/2 and forwards each call to the server as gRPC-Web, over one loopback connection (rpc/_bridge_frames.ts).
 //
 // It lives in a child process because `node:http2` in Deno 2.9 can abort the
 // whole process (an nghttp2 assertion or a double free) when clients close
 // connections mid-stream. Here such a crash only costs this listener, which
 // the parent restarts; the server and its state never go down with it.
-// Deliberately self-contained: it imports nothing but `node:http2`.
+// Deliberately small: it imports nothing but `node:http2` and the frame codec.
 
 import http2 from "node:http2";
+import {
+  CALL,
+  callPayload,
+  CANCEL,
+  DATA,
+  END,
+  FAIL,
+  frame,
+  frames,
+  HEAD,
+  readJson,
+} from "./_bridge_frames.ts";
 
 interface ChildConfig {
   readonly hostname: string;
   readonly port: number;
-  /** The server's base URL, e.g. "http://127.0.0.1:8080". */
-  readonly upstream: string;
+  /** The server's private bridge port on 127.0.0.1. */
+  readonly bridgePort: number;
+  /** Proves to the server that this is its listener. */
+  readonly token: string;
   /** Largest request message, in bytes. */
   readonly maxBytes: number;
 }
@@ -29,6 +43,97 @@ const HOP = new Set([
   "upgrade",
   "http2-settings",
 ]);
+
+interface Pending {
+  head(status: number, headers: [string, string][]): void;
+  data(chunk: Uint8Array): void;
+  end(): void;
+  fail(message: string): void;
+}
+
+const bridge = await Deno.connect({
+  hostname: "127.0.0.1",
+  port: config.bridgePort,
+});
+bridge.setNoDelay(true);
+const writer = bridge.writable.getWriter();
+const pending = new Map<number, Pending>();
+let nextId = 1;
+const send = (bytes: Uint8Array<ArrayBuffer>) => {
+  writer.write(bytes).catch(() => Deno.exit(1));
+};
+send(frame(0, CALL, new TextEncoder().encode(config.token)));
+(async () => {
+  for await (const f of frames(bridge.readable)) {
+    const call = pending.get(f.id);
+    if (call === undefined) continue;
+    if (f.type === HEAD) {
+      const head = readJson<{ status: number; headers: [string, string][] }>(
+        f.payload,
+      );
+      call.head(head.status, head.headers);
+    } else if (f.type === DATA) {
+      call.data(f.payload);
+    } else if (f.type === END) {
+      pending.delete(f.id);
+      call.end();
+    } else if (f.type === FAIL) {
+      pending.delete(f.id);
+      call.fail(readJson<string>(f.payload));
+    }
+  }
+})().finally(() => Deno.exit(1)); // The server went away: so does its listener.
+
+/** Sends one call to the server; its answer comes back as a Response. */
+function upstream(
+  path: string,
+  headers: Headers,
+  body: Uint8Array,
+  signal: AbortSignal,
+): Promise<Response> {
+  const id = nextId;
+  nextId = nextId >= 0xffff_fff0 ? 1 : nextId + 1;
+  return new Promise<Response>((resolve, reject) => {
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+      cancel() {
+        if (pending.delete(id)) send(frame(id, CANCEL));
+      },
+    });
+    pending.set(id, {
+      head(status, list) {
+        resolve(new Response(stream, { status, headers: list }));
+      },
+      data(chunk) {
+        controller?.enqueue(chunk);
+      },
+      end() {
+        controller?.close();
+      },
+      fail(message) {
+        const error = new Error(message);
+        reject(error);
+        controller?.error(error);
+      },
+    });
+    signal.addEventListener("abort", () => {
+      if (pending.delete(id)) send(frame(id, CANCEL));
+      const error = new Error("cancelled");
+      reject(error);
+      try {
+        controller?.error(error);
+      } catch {
+        // Already closed.
+      }
+    }, { once: true });
+    const list: [string, string][] = [];
+    headers.forEach((value, key) => list.push([key, value]));
+    send(frame(id, CALL, callPayload(path, list, body)));
+  });
+}
 
 /** gRPC status codes for HTTP statuses (the gRPC spec's mapping). */
 function codeOfHttp(status: number): number {
@@ -160,12 +265,12 @@ async function handle(
 
   let response: Response;
   try {
-    response = await fetch(`${config.upstream}${headers[":path"] ?? "/"}`, {
-      method: "POST",
-      headers: forwarded,
+    response = await upstream(
+      String(headers[":path"] ?? "/"),
+      forwarded,
       body,
-      signal: controller.signal,
-    });
+      controller.signal,
+    );
   } catch (error) {
     trailersOnly(
       stream,
