@@ -11,6 +11,7 @@ import {
 } from "./state_key.ts";
 import { seededRandom, seededUint32 } from "./prng.ts";
 import { utf8Length } from "./utf8.ts";
+import { packByWeight } from "./pack.ts";
 
 Deno.test("delay() resolves after the time and rejects at once when aborted", async () => {
   const started = performance.now();
@@ -141,4 +142,23 @@ Deno.test("utf8Length() equals the encoder's byte count for any string, lone sur
   );
   assert.equal(utf8Length("\ud800x"), 4);
   assert.equal(utf8Length("😀"), 4);
+});
+
+Deno.test("packByWeight() keeps order, stays within the limit and never leaves an item out", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 60 }),
+      fc.integer({ min: 1, max: 20 }),
+      (weights, limit) => {
+        const groups = packByWeight(weights, (w) => w, limit);
+        assert.deepEqual(groups.flat(), weights);
+        for (const group of groups) {
+          const load = group.reduce((a, b) => a + b, 0);
+          assert.ok(group.length > 0);
+          assert.ok(load <= limit || group.length === 1);
+        }
+      },
+    ),
+  );
+  assert.deepEqual(packByWeight([2, 2, 2], (w) => w, 4), [[2, 2], [2]]);
 });

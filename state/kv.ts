@@ -13,6 +13,7 @@ import {
   type StoreLimits,
 } from "./store.ts";
 import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
+import { packByWeight } from "../internal/pack.ts";
 import {
   CLAIM_RESERVE,
   keyBytes,
@@ -454,21 +455,7 @@ export class KvStore implements Store {
 
   /** Splits slow keys into groups within KV's check limit. */
   #group(keys: SlowKey[]): SlowKey[][] {
-    const groups: SlowKey[][] = [];
-    let current: SlowKey[] = [];
-    let checks = 0;
-    for (const key of keys) {
-      const need = 1 + key.claimKeys.size;
-      if (current.length > 0 && checks + need > MAX_CHECKS) {
-        groups.push(current);
-        current = [];
-        checks = 0;
-      }
-      current.push(key);
-      checks += need;
-    }
-    if (current.length > 0) groups.push(current);
-    return groups;
+    return packByWeight(keys, (key) => 1 + key.claimKeys.size, MAX_CHECKS);
   }
 
   /** Reads a group's envelopes and claims and computes the commit. */
