@@ -38,8 +38,13 @@ Deno.test({
       KAFKA_TOPIC: topic,
       CONSUMER_GROUP: uniqueName("recently-worker"),
     };
-    for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
     const { ranking } = await import(example("query.ts"));
+    const settings = {
+      pipeline: env.MURMUR_PIPELINE,
+      table: env.DDB_TABLE,
+      endpoint: env.DDB_ENDPOINT,
+      n: 10,
+    };
 
     await createTopic(kafka.brokers, topic, 2);
     await produce(
@@ -75,7 +80,10 @@ Deno.test({
       }];
       let last: unknown;
       await eventually("the merged ranking", async () => {
-        const items = (await ranking(30)) as { key: string; count: number }[];
+        const items = (await ranking(30, settings)) as {
+          key: string;
+          count: number;
+        }[];
         last = items;
         const sorted = items.map(({ key, count }) => ({ key, count })).sort((
           a,

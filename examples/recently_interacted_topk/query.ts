@@ -4,14 +4,24 @@
 
 import { createQuerier } from "../../query/mod.ts";
 import type { TopKItem } from "../../sketch/mod.ts";
-import { dynamoClient, recentlyInteracted, settings } from "./pipeline.ts";
+import {
+  dynamoClient,
+  recentlyInteracted,
+  type Settings,
+  settings,
+} from "./pipeline.ts";
 
 /**
  * The top items over the last `lastDays` days, merged with the pipeline's
  * monoid across days and across both writers.
+ *
+ * @param lastDays How many days back, today included.
+ * @param s Table, endpoint and pipeline name; default: from the environment.
  */
-export async function ranking(lastDays = 30): Promise<TopKItem[]> {
-  const s = settings();
+export async function ranking(
+  lastDays = 30,
+  s: Settings = settings(),
+): Promise<TopKItem[]> {
   const client = dynamoClient(s);
   try {
     const pipeline = await recentlyInteracted(s, client);
