@@ -221,8 +221,11 @@ export class Folder<V> {
         this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
       }
     };
+    // Additive: every new value is computed before any slot changes, so a
+    // failing combine leaves the buffer as it was (all or nothing).
+    let next: V[] | null = null;
     if (monoid.additive) {
-      const next: V[] = [];
+      next = [];
       try {
         for (let i = from; i < to; i++) {
           const entity = p.entities[i]!;
@@ -239,42 +242,29 @@ export class Folder<V> {
       } catch (error) {
         return refuse(error);
       }
-      for (let i = from; i < to; i++) {
-        const entity = p.entities[i]!;
-        let slot = slots.get(entity);
-        if (slot === undefined) {
-          slot = this.#newSlot(
-            buffer,
-            slots,
-            entity,
-            bucket,
-            next[i - from]!,
-            p.expires[i],
-          );
-        } else {
-          slot.value = next[i - from]!;
-        }
-        mark(slot, i);
+    }
+    for (let i = from; i < to; i++) {
+      const entity = p.entities[i]!;
+      const slot = slots.get(entity);
+      const folded = next === null ? lifted : next[i - from]!;
+      if (slot === undefined) {
+        const created = this.#newSlot(
+          buffer,
+          slots,
+          entity,
+          bucket,
+          folded,
+          p.expires[i],
+        );
+        mark(created, i);
+        continue;
       }
-    } else {
-      for (let i = from; i < to; i++) {
-        const entity = p.entities[i]!;
-        let slot = slots.get(entity);
-        if (slot === undefined) {
-          slot = this.#newSlot(
-            buffer,
-            slots,
-            entity,
-            bucket,
-            lifted,
-            p.expires[i],
-          );
-        } else {
-          (slot.pending ??= []).push(value);
-          if (slot.pending.length >= 256) this.settle(slot);
-        }
-        mark(slot, i);
+      if (next !== null) slot.value = folded;
+      else {
+        (slot.pending ??= []).push(value);
+        if (slot.pending.length >= 256) this.settle(slot);
       }
+      mark(slot, i);
     }
   }
 

@@ -38,6 +38,23 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** Records of stream `s` at positions [from, to), valued by position. */
+function streamRecords(
+  from: number,
+  to: number,
+  generation?: number,
+): SourceRecord<number>[] {
+  return Array.from({ length: to - from }, (_, i) => ({
+    value: from + i,
+    id: `r${from + i}`,
+    time: 0,
+    stream: "s",
+    position: BigInt(from + i),
+    ack: () => {},
+    ...(generation === undefined ? {} : { generation }),
+  }));
+}
+
 Deno.test("run() dead-letters a key longer than the store can hold before any store call", async () => {
   const store = new CountingStore({ maxEntityBytes: 32 });
   const long = "x".repeat(33);
@@ -182,15 +199,7 @@ Deno.test("run() recovers an interrupted flush with a few store calls, not one p
   const inner = new CountingStore();
   const p = pipeline<number>("recover").key((n) => `k${n % 10}`).value(() => 1)
     .aggregate(sum()).storeIn(inner).build();
-  const records = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({
-      value: i,
-      id: `r${i}`,
-      time: 0,
-      stream: "s",
-      position: BigInt(i),
-      ack: () => {},
-    })) as SourceRecord<number>[];
+  const records = (n: number) => streamRecords(0, n);
   // A first worker wrote its intent and then half of the keys, and died.
   const first = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
   await first.push(records(5000).filter((r) => Number(r.value) % 10 < 5));
@@ -218,14 +227,7 @@ Deno.test("run() splits a partly applied key during recovery and stays exact", a
   const inner = new CountingStore();
   const p = pipeline<number>("recover_split").key(() => "k").value(() => 1)
     .aggregate(sum()).storeIn(inner).build();
-  const records = Array.from({ length: 1000 }, (_, i) => ({
-    value: i,
-    id: `r${i}`,
-    time: 0,
-    stream: "s",
-    position: BigInt(i),
-    ack: () => {},
-  })) as SourceRecord<number>[];
+  const records = streamRecords(0, 1000);
   // A dead worker applied positions 0..599 of key k.
   const first = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
   await first.push(records.slice(0, 600));
@@ -297,23 +299,6 @@ Deno.test("run() writes when the buffer's bytes or distinct keys reach their bou
   assert.ok(byBytes.calls >= 5, `${byBytes.calls} calls`);
   assert.equal(await byBytes.get(q.scope, { entity: "k0", bucket: null }), 200);
 });
-
-/** Records of stream `s` at positions [from, to), all for key `k`. */
-function streamRecords(
-  from: number,
-  to: number,
-  generation?: number,
-): SourceRecord<number>[] {
-  return Array.from({ length: to - from }, (_, i) => ({
-    value: from + i,
-    id: `r${from + i}`,
-    time: 0,
-    stream: "s",
-    position: BigInt(from + i),
-    ack: () => {},
-    ...(generation === undefined ? {} : { generation }),
-  }));
-}
 
 Deno.test("run() goes on exactly when another writer applied part of a folded flush", async () => {
   const store = new MemoryStore();
