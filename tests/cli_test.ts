@@ -4,10 +4,9 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { KvStore } from "../state/kv.ts";
 import { sum } from "../monoid/mod.ts";
+import { DAY, REVENUE_PIPELINE, START } from "./_orders.ts";
 
 const CLI = fileURLToPath(new URL("../cli/murmur.ts", import.meta.url));
-const DAY = 86_400_000;
-const START = Date.UTC(2026, 9, 1);
 
 async function murmur(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -49,13 +48,7 @@ replay:
   source: { kind: jsonl, path: ${dir}/archive.jsonl }
   into: orders_v2
 pipelines:
-  - name: revenue
-    keys: [shop, { const: all }]
-    value: amount
-    aggregate: sum
-    window: { every: day, retention: 3650d }
-    time: at
-`,
+${REVENUE_PIPELINE}`,
   );
 
   const help = await murmur("help");
@@ -117,7 +110,7 @@ pipelines:
 
   // A shadow with a cut: the replay takes the cut from the alias and leaves later buckets to live writers.
   const cut = START + 20 * DAY;
-  const prepared = await murmur(
+  const prepare = [
     "swap",
     "--config",
     config,
@@ -125,19 +118,11 @@ pipelines:
     "orders_v3",
     "--from",
     new Date(cut).toISOString(),
-  );
+  ];
+  const prepared = await murmur(...prepare);
   assert.equal(prepared.code, 2, "a past cut is refused");
   assert.match(prepared.stderr, /is not in the future/);
-  const forced = await murmur(
-    "swap",
-    "--config",
-    config,
-    "--prepare",
-    "orders_v3",
-    "--from",
-    new Date(cut).toISOString(),
-    "--allow-past-cut",
-  );
+  const forced = await murmur(...prepare, "--allow-past-cut");
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(
     forced.stdout,

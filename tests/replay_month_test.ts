@@ -13,9 +13,7 @@ import { MemoryStore } from "../state/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { count } from "../monoid/mod.ts";
 import { seededRandom } from "../internal/prng.ts";
-
-const DAY = 86_400_000;
-const START = Date.UTC(2026, 9, 1); // October 2026: 31 days, two months before "now"
+import { DAY, REVENUE_PIPELINE, START } from "./_orders.ts";
 
 /** Writes a month of orders (plus two bad lines) as JSON-Lines; returns the expected totals. */
 async function archive(path: string) {
@@ -50,13 +48,7 @@ Deno.test("replay: a month of events lands in the right daily buckets of the sha
   const config = parseConfig(`
 store: { kind: memory }
 pipelines:
-  - name: revenue
-    keys: [shop, { const: all }]
-    value: amount
-    aggregate: sum
-    window: { every: day, retention: 3650d }
-    time: at
-    batchWindow: 50ms
+${REVENUE_PIPELINE}    batchWindow: 50ms
     dedup: true
 `);
   const live = new MemoryStore();
