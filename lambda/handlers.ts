@@ -52,6 +52,15 @@ export interface LambdaHandlerOptions extends Omit<RunOptions, "closeSource"> {
  * @typeParam E The decoded event type.
  */
 export interface KinesisHandlerOptions<E> extends LambdaHandlerOptions {
+  /**
+   * What exactly-once keys on. `"position"`: per-shard marks on sequence
+   * numbers, one small write per key (needs the shard's batches in order,
+   * one at a time: ParallelizationFactor 1). `"id"`: a claim per record
+   * (`<stream>/<shard>/<sequence number>`), for event source mappings with
+   * ParallelizationFactor above 1, whose concurrent batches of one shard
+   * interleave sequence numbers. Default: `"position"`.
+   */
+  readonly exactlyOnceBy?: "position" | "id";
   /** Decodes a record's payload; a throw dead-letters it. Default: UTF-8 JSON. */
   readonly decode?: (data: Uint8Array, record: KinesisEventRecord) => E;
   /** The event time in epoch ms. Default: the arrival timestamp. */
@@ -183,6 +192,8 @@ export function kinesisHandler<E, V>(
 ): BatchHandler<KinesisStreamEvent> {
   const decode = options.decode ??
     ((data: Uint8Array) => JSON.parse(decoder.decode(data)) as E);
+  const { decode: _decode, time: _time, exactlyOnceBy, ...common } = options;
+  const byId = exactlyOnceBy === "id";
   return (event) => {
     const items = event.Records.map((record) => {
       const { shard, stream } = kinesisOrigin(record);
@@ -194,7 +205,7 @@ export function kinesisHandler<E, V>(
         Math.round(k.approximateArrivalTimestamp * 1000),
         (r) => decode(raw, r),
         options.time,
-        {
+        byId ? { raw } : {
           stream: `kinesis:${stream}:${shard}`,
           position: BigInt(k.sequenceNumber),
           raw,
@@ -206,7 +217,7 @@ export function kinesisHandler<E, V>(
       "lambda:kinesis",
       items,
       event.Records.map((r) => r.kinesis.sequenceNumber),
-      options,
+      common,
     );
   };
 }
@@ -249,6 +260,7 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
 ): BatchHandler<DynamoDBStreamEvent> {
   const decode = options.decode ??
     ((r: DynamoDBStreamEventRecord) => toChange(r) as E);
+  const { decode: _decode, time: _time, ...common } = options;
   return (event) => {
     const now = Date.now();
     const items = event.Records.map((record) => {
@@ -267,7 +279,7 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
       "lambda:dynamodb-streams",
       items,
       event.Records.map((r) => r.dynamodb.SequenceNumber),
-      options,
+      common,
     );
   };
 }
@@ -311,6 +323,7 @@ export function sqsHandler<E, V>(
   options: SQSHandlerOptions<E> = {},
 ): BatchHandler<SQSEvent> {
   const decode = options.decode ?? ((body: string) => JSON.parse(body) as E);
+  const { decode: _decode, time: _time, ...common } = options;
   return (event) => {
     const now = Date.now();
     const items = event.Records.map((record) => {
@@ -329,7 +342,7 @@ export function sqsHandler<E, V>(
       "lambda:sqs",
       items,
       event.Records.map((r) => r.messageId),
-      options,
+      common,
     );
   };
 }

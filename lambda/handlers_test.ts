@@ -133,3 +133,17 @@ Deno.test("sqsHandler() reports failed messages by messageId and counts a redeli
     2,
   );
 });
+
+Deno.test("kinesisHandler() with exactlyOnceBy id counts concurrent interleaved batches of one shard once", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const views = counter<{ page: string }>(store, (e) => e.page);
+  const handler = kinesisHandler(views, { exactlyOnceBy: "id" });
+  const odd = [1, 3, 5, 7].map((s) => kinesisRecord(s, "home"));
+  const even = [2, 4, 6, 8].map((s) => kinesisRecord(s, "home"));
+  await Promise.all([handler({ Records: odd }), handler({ Records: even })]);
+  await Promise.all([handler({ Records: even }), handler({ Records: odd })]);
+  assert.equal(
+    await store.get(views.scope, { entity: "home", bucket: null }),
+    8,
+  );
+});
