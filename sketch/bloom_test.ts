@@ -1,3 +1,8 @@
+import {
+  assertMonoidFlags,
+  assertRefusesBytes,
+  type BadBytesCase,
+} from "./_test_helpers.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CodecError } from "../monoid/mod.ts";
@@ -184,13 +189,13 @@ Deno.test("bloom.clone() is independent and keeps a decoded shape", () => {
 
 Deno.test("bloom() is a commutative, idempotent monoid of kind bloom", () => {
   const monoid = bloom({ capacity: 300, falsePositiveRate: 0.02 });
-  assert.equal(monoid.kind, "bloom");
-  assert.equal(monoid.codec.format, "murmur.bloom.v1");
-  assert.deepEqual([monoid.commutative, monoid.idempotent, monoid.additive], [
-    true,
-    true,
-    false,
-  ]);
+  assertMonoidFlags(monoid, {
+    kind: "bloom",
+    format: "murmur.bloom.v1",
+    commutative: true,
+    idempotent: true,
+    additive: false,
+  });
   const filters = fc.array(fc.string({ maxLength: 5 }), { maxLength: 40 }).map(
     (items) => {
       const filter = monoid.identity();
@@ -250,7 +255,7 @@ Deno.test("BloomFilter.fromBytes() rejects truncated and malformed bytes with a 
     new DataView(f64.buffer).setFloat64(0, rate, true);
     return [...out, ...f64, bits, hashes];
   };
-  const cases: [string, number[], RegExp][] = [
+  const cases: BadBytesCase[] = [
     ["trailing byte", [...good, 0], /unexpected bytes after the end/],
     ["other magic", [0x4d, 0x42, 0x47, 1], /not a Bloom filter/],
     ["version 9", [0x4d, 0x42, 0x46, 9], /unsupported version 9/],
@@ -275,14 +280,7 @@ Deno.test("BloomFilter.fromBytes() rejects truncated and malformed bytes with a 
     ],
     ["short bit array", [...header(5, 0.01, 16, 1), 0], /truncated bit array/],
   ];
-  for (const [name, bytes, message] of cases) {
-    assert.throws(
-      () => BloomFilter.fromBytes(Uint8Array.from(bytes)),
-      (error: unknown) =>
-        error instanceof CodecError && message.test(error.message),
-      name,
-    );
-  }
+  assertRefusesBytes((bytes) => BloomFilter.fromBytes(bytes), cases);
   const huge = [
     0x4d,
     0x42,

@@ -1,3 +1,8 @@
+import {
+  assertMonoidFlags,
+  assertRefusesBytes,
+  type BadBytesCase,
+} from "./_test_helpers.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CodecError } from "../monoid/mod.ts";
@@ -371,7 +376,7 @@ Deno.test("HyperLogLog.fromBytes() keeps decoding after the header's cache is ma
 Deno.test("HyperLogLog.fromBytes() rejects malformed strings with a CodecError", () => {
   const dense = sketchOf(Array.from({ length: 3000 }, (_, i) => `d${i}`))
     .toBytes();
-  const cases: [string, number[] | Uint8Array, RegExp][] = [
+  const cases: BadBytesCase[] = [
     ["empty", [], /truncated header \(0 of 16 bytes\)/],
     ["short header", [0x48, 0x59, 0x4c], /truncated header/],
     ["bad magic", [
@@ -426,14 +431,7 @@ Deno.test("HyperLogLog.fromBytes() rejects malformed strings with a CodecError",
     ],
     ["dense, one byte long", [...dense, 0], /exactly 12304 bytes, got 12305/],
   ];
-  for (const [name, bytes, message] of cases) {
-    assert.throws(
-      () => HyperLogLog.fromBytes(Uint8Array.from(bytes)),
-      (error: unknown) =>
-        error instanceof CodecError && message.test(error.message),
-      name,
-    );
-  }
+  assertRefusesBytes((bytes) => HyperLogLog.fromBytes(bytes), cases);
   assert.throws(
     () => HyperLogLog.fromBytes("HYLL" as unknown as Uint8Array),
     CodecError,
@@ -562,11 +560,13 @@ Deno.test("hll: sparseMaxBytes is validated and decides when to go dense", () =>
 
 Deno.test("hll() is a commutative, idempotent monoid of kind hll", () => {
   const monoid = hll();
-  assert.equal(monoid.kind, "hll");
-  assert.equal(monoid.codec.format, "hyll");
-  assert.equal(monoid.commutative, true);
-  assert.equal(monoid.idempotent, true);
-  assert.equal(monoid.additive, false);
+  assertMonoidFlags(monoid, {
+    kind: "hll",
+    format: "hyll",
+    commutative: true,
+    idempotent: true,
+    additive: false,
+  });
   const a = sketchOf(["a"]);
   const all = monoid.combineAll([a, sketchOf(["b"]), sketchOf(["a", "c"])]);
   assert.equal(all.count(), 3);

@@ -1,3 +1,8 @@
+import {
+  assertMonoidFlags,
+  assertRefusesBytes,
+  type BadBytesCase,
+} from "./_test_helpers.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CodecError } from "../monoid/mod.ts";
@@ -263,14 +268,14 @@ Deno.test("topk.merge() refuses sketches of another k", () => {
 
 Deno.test("topK() is a commutative, non-idempotent monoid of kind topk", () => {
   const monoid = topK({ k: 3 });
-  assert.equal(monoid.kind, "topk");
   assert.equal(monoid.name, "topk(k=3)");
-  assert.equal(monoid.codec.format, "murmur.topk.v1");
-  assert.deepEqual([monoid.commutative, monoid.idempotent, monoid.additive], [
-    true,
-    false,
-    false,
-  ]);
+  assertMonoidFlags(monoid, {
+    kind: "topk",
+    format: "murmur.topk.v1",
+    commutative: true,
+    idempotent: false,
+    additive: false,
+  });
   assert.equal(topK().identity().k, 10);
   assert.throws(
     () => monoid.codec.decode(new TopK({ k: 4 }).toBytes()),
@@ -340,7 +345,8 @@ Deno.test("TopK.fromBytes() rejects every truncation and malformed field with a 
     );
   }
   const head = [0x4d, 0x54, 0x4b, 1];
-  const cases: [string, number[], RegExp][] = [
+  const ones = (n: number) => new Array<number>(n).fill(0xff);
+  const cases: BadBytesCase[] = [
     ["trailing byte", [...good, 0], /unexpected bytes after the end/],
     ["other magic", [0x4d, 0x54, 0x58, 1, 1, 0, 0, 0], /not a Top-K sketch/],
     ["version 2", [0x4d, 0x54, 0x4b, 2, 1, 0, 0, 0], /unsupported version 2/],
@@ -350,29 +356,10 @@ Deno.test("TopK.fromBytes() rejects every truncation and malformed field with a 
       [...head, 1, 2, 0, 2, 1, 0x61, 1, 0, 1, 0x62, 1, 0],
       /more than k=1/,
     ],
-    ["varint too long", [
-      ...head,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0x01,
-    ], /at most 8 bytes/],
-    ["varint past 2^53", [
-      ...head,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0xff,
-      0x7f,
-    ], /larger than 2\^53/],
+    // Eight continuation bytes: one more than a varint may have.
+    ["varint too long", [...head, ...ones(8), 0x01], /at most 8 bytes/],
+    // Seven continuation bytes and 0x7f: 56 bits, past 2^53.
+    ["varint past 2^53", [...head, ...ones(7), 0x7f], /larger than 2\^53/],
     ["redundant varint byte", [...head, 0x81, 0x00, 0, 0, 0], /redundant/],
     [
       "out of order",
@@ -426,14 +413,7 @@ Deno.test("TopK.fromBytes() rejects every truncation and malformed field with a 
       /truncated key 0/,
     ],
   ];
-  for (const [name, bytes, message] of cases) {
-    assert.throws(
-      () => TopK.fromBytes(Uint8Array.from(bytes)),
-      (error: unknown) =>
-        error instanceof CodecError && message.test(error.message),
-      name,
-    );
-  }
+  assertRefusesBytes((bytes) => TopK.fromBytes(bytes), cases);
   assert.throws(
     () => TopK.fromBytes([1, 2] as unknown as Uint8Array),
     CodecError,

@@ -1,0 +1,48 @@
+// Private test helpers shared by the sketch unit tests.
+
+import assert from "node:assert/strict";
+import { CodecError, type Monoid } from "../monoid/mod.ts";
+
+/** A malformed-bytes case: its name, the bytes, and what the error must say. */
+export type BadBytesCase = readonly [string, ArrayLike<number>, RegExp];
+
+/**
+ * Asserts that `decode` refuses every case with a {@linkcode CodecError}
+ * whose message matches the case's pattern.
+ */
+export function assertRefusesBytes(
+  decode: (bytes: Uint8Array) => unknown,
+  cases: readonly BadBytesCase[],
+): void {
+  for (const [name, bytes, message] of cases) {
+    assert.throws(
+      () => decode(Uint8Array.from(bytes)),
+      (error: unknown) =>
+        error instanceof CodecError && message.test(error.message),
+      name,
+    );
+  }
+}
+
+/** Asserts a sketch monoid's kind, codec format and algebraic flags. */
+export function assertMonoidFlags(
+  monoid: Monoid<unknown>,
+  expected: {
+    kind: string;
+    format: string;
+    commutative: boolean;
+    idempotent: boolean;
+    additive: boolean;
+  },
+): void {
+  assert.deepEqual(
+    {
+      kind: monoid.kind,
+      format: monoid.codec.format,
+      commutative: monoid.commutative,
+      idempotent: monoid.idempotent,
+      additive: monoid.additive,
+    },
+    expected,
+  );
+}
