@@ -1,3 +1,4 @@
+import { assertMonoidFlags } from "./_test_helpers.ts";
 import { equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
@@ -15,10 +16,12 @@ Deno.test("count() obeys the monoid laws", () => {
 
 Deno.test("count() is additive and commutative", () => {
   const m = count();
-  equal(m.kind, "count");
-  equal(m.additive, true);
-  equal(m.commutative, true);
-  equal(m.idempotent, false);
+  assertMonoidFlags(m, {
+    kind: "count",
+    commutative: true,
+    idempotent: false,
+    additive: true,
+  });
   equal(m.combineAll([1, 1, 1, -1]), 2);
 });
 

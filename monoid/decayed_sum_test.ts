@@ -1,3 +1,4 @@
+import { assertMonoidFlags } from "./_test_helpers.ts";
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws, closeTo } from "./laws.ts";
@@ -56,10 +57,12 @@ Deno.test("decayedSum() is exactly commutative and has an exact identity", () =>
 
 Deno.test("decayedSum() halves a contribution every half-life", () => {
   const m = decayedSum({ halfLife: HALF_LIFE });
-  equal(m.kind, "decayed");
-  equal(m.additive, false);
-  equal(m.commutative, true);
-  equal(m.idempotent, false);
+  assertMonoidFlags(m, {
+    kind: "decayed",
+    commutative: true,
+    idempotent: false,
+    additive: false,
+  });
   equal(m.halfLife, HALF_LIFE);
   const t = 1.7e12;
   deepEqual(

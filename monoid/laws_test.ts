@@ -47,58 +47,80 @@ Deno.test("assertMonoidLaws() reports a non-associative operation with a counter
   match(error.message, /replay with seed/);
 });
 
-Deno.test("assertMonoidLaws() catches a false identity", () => {
-  const m = defineMonoid<number>({
-    name: "plus-one-identity",
-    identity: () => 1,
-    combine: (a, b) => a + b,
-    codec: numberJson,
-  });
-  equal(caught(() => assertMonoidLaws(m, fc.integer())).law, "left identity");
-});
+/** A monoid that breaks one law, the values to probe it with, and the law the check must name. */
+interface Breach {
+  readonly what: string;
+  readonly law: string;
+  check(): void;
+}
 
-Deno.test("assertMonoidLaws() catches a false commutativity claim", () => {
-  const concat = defineMonoid<string>({
-    name: "concat",
-    identity: () => "",
-    combine: (a, b) => a + b,
-    codec: stringCodec,
-    commutative: true,
-  });
-  equal(
-    caught(() => assertMonoidLaws(concat, fc.string())).law,
+function breach<T>(
+  what: string,
+  monoid: Monoid<T>,
+  values: fc.Arbitrary<T>,
+  law: string,
+): Breach {
+  return { what, law, check: () => assertMonoidLaws(monoid, values) };
+}
+
+const plus = (a: number, b: number) => a + b;
+
+const BREACHES: Breach[] = [
+  breach(
+    "a false identity",
+    defineMonoid<number>({
+      name: "plus-one-identity",
+      identity: () => 1,
+      combine: plus,
+      codec: numberJson,
+    }),
+    fc.integer(),
+    "left identity",
+  ),
+  breach(
+    "a false commutativity claim",
+    defineMonoid<string>({
+      name: "concat",
+      identity: () => "",
+      combine: (a, b) => a + b,
+      codec: stringCodec,
+      commutative: true,
+    }),
+    fc.string(),
     "commutativity",
-  );
-});
-
-Deno.test("assertMonoidLaws() catches a false idempotence claim", () => {
-  const m = defineMonoid<number>({
-    name: "sum-claims-idempotent",
-    identity: () => 0,
-    combine: (a, b) => a + b,
-    codec: numberJson,
-    commutative: true,
-    idempotent: true,
-  });
-  equal(
-    caught(() => assertMonoidLaws(m, fc.integer({ min: -9, max: 9 }))).law,
+  ),
+  breach(
+    "a false idempotence claim",
+    defineMonoid<number>({
+      name: "sum-claims-idempotent",
+      identity: () => 0,
+      combine: plus,
+      codec: numberJson,
+      commutative: true,
+      idempotent: true,
+    }),
+    fc.integer({ min: -9, max: 9 }),
     "idempotence",
-  );
-});
-
-Deno.test("assertMonoidLaws() catches a combineAll that disagrees with the fold", () => {
-  const m = defineMonoid<number>({
-    name: "bad-bulk",
-    identity: () => 0,
-    combine: (a, b) => a + b,
-    combineAll: (values) => [...values].length,
-    codec: numberJson,
-  });
-  equal(
-    caught(() => assertMonoidLaws(m, fc.integer({ min: 2, max: 9 }))).law,
+  ),
+  breach(
+    "a combineAll that disagrees with the fold",
+    defineMonoid<number>({
+      name: "bad-bulk",
+      identity: () => 0,
+      combine: plus,
+      combineAll: (values) => [...values].length,
+      codec: numberJson,
+    }),
+    fc.integer({ min: 2, max: 9 }),
     "combineAll equals a left fold",
-  );
-});
+  ),
+];
+
+for (const { what, law, check } of BREACHES) {
+  Deno.test(`assertMonoidLaws() catches ${what}`, () => {
+    equal(caught(check).law, law);
+  });
+}
 
 Deno.test("assertMonoidLaws() catches a combine that mutates its operand", () => {
   const m = defineMonoid<{ n: number }>({

@@ -1,3 +1,4 @@
+import { assertMonoidFlags } from "./_test_helpers.ts";
 import { equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
@@ -16,9 +17,12 @@ Deno.test("monotonic() obeys the monoid laws", () => {
 
 Deno.test("monotonic() keeps the highest reading whatever the order", () => {
   const m = monotonic();
-  equal(m.kind, "monotonic");
-  equal(m.additive, false);
-  equal(m.idempotent, true);
+  assertMonoidFlags(m, {
+    kind: "monotonic",
+    commutative: true,
+    idempotent: true,
+    additive: false,
+  });
   equal(m.combineAll([10, 30, 20]), 30);
   equal(m.combineAll([]), 0);
   equal(m.combine(5, 3), 5);

@@ -1,3 +1,4 @@
+import { assertMonoidFlags } from "./_test_helpers.ts";
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { assertMonoidLaws } from "./laws.ts";
@@ -44,10 +45,12 @@ Deno.test("set({ maxSize }) keeps the smallest elements in code-unit order", () 
 
 Deno.test("set() flags: commutative and idempotent", () => {
   const m = set();
-  equal(m.kind, "set");
-  equal(m.commutative, true);
-  equal(m.idempotent, true);
-  equal(m.additive, false);
+  assertMonoidFlags(m, {
+    kind: "set",
+    commutative: true,
+    idempotent: true,
+    additive: false,
+  });
   equal(m.identity().size, 0);
   equal(m.identity() !== m.identity(), true);
 });

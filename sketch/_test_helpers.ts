@@ -1,7 +1,9 @@
 // Private test helpers shared by the sketch unit tests.
 
 import assert from "node:assert/strict";
-import { CodecError, type Monoid } from "../monoid/mod.ts";
+import { CodecError } from "../monoid/mod.ts";
+
+export { assertMonoidFlags } from "../monoid/_test_helpers.ts";
 
 /** A malformed-bytes case: its name, the bytes, and what the error must say. */
 export type BadBytesCase = readonly [string, ArrayLike<number>, RegExp];
@@ -22,27 +24,4 @@ export function assertRefusesBytes(
       name,
     );
   }
-}
-
-/** Asserts a sketch monoid's kind, codec format and algebraic flags. */
-export function assertMonoidFlags(
-  monoid: Monoid<unknown>,
-  expected: {
-    kind: string;
-    format: string;
-    commutative: boolean;
-    idempotent: boolean;
-    additive: boolean;
-  },
-): void {
-  assert.deepEqual(
-    {
-      kind: monoid.kind,
-      format: monoid.codec.format,
-      commutative: monoid.commutative,
-      idempotent: monoid.idempotent,
-      additive: monoid.additive,
-    },
-    expected,
-  );
 }
