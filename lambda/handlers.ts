@@ -37,13 +37,21 @@ export interface LambdaHandlerOptions extends Omit<RunOptions, "closeSource"> {
    */
   readonly dedup?: boolean;
   /**
-   * Records per store write: with a smaller number, a store that fails
-   * halfway leaves the first writes durable and only the rest is retried.
-   * Default: the whole batch in one write.
+   * Records per store write (the batch window's `maxRecords` unless you set
+   * `batchWindow`): with a smaller number, a store that fails halfway leaves
+   * the first writes durable and only the rest is retried, and a deadline
+   * cuts between writes. Default: the whole batch in one write.
    */
   readonly flushEvery?: number;
   /** Called after each invocation with what it did. */
   readonly onBatch?: (report: BatchReport) => void;
+  /**
+   * With a context, the run stops reading this many ms before the
+   * invocation's deadline, writes what it folded and reports the rest as
+   * failed, rather than being killed with the whole batch unanswered.
+   * Default: 3,000.
+   */
+  readonly deadlineMargin?: number;
 }
 
 /**
@@ -92,7 +100,16 @@ export interface SQSHandlerOptions<E> extends LambdaHandlerOptions {
 }
 
 /** A Lambda handler for one kind of event batch. */
-export type BatchHandler<Event> = (event: Event) => Promise<BatchResponse>;
+export type BatchHandler<Event> = (
+  event: Event,
+  context?: InvocationDeadline,
+) => Promise<BatchResponse>;
+
+/** What a handler reads of Lambda's context: the time left (see `LambdaContext`). */
+export interface InvocationDeadline {
+  /** Milliseconds left before Lambda stops the invocation. */
+  getRemainingTimeInMillis(): number;
+}
 
 const decoder = new TextDecoder();
 
@@ -128,15 +145,37 @@ async function answer<E>(
   items: readonly BatchItem<E>[],
   identifiers: readonly string[],
   options: LambdaHandlerOptions,
+  context: InvocationDeadline | undefined,
 ): Promise<BatchResponse> {
-  const { flushEvery, onBatch, ...run } = options;
+  const { flushEvery, onBatch, deadlineMargin, ...run } = options;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: { signal?: AbortSignal; shutdownTimeout?: number } = {};
+  if (context !== undefined && run.signal === undefined) {
+    const margin = deadlineMargin ?? 3000;
+    const stop = new AbortController();
+    timer = setTimeout(
+      () => stop.abort(new Error("the invocation's deadline is near")),
+      Math.max(0, context.getRemainingTimeInMillis() - margin),
+    );
+    deadline = {
+      signal: stop.signal,
+      shutdownTimeout: Math.min(run.shutdownTimeout ?? 10_000, margin / 2),
+    };
+  }
   const outcome = await runBatch(
     pipeline,
     name,
     items,
     flushEvery ?? Math.max(1, items.length),
-    { ...run, dedup: options.dedup ?? true },
-  );
+    {
+      ...(flushEvery === undefined || run.batchWindow !== undefined
+        ? {}
+        : { batchWindow: { time: 0, maxRecords: flushEvery } }),
+      ...run,
+      ...deadline,
+      dedup: options.dedup ?? true,
+    },
+  ).finally(() => clearTimeout(timer));
   onBatch?.({
     records: items.length,
     failed: outcome.failed.length,
@@ -194,7 +233,7 @@ export function kinesisHandler<E, V>(
     ((data: Uint8Array) => JSON.parse(decoder.decode(data)) as E);
   const { decode: _decode, time: _time, exactlyOnceBy, ...common } = options;
   const byId = exactlyOnceBy === "id";
-  return (event) => {
+  return (event, context) => {
     const items = event.Records.map((record) => {
       const { shard, stream } = kinesisOrigin(record);
       const k = record.kinesis;
@@ -218,6 +257,7 @@ export function kinesisHandler<E, V>(
       items,
       event.Records.map((r) => r.kinesis.sequenceNumber),
       common,
+      context,
     );
   };
 }
@@ -261,7 +301,7 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
   const decode = options.decode ??
     ((r: DynamoDBStreamEventRecord) => toChange(r) as E);
   const { decode: _decode, time: _time, ...common } = options;
-  return (event) => {
+  return (event, context) => {
     const now = Date.now();
     const items = event.Records.map((record) => {
       const created = record.dynamodb.ApproximateCreationDateTime;
@@ -280,6 +320,7 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
       items,
       event.Records.map((r) => r.dynamodb.SequenceNumber),
       common,
+      context,
     );
   };
 }
@@ -324,7 +365,7 @@ export function sqsHandler<E, V>(
 ): BatchHandler<SQSEvent> {
   const decode = options.decode ?? ((body: string) => JSON.parse(body) as E);
   const { decode: _decode, time: _time, ...common } = options;
-  return (event) => {
+  return (event, context) => {
     const now = Date.now();
     const items = event.Records.map((record) => {
       const sent = Number(record.attributes?.SentTimestamp);
@@ -343,6 +384,7 @@ export function sqsHandler<E, V>(
       items,
       event.Records.map((r) => r.messageId),
       common,
+      context,
     );
   };
 }

@@ -147,3 +147,42 @@ Deno.test("kinesisHandler() with exactlyOnceBy id counts concurrent interleaved 
     8,
   );
 });
+
+Deno.test("kinesisHandler() stops before the invocation deadline and reports what it did not write", async () => {
+  const inner = new MemoryStore();
+  const slow = new FaultyStore(inner);
+  const merge = slow.merge.bind(slow);
+  slow.merge = async (scope, deltas, options) => {
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    return merge(scope, deltas, options);
+  };
+  const views = counter<{ page: string }>(slow, (e) => e.page);
+  const handler = kinesisHandler(views, { flushEvery: 1, deadlineMargin: 100 });
+  const records = Array.from(
+    { length: 30 },
+    (_, i) => kinesisRecord(i + 1, "home"),
+  );
+  const started = Date.now();
+  const context = {
+    getRemainingTimeInMillis: () => 400 - (Date.now() - started),
+  };
+  const answer = await handler({ Records: records }, context);
+  const failed = answer.batchItemFailures.map((f) => f.itemIdentifier);
+  assert.ok(failed.length > 0 && failed.length < 30, `${failed.length} failed`);
+  assert.deepEqual(
+    failed,
+    records.slice(30 - failed.length).map((r) => r.kinesis.sequenceNumber),
+  );
+  assert.equal(
+    await inner.get(views.scope, { entity: "home", bucket: null }),
+    30 - failed.length,
+  );
+  const retry = kinesisHandler(views);
+  assert.deepEqual(await retry({ Records: records }), {
+    batchItemFailures: [],
+  });
+  assert.equal(
+    await inner.get(views.scope, { entity: "home", bucket: null }),
+    30,
+  );
+});

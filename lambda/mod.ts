@@ -36,6 +36,7 @@ export {
   type BatchReport,
   dynamoDBStreamsHandler,
   type DynamoDBStreamsHandlerOptions,
+  type InvocationDeadline,
   kinesisHandler,
   type KinesisHandlerOptions,
   type LambdaHandlerOptions,
