@@ -300,6 +300,9 @@ async function sendHttp1(base: string, r: FuzzRequest): Promise<Outcome> {
   };
 }
 
+/** A stream that ended without any response: only excusable when the gRPC listener was restarted. */
+class NoAnswer extends Error {}
+
 function sendHttp2(
   session: http2.ClientHttp2Session,
   r: FuzzRequest,
@@ -352,7 +355,14 @@ function sendHttp2(
         stream.close(http2.constants.NGHTTP2_CANCEL);
       }
     });
-    stream.on("close", finish);
+    stream.on("close", () => {
+      if (status === 0) {
+        clearTimeout(timer);
+        reject(new NoAnswer(`the stream closed without an answer`));
+      } else {
+        finish();
+      }
+    });
     stream.on("error", () => {});
     if (r.protocol !== "connect-get") stream.end(r.body);
   });
@@ -441,9 +451,43 @@ async function runSeed(seed: number, runs: number) {
     onListen() {},
   });
   const main = http2.connect(server.url);
-  const grpc = http2.connect(server.grpcUrl!);
   main.on("error", () => {});
-  grpc.on("error", () => {});
+  const connectGrpc = () => {
+    const session = http2.connect(server.grpcUrl!);
+    session.on("error", () => {});
+    return session;
+  };
+  let grpc = connectGrpc();
+  // The gRPC listener is a child process that node:http2 may abort; the
+  // server restarts it. A call lost that way is retried on a new connection
+  // (and only then: without a restart a lost call is a problem).
+  const restartsSeen = { count: server.grpcRestarts };
+  let reconnecting: Promise<void> | undefined;
+  const afterRestart = async (): Promise<boolean> => {
+    const deadline = Date.now() + 5000;
+    while (server.grpcRestarts === restartsSeen.count) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    reconnecting ??= (async () => {
+      grpc.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      grpc = connectGrpc();
+      restartsSeen.count = server.grpcRestarts;
+      reconnecting = undefined;
+    })();
+    await reconnecting;
+    return true;
+  };
+  const sendGrpc = async (r: FuzzRequest): Promise<Outcome> => {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await sendHttp2(grpc, r);
+      } catch (error) {
+        if (attempt >= 3 || !(await afterRestart())) throw error;
+      }
+    }
+  };
   const requests = fc.sample(arbRequest, { seed, numRuns: runs });
   const problems: string[] = [];
   const counts = new Map<string, number>();
@@ -456,7 +500,9 @@ async function runSeed(seed: number, runs: number) {
       try {
         const outcome = r.transport === "http1"
           ? await sendHttp1(server.url, r)
-          : await sendHttp2(r.protocol === "grpc" ? grpc : main, r);
+          : r.protocol === "grpc"
+          ? await sendGrpc(r)
+          : await sendHttp2(main, r);
         const problem = problemOf(r, outcome);
         if (problem !== undefined) {
           problems.push(`${problem}\n  request: ${describe(r)}`);
@@ -508,7 +554,12 @@ Deno.test({
         RANDOM_RUNS,
       ]];
     for (const [seed, runs] of seeds) {
-      const { problems, counts } = await runSeed(seed, runs);
+      const { problems, counts, restarts } = await runSeed(seed, runs);
+      if (restarts > 0) {
+        console.log(
+          `seed ${seed}: the gRPC listener was restarted ${restarts} times`,
+        );
+      }
       assert.deepEqual(
         problems,
         [],
