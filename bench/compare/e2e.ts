@@ -24,7 +24,11 @@ import { sum } from "../../monoid/mod.ts";
 import { pipeline } from "../../pipeline/mod.ts";
 import { kafkaSource } from "../../source/kafka.ts";
 import { DynamoDBStore, ensureTable } from "../../state/dynamodb.ts";
-import { run } from "../../streaming/mod.ts";
+import {
+  type MetricsRecorder,
+  noopMetrics,
+  run,
+} from "../../streaming/mod.ts";
 import { createTopic, highWatermarks, produce } from "../../tests/_kafka.ts";
 import { awsConfig, service, uniqueName } from "../../tests/_stack.ts";
 import { buildGo, writeResults } from "./_go.ts";
@@ -38,6 +42,7 @@ const { values: flags } = parseArgs({
     pairs: { type: "string" },
     topic: { type: "string" },
     only: { type: "string" },
+    trace: { type: "boolean" },
   },
 });
 const quick = flags.quick === true;
@@ -176,6 +181,7 @@ async function oursRun(): Promise<Row> {
     batchWindow: { time: 1_000, maxRecords: 2_000_000 },
     dedup: true,
     signal: stop.signal,
+    ...(flags.trace ? { metrics: tracer(started) } : {}),
   });
   await Promise.race([done, running]);
   const seconds = (performance.now() - started) / 1000;
@@ -195,6 +201,29 @@ async function oursRun(): Promise<Row> {
   const scanned = await sumOf(table, "v").catch(() => 0);
   await store.close();
   return { ...result, total: scanned };
+}
+
+/** --trace: a timeline of reads, store calls and flushes on stderr. */
+function tracer(started: number): MetricsRecorder {
+  let events = 0;
+  let logged = 0;
+  const at = () => `${((performance.now() - started) / 1000).toFixed(2)} s`;
+  return {
+    ...noopMetrics,
+    eventsIn(_, count) {
+      events += count;
+      if (events - logged >= EVENTS / 10) {
+        logged = events;
+        console.error(`${at()} read ${events}`);
+      }
+    },
+    merged(_, deltas, ms) {
+      console.error(`${at()} merge of ${deltas} deltas took ${ms.toFixed(0)} ms`);
+    },
+    flushed(_, records, keys) {
+      console.error(`${at()} flushed ${records} records as ${keys} keys`);
+    },
+  };
 }
 
 const rows: Row[] = [];

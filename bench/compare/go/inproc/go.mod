@@ -1,0 +1,3 @@
+module murmur.local/bench/inproc
+
+go 1.22
