@@ -186,3 +186,27 @@ Deno.test("kinesisHandler() stops before the invocation deadline and reports wha
     30,
   );
 });
+
+Deno.test("kinesisHandler() keeps exactly-once with real 56-digit sequence numbers", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const views = counter<{ page: string }>(store, (e) => e.page);
+  const handler = kinesisHandler(views);
+  const base = 49590338271490256608559692538361571095921575989136588898n;
+  const record = (offset: bigint) => {
+    const r = kinesisRecord(1, "home");
+    const seq = String(base + offset);
+    return {
+      ...r,
+      eventID: `shardId-000000000001:${seq}`,
+      kinesis: { ...r.kinesis, sequenceNumber: seq },
+    };
+  };
+  const first = { Records: [record(0n), record(1n)] };
+  await handler(first);
+  await handler(first);
+  await handler({ Records: [record(1n), record(2n)] });
+  assert.equal(
+    await store.get(views.scope, { entity: "home", bucket: null }),
+    3,
+  );
+});
