@@ -350,6 +350,7 @@ export class CachedStore implements Store {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay: number;
   #flushing: Promise<void> | null = null;
+  #flushFailedAt = -Infinity;
   #closed = false;
   #stats = {
     reads: 0,
@@ -520,7 +521,11 @@ export class CachedStore implements Store {
     }
     const keys = uniqueStateKeys(deltas.map((delta) => delta.key));
     if (this.#pendingCount > 0) {
-      await this.#flushPending();
+      // Ask the cache again only once the retry delay passed since it last
+      // failed, so writes during an outage do not each wait on a timeout.
+      if (Date.now() - this.#flushFailedAt >= this.#retryDelay) {
+        await this.#flushPending();
+      }
       if (this.#pendingCount > 0) {
         // Still down: write the store alone and queue the keys behind the others.
         try {
@@ -569,6 +574,7 @@ export class CachedStore implements Store {
       await this.cache.invalidate(scope, keys, { intent });
     } catch (error) {
       this.#failed(error, "invalidate");
+      this.#flushFailedAt = Date.now();
       this.#queue(scope, keys);
     }
   }
@@ -599,7 +605,7 @@ export class CachedStore implements Store {
       this.#retryTimer = undefined;
       this.#flushPending().then(() => {
         if (this.#pendingCount > 0) {
-          this.#retryDelay = Math.min(5000, this.#retryDelay * 2);
+          this.#retryDelay = Math.min(5000, Math.max(50, this.#retryDelay * 2));
           this.#scheduleRetry();
         } else {
           this.#retryDelay = this.#options.retryInvalidationsMs ?? 100;
@@ -621,6 +627,7 @@ export class CachedStore implements Store {
             this.#lastCallFailed = false;
           } catch (error) {
             this.#failed(error, "invalidate");
+            this.#flushFailedAt = Date.now();
             return;
           }
           for (const key of keys) {

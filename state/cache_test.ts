@@ -290,7 +290,9 @@ Deno.test("CachedStore retries a failed invalidation on the next merge", async (
         )
         : cache.invalidate(...args),
   });
-  const store = new CachedStore(new MemoryStore(), flaky);
+  const store = new CachedStore(new MemoryStore(), flaky, {
+    retryInvalidationsMs: 0,
+  });
   await store.merge(scope, [{ key, value: 2 }]);
   assert.equal(await store.get(scope, key), 2);
   down = true;
