@@ -3,7 +3,7 @@
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { delay } from "../internal/async.ts";
-import { AckTracker } from "./ack_tracker.ts";
+import { type Held, HeldLeases } from "./_kinesis_held.ts";
 import type { SourceRecord } from "./source.ts";
 import {
   type Lease,
@@ -32,23 +32,6 @@ import type {
   KinesisSourceOptions,
 } from "./kinesis.ts";
 
-/** A shard this worker holds. */
-interface Held {
-  readonly shard: string;
-  readonly streamId: string;
-  readonly generation: number;
-  readonly reader: AbortController;
-  counter: number;
-  checkpoint: string;
-  queued: number;
-  behind: number;
-  ended: boolean;
-  leaving: boolean;
-  chain: Promise<unknown>;
-}
-
-let generations = 0;
-
 /** The Kinesis source: see `kinesisSource()` for the contract. */
 export class KinesisSource<T> implements KinesisSourceHandle<T> {
   readonly name: string;
@@ -56,8 +39,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
   readonly #o: Resolved<T>;
   readonly #kinesis: KinesisClient;
   readonly #table: LeaseTable;
-  readonly #tracker = new AckTracker();
-  readonly #held = new Map<string, Held>();
+  readonly #held: HeldLeases;
   readonly #observed = new Map<string, Observation>();
   #shards = new Map<string, ShardInfo>();
   #leases: Lease[] = [];
@@ -81,6 +63,16 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
       (options.dynamodb as LeaseClient | undefined) ?? new DynamoDBClient({}),
       this.#o.leaseTable,
     );
+    this.#held = new HeldLeases({
+      table: this.#table,
+      workerId: this.workerId,
+      closeTimeout: this.#o.closeTimeout,
+      drop: (held) => {
+        held.reader.abort();
+        this.#queue.drop(held);
+      },
+      event: (event) => this.#event(event),
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
@@ -110,16 +102,16 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
 
   millisBehindLatest(): number {
     let max = 0;
-    for (const held of this.#held.values()) max = Math.max(max, held.behind);
+    for (const held of this.#held.all()) max = Math.max(max, held.behind);
     return max;
   }
 
   status(): KinesisShardStatus[] {
-    return [...this.#held.values()].map((held) => ({
+    return this.#held.all().map((held) => ({
       shard: held.shard,
       checkpoint: held.checkpoint,
       millisBehindLatest: held.behind,
-      pending: this.#tracker.pending(held.streamId) + held.queued,
+      pending: this.#held.tracker.pending(held.streamId) + held.queued,
     }));
   }
 
@@ -133,7 +125,9 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
       const item = this.#queue.shift();
       if (item !== undefined) {
         const { owner: held, records } = item;
-        for (const r of records) this.#tracker.delivered(held.streamId, r.seq);
+        for (const r of records) {
+          this.#held.tracker.delivered(held.streamId, r.seq);
+        }
         return { done: false, value: records };
       }
       if (this.#closing) return { done: true, value: undefined };
@@ -160,7 +154,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     this.#loops = [
       this.#every(o.leaseDuration / 3, () => this.#tick()),
       this.#every(o.discoveryInterval, () => this.#discover()),
-      this.#every(o.checkpointInterval, () => this.#checkpointAll()),
+      this.#every(o.checkpointInterval, () => this.#held.checkpointAll()),
     ];
   }
 
@@ -203,16 +197,16 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     const now = performance.now();
     observe(this.#observed, leases, now);
     const byShard = new Map(leases.map((l) => [l.shard, l]));
-    for (const held of [...this.#held.values()]) {
+    for (const held of this.#held.all()) {
       const lease = byShard.get(held.shard);
       if (lease === undefined || (lease.owner !== me && !held.leaving)) {
-        this.#lose(held);
+        this.#held.lose(held);
       }
     }
     for (const lease of leases) {
       // A lease handed to us by its previous owner.
       if (
-        lease.owner === me && !this.#held.has(lease.shard) &&
+        lease.owner === me && this.#held.get(lease.shard) === undefined &&
         lease.checkpoint !== SHARD_END && !this.#closing
       ) {
         this.#acquire(lease, lease.counter);
@@ -222,7 +216,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     const plan = planLeases({
       me,
       leases,
-      held: new Set(this.#held.keys()),
+      held: new Set(this.#held.all().map((h) => h.shard)),
       observed: this.#observed,
       now,
       leaseDuration: this.#o.leaseDuration,
@@ -237,40 +231,27 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     }));
     for (const { shard, to } of plan.handOver) {
       const held = this.#held.get(shard);
-      if (held !== undefined && !held.leaving) void this.#leave(held, to);
+      if (held !== undefined && !held.leaving) void this.#held.leave(held, to);
     }
     for (const shard of plan.release) {
       const held = this.#held.get(shard);
       if (held !== undefined && !held.leaving) {
-        void this.#leave(held, undefined);
+        void this.#held.leave(held, undefined);
       }
     }
     if (plan.request !== undefined && plan.request.owner !== undefined) {
       await this.#table.request(plan.request.shard, plan.request.owner, me);
     }
-    await Promise.all(
-      [...this.#held.values()].map((held) =>
-        this.#write(held, { owner: me }, "renew").catch(() => {})
-      ),
-    );
+    await this.#held.renewAll();
   }
 
   #acquire(lease: Lease, counter: number): void {
-    const held: Held = {
-      shard: lease.shard,
-      streamId: `kinesis:${this.#o.stream}:${lease.shard}`,
-      generation: ++generations,
-      reader: new AbortController(),
+    const held = this.#held.add(
+      lease.shard,
+      `kinesis:${this.#o.stream}:${lease.shard}`,
       counter,
-      checkpoint: lease.checkpoint,
-      queued: 0,
-      behind: 0,
-      ended: false,
-      leaving: false,
-      chain: Promise.resolve(),
-    };
-    this.#tracker.forget(held.streamId);
-    this.#held.set(held.shard, held);
+      lease.checkpoint,
+    );
     this.#event({
       type: "acquired",
       shard: held.shard,
@@ -291,7 +272,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
       warn: (message) => this.#warn(message),
     }).then(
       (outcome) => {
-        if (outcome === "end" && this.#held.get(held.shard) === held) {
+        if (outcome === "end" && this.#held.current(held)) {
           held.ended = true;
         }
       },
@@ -308,133 +289,8 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     await this.#queue.push(held, records, held.reader.signal);
   }
 
-  readonly #ack = (shard: string, generation: number, seq: bigint): void => {
-    const held = this.#held.get(shard);
-    if (held === undefined || held.generation !== generation) return;
-    this.#tracker.ack(held.streamId, seq);
-  };
-
-  /** Stops reading a shard and drops what was read and not handed out yet. */
-  #dropQueued(held: Held): void {
-    held.reader.abort();
-    this.#queue.drop(held);
-  }
-
-  /** Serialized conditional write of one held lease; a lost condition drops the lease. */
-  #write(
-    held: Held,
-    change: { owner: string | undefined; checkpoint?: string },
-    action: string,
-  ): Promise<void> {
-    const next = held.chain.then(async () => {
-      if (this.#held.get(held.shard) !== held) return;
-      try {
-        held.counter = await this.#table.write(
-          { shard: held.shard, counter: held.counter, owner: this.workerId },
-          change,
-          action,
-        );
-        if (change.checkpoint !== undefined) {
-          held.checkpoint = change.checkpoint;
-        }
-      } catch (error) {
-        if (error instanceof LeaseLostError) this.#lose(held);
-        throw error;
-      }
-    });
-    held.chain = next.catch(() => {});
-    return next;
-  }
-
-  #lose(held: Held): void {
-    if (this.#held.get(held.shard) !== held) return;
-    this.#dropQueued(held);
-    this.#held.delete(held.shard);
-    this.#tracker.forget(held.streamId);
-    this.#event({ type: "lost", shard: held.shard });
-  }
-
-  /** The checkpoint acked records allow, when it is past the one written. */
-  #committable(held: Held): string | undefined {
-    const at = this.#tracker.committable(held.streamId);
-    if (at === undefined) return undefined;
-    const written = /^\d+$/.test(held.checkpoint)
-      ? BigInt(held.checkpoint)
-      : -1n;
-    return at > written ? at.toString() : undefined;
-  }
-
-  #drained(held: Held): boolean {
-    return held.queued === 0 && this.#tracker.pending(held.streamId) === 0;
-  }
-
-  async #checkpointAll(): Promise<void> {
-    await Promise.all([...this.#held.values()].map(async (held) => {
-      if (held.leaving) return;
-      if (held.ended && this.#drained(held)) {
-        await this.#finish(held).catch(() => {});
-        return;
-      }
-      const checkpoint = this.#committable(held);
-      if (checkpoint === undefined) return;
-      await this.#write(
-        held,
-        { owner: this.workerId, checkpoint },
-        "checkpoint",
-      )
-        .catch(() => {});
-    }));
-  }
-
-  async #finish(held: Held): Promise<void> {
-    held.leaving = true;
-    await this.#write(
-      held,
-      { owner: undefined, checkpoint: SHARD_END },
-      "finish",
-    );
-    this.#held.delete(held.shard);
-    this.#tracker.forget(held.streamId);
-    this.#event({ type: "finished", shard: held.shard, checkpoint: SHARD_END });
-  }
-
-  /** Stops reading a shard, waits for its records out with the runtime, checkpoints, and frees or hands over the lease. */
-  async #leave(held: Held, to: string | undefined): Promise<void> {
-    held.leaving = true;
-    this.#dropQueued(held);
-    const deadline = Date.now() + this.#o.closeTimeout;
-    while (
-      this.#tracker.pending(held.streamId) > 0 && Date.now() < deadline &&
-      this.#held.get(held.shard) === held
-    ) {
-      await delay(20);
-    }
-    if (this.#held.get(held.shard) !== held) return;
-    try {
-      if (held.ended && this.#drained(held)) {
-        await this.#finish(held);
-        return;
-      }
-      const checkpoint = this.#committable(held);
-      await this.#write(
-        held,
-        checkpoint === undefined ? { owner: to } : { owner: to, checkpoint },
-        to === undefined ? "release" : "hand over",
-      );
-    } catch {
-      // Not written: let the lease expire; its next owner resumes at the last checkpoint.
-      this.#lose(held);
-      return;
-    }
-    this.#held.delete(held.shard);
-    this.#tracker.forget(held.streamId);
-    this.#event({
-      type: "released",
-      shard: held.shard,
-      checkpoint: held.checkpoint,
-      ...(to === undefined ? {} : { to }),
-    });
-  }
+  readonly #ack = (shard: string, generation: number, seq: bigint): void =>
+    this.#held.ack(shard, generation, seq);
 
   async #shutdown(): Promise<void> {
     this.#closing = true;
@@ -443,7 +299,7 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
     this.#stop.abort();
     await Promise.allSettled(this.#loops);
     await Promise.allSettled(
-      [...this.#held.values()].map((held) => this.#leave(held, undefined)),
+      this.#held.all().map((held) => this.#held.leave(held, undefined)),
     );
     this.#queue.clear();
   }
