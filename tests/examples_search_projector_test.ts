@@ -1,17 +1,20 @@
 // examples/search_projector end to end: counter writes in DynamoDB Local → its stream → bucket transitions in an Orama index.
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { DynamoDBClient, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { getByID, search } from "@orama/orama";
 import { count } from "../monoid/mod.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { DynamoDBStore } from "../state/dynamodb.ts";
 import {
   createPostIndex,
   indexPosts,
   SearchProjector,
 } from "../examples/search_projector/projector.ts";
-import { followCounters } from "../examples/search_projector/follow.ts";
+import {
+  ensureCounterTable,
+  followCounters,
+} from "../examples/search_projector/follow.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
 
 Deno.test({
@@ -24,16 +27,7 @@ Deno.test({
     const client = new DynamoDBClient(config);
     const streams = new DynamoDBStreamsClient(config);
     const table = uniqueName("counters");
-    await ensureTable(client, table);
-    await client.send(
-      new UpdateTableCommand({
-        TableName: table,
-        StreamSpecification: {
-          StreamEnabled: true,
-          StreamViewType: "NEW_AND_OLD_IMAGES",
-        },
-      }),
-    );
+    await ensureCounterTable(client, table);
     const store = new DynamoDBStore(client, table);
     const scope = { namespace: "likes", monoid: count() };
     const add = (entity: string, value: number) =>

@@ -1,14 +1,17 @@
 // examples/search_rerank end to end: counters in DynamoDB Local, the projected index, the query server, the HTTP search service.
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { DynamoDBClient, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { getByID } from "@orama/orama";
 import { createHandler } from "../admin/mod.ts";
 import { count, daily, days } from "../monoid/mod.ts";
 import { createQueryClient } from "../query/client.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
-import { followCounters } from "../examples/search_projector/follow.ts";
+import { DynamoDBStore } from "../state/dynamodb.ts";
+import {
+  ensureCounterTable,
+  followCounters,
+} from "../examples/search_projector/follow.ts";
 import {
   createPostIndex,
   indexPosts,
@@ -30,16 +33,7 @@ Deno.test({
     const client = new DynamoDBClient(config);
     const streams = new DynamoDBStreamsClient(config);
     const table = uniqueName("likes");
-    await ensureTable(client, table);
-    await client.send(
-      new UpdateTableCommand({
-        TableName: table,
-        StreamSpecification: {
-          StreamEnabled: true,
-          StreamViewType: "NEW_AND_OLD_IMAGES",
-        },
-      }),
-    );
+    await ensureCounterTable(client, table);
     const store = new DynamoDBStore(client, table);
     const likes = { name: "likes", monoid: count(), window: null, store };
     const window = daily({ retention: days(7) });

@@ -1,9 +1,15 @@
 // Feeds the projector: the counter table's current rows (a scan), then its DynamoDB Stream from the scan's handoff.
 
 import {
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTableCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
   DynamoDBSnapshotSource,
   DynamoDBStreamSource,
 } from "../../source/dynamodb.ts";
+import { ensureTable } from "../../state/dynamodb.ts";
 import type { Source } from "../../source/mod.ts";
 import { changeFromImage, type SearchProjector } from "./projector.ts";
 
@@ -41,6 +47,35 @@ async function drain(
     signal?.removeEventListener("abort", stop);
     await source.close();
   }
+}
+
+/**
+ * Creates the counter table when it is missing (the store's layout) and
+ * turns its stream on with new and old images when it is off, as the
+ * projector needs (development and tests; production tables get their
+ * stream from infrastructure code).
+ *
+ * @param client The DynamoDB client.
+ * @param table The counter table.
+ */
+export async function ensureCounterTable(
+  client: DynamoDBClient,
+  table: string,
+): Promise<void> {
+  await ensureTable(client, table);
+  const described = await client.send(
+    new DescribeTableCommand({ TableName: table }),
+  );
+  if (described.Table?.StreamSpecification?.StreamEnabled === true) return;
+  await client.send(
+    new UpdateTableCommand({
+      TableName: table,
+      StreamSpecification: {
+        StreamEnabled: true,
+        StreamViewType: "NEW_AND_OLD_IMAGES",
+      },
+    }),
+  );
 }
 
 /**

@@ -6,14 +6,9 @@
 // COUNTER_TABLE (likes), COUNTER_PIPELINE (likes). The table's stream must
 // carry new images; this enables one when it is missing (development only).
 
-import {
-  DescribeTableCommand,
-  DynamoDBClient,
-  UpdateTableCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
-import { ensureTable } from "../../state/dynamodb.ts";
-import { followCounters } from "./follow.ts";
+import { ensureCounterTable, followCounters } from "./follow.ts";
 import { createPostIndex, indexPosts, SearchProjector } from "./projector.ts";
 
 if (import.meta.main) {
@@ -25,21 +20,7 @@ if (import.meta.main) {
   const client = new DynamoDBClient(config);
   const streams = new DynamoDBStreamsClient(config);
   const table = Deno.env.get("COUNTER_TABLE") ?? "likes";
-  await ensureTable(client, table);
-  const described = await client.send(
-    new DescribeTableCommand({ TableName: table }),
-  );
-  if (described.Table?.StreamSpecification?.StreamEnabled !== true) {
-    await client.send(
-      new UpdateTableCommand({
-        TableName: table,
-        StreamSpecification: {
-          StreamEnabled: true,
-          StreamViewType: "NEW_AND_OLD_IMAGES",
-        },
-      }),
-    );
-  }
+  await ensureCounterTable(client, table);
   const index = createPostIndex();
   await indexPosts(
     index,
