@@ -1,21 +1,16 @@
 // examples/search_projector end to end: counter writes in DynamoDB Local → its stream → bucket transitions in an Orama index.
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { getByID, search } from "@orama/orama";
 import { count } from "../monoid/mod.ts";
-import { DynamoDBStore } from "../state/dynamodb.ts";
 import {
   createPostIndex,
   indexPosts,
   SearchProjector,
 } from "../examples/search_projector/projector.ts";
-import {
-  ensureCounterTable,
-  followCounters,
-} from "../examples/search_projector/follow.ts";
-import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { followCounters } from "../examples/search_projector/follow.ts";
+import { eventually } from "./_stack.ts";
+import { counterTable } from "./_search.ts";
 
 Deno.test({
   name:
@@ -23,12 +18,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const config = awsConfig(await service("dynamodb"));
-    const client = new DynamoDBClient(config);
-    const streams = new DynamoDBStreamsClient(config);
-    const table = uniqueName("counters");
-    await ensureCounterTable(client, table);
-    const store = new DynamoDBStore(client, table);
+    const { client, streams, table, store } = await counterTable("counters");
     const scope = { namespace: "likes", monoid: count() };
     const add = (entity: string, value: number) =>
       store.merge(scope, [{ key: { entity, bucket: null }, value }]);

@@ -1,17 +1,11 @@
 // examples/search_rerank end to end: counters in DynamoDB Local, the projected index, the query server, the HTTP search service.
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { getByID } from "@orama/orama";
 import { createHandler } from "../admin/mod.ts";
 import { count, daily, days } from "../monoid/mod.ts";
 import { createQueryClient } from "../query/client.ts";
-import { DynamoDBStore } from "../state/dynamodb.ts";
-import {
-  ensureCounterTable,
-  followCounters,
-} from "../examples/search_projector/follow.ts";
+import { followCounters } from "../examples/search_projector/follow.ts";
 import {
   createPostIndex,
   indexPosts,
@@ -21,7 +15,8 @@ import {
   createSearchHandler,
   type SearchAnswer,
 } from "../examples/search_rerank/rerank.ts";
-import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { eventually } from "./_stack.ts";
+import { counterTable } from "./_search.ts";
 
 Deno.test({
   name:
@@ -29,12 +24,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const config = awsConfig(await service("dynamodb"));
-    const client = new DynamoDBClient(config);
-    const streams = new DynamoDBStreamsClient(config);
-    const table = uniqueName("likes");
-    await ensureCounterTable(client, table);
-    const store = new DynamoDBStore(client, table);
+    const { client, streams, table, store } = await counterTable("likes");
     const likes = { name: "likes", monoid: count(), window: null, store };
     const window = daily({ retention: days(7) });
     const likesDaily = { name: "likes_daily", monoid: count(), window, store };
