@@ -5,8 +5,9 @@
 //   deno task bench sketch runtime  only the named harnesses
 //
 // Each harness prints its own markdown table and writes bench/results/<name>.json.
-// Harnesses that need the service stack (kafka_e2e, query, store, bootstrap) expect
-// `deno task stack:up` to have run.
+// Harnesses that need the service stack (kafka_e2e, query, store, bootstrap,
+// kinesis, lambda, spark) expect `deno task stack:up` (and `stack:up spark`) to
+// have run. The side-by-side comparisons with Go baselines live in bench/compare/.
 
 const HARNESSES = [
   "monoid",
@@ -16,6 +17,9 @@ const HARNESSES = [
   "kafka_e2e",
   "query",
   "bootstrap",
+  "kinesis",
+  "lambda",
+  "spark",
 ] as const;
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));
