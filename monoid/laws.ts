@@ -31,13 +31,7 @@
 import fc, { type Arbitrary } from "fast-check";
 import type { Monoid } from "./monoid.ts";
 
-export type {
-  Codec,
-  JsonValue,
-  Monoid,
-  MonoidKind,
-  Semigroup,
-} from "./monoid.ts";
+export type * from "./_types.ts";
 
 /**
  * A fast-check arbitrary of `T`, e.g. `fc.integer()` or

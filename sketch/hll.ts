@@ -30,7 +30,7 @@ import { CodecError } from "../monoid/mod.ts";
 import type { Codec, JsonValue, Monoid } from "../monoid/mod.ts";
 
 export { CodecError } from "../monoid/mod.ts";
-export type * from "./_types.ts";
+export type * from "../monoid/_types.ts";
 import { sketchMonoid } from "./_monoid.ts";
 import { fromBase64, toBase64 } from "./_bytes.ts";
 import { hllPatLen } from "./_murmurhash.ts";
