@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
-  CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
@@ -27,6 +26,7 @@ import {
   putEvents,
 } from "./_kinesis.ts";
 import { Emulator } from "./_lambda_rie.ts";
+import { createItemTable } from "./_dynamodb.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const dynamoEndpoint = await service("dynamodb");
@@ -149,18 +149,7 @@ Deno.test({
   fn: async () => {
     const source = uniqueName("lambda_src");
     const name = uniqueName("lambda_changes");
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: source,
-        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-        StreamSpecification: {
-          StreamEnabled: true,
-          StreamViewType: "NEW_AND_OLD_IMAGES",
-        },
-      }),
-    );
+    await createItemTable(dynamodb, source, { stream: true });
     const emulator = await Emulator.start(BOOTSTRAP, {
       MURMUR_LAMBDA_KIND: "dynamodb",
       MURMUR_LAMBDA_TABLE: STATE,

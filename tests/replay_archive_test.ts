@@ -14,9 +14,9 @@ import { MemoryStore } from "../state/mod.ts";
 import { sum } from "../monoid/mod.ts";
 import {
   BatchWriteItemCommand,
-  CreateTableCommand,
   DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
+import { createItemTable } from "./_dynamodb.ts";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 9, 1);
@@ -129,14 +129,7 @@ Deno.test({
     const dynamo = await service("dynamodb");
     const client = new DynamoDBClient(awsConfig(dynamo));
     const table = uniqueName("orders");
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await createItemTable(client, table);
     const items = month().map((e, i) => ({
       PutRequest: {
         Item: {
