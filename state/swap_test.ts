@@ -10,6 +10,7 @@ import {
   SwappableStore,
 } from "./swap.ts";
 import { MemoryStore } from "./memory.ts";
+import { ForwardingStore } from "../testing/_forwarding_store.ts";
 import type {
   Delta,
   MergeOptions,
@@ -65,21 +66,14 @@ Deno.test("SwappableStore.open() refuses an alias that does not exist", async ()
 });
 
 /** A store whose merges wait for a gate, to hold a write in flight. */
-class Gated implements Store {
-  readonly name = "gated";
-  readonly inner = new MemoryStore();
+class Gated extends ForwardingStore {
+  override readonly name = "gated";
   gate: PromiseWithResolvers<void> | null = null;
   started = 0;
-  get<V>(s: Scope<V>, k: { entity: string; bucket: number | null }) {
-    return this.inner.get(s, k);
+  constructor() {
+    super(new MemoryStore());
   }
-  getMany<V>(
-    s: Scope<V>,
-    k: readonly { entity: string; bucket: number | null }[],
-  ) {
-    return this.inner.getMany(s, k);
-  }
-  async merge<V>(
+  override async merge<V>(
     s: Scope<V>,
     d: readonly Delta<V>[],
     o?: MergeOptions,
@@ -87,9 +81,6 @@ class Gated implements Store {
     this.started++;
     if (this.gate !== null) await this.gate.promise;
     return await this.inner.merge(s, d, o);
-  }
-  close() {
-    return Promise.resolve();
   }
 }
 

@@ -13,9 +13,9 @@ import type {
   MergeOptions,
   MergeResult,
   Scope,
-  StateKey,
   Store,
 } from "../state/mod.ts";
+import { ForwardingStore } from "../testing/_forwarding_store.ts";
 import {
   type DynamoDBChange,
   dynamoDBStreamsHandler,
@@ -27,23 +27,13 @@ import {
 import { awsConfig, service } from "./_stack.ts";
 
 /** Fails merges of the pipeline's scope from the n-th one of an invocation on. */
-class FaultAtMerge implements Store {
-  readonly name: string;
+class FaultAtMerge extends ForwardingStore {
   failFrom = Infinity;
   merges = 0;
-  constructor(readonly inner: Store, readonly namespace: string) {
-    this.name = inner.name;
+  constructor(inner: Store, readonly namespace: string) {
+    super(inner);
   }
-  get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
-    return this.inner.get(scope, key);
-  }
-  getMany<V>(
-    scope: Scope<V>,
-    keys: readonly StateKey[],
-  ): Promise<(V | undefined)[]> {
-    return this.inner.getMany(scope, keys);
-  }
-  merge<V>(
+  override merge<V>(
     scope: Scope<V>,
     deltas: readonly Delta<V>[],
     options?: MergeOptions,
@@ -54,9 +44,6 @@ class FaultAtMerge implements Store {
       );
     }
     return this.inner.merge(scope, deltas, options);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
