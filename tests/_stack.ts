@@ -18,16 +18,10 @@
 
 import { fileURLToPath } from "node:url";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { EndpointName } from "../tools/stack.ts";
 
-/** Names of the services tests can ask for. */
-export type ServiceName =
-  | "kafka"
-  | "dynamodb"
-  | "valkey"
-  | "mongo"
-  | "s3"
-  | "kinesis"
-  | "spark";
+/** Names of the services tests can ask for: the stack's endpoint names. */
+export type ServiceName = EndpointName;
 
 /** Where a service listens, ready to hand to its client. */
 export interface Endpoint {
