@@ -14,6 +14,32 @@ export const VERSION = "ver";
 export const TTL = "ttl";
 /** Prefix of the per-stream mark attributes: `m:<stream>` holds the highest applied position. */
 export const MARK_PREFIX = "m:";
+
+/** The most digits a mark position may have: the two-digit length prefix counts up to 99. */
+const MARK_DIGITS = 99;
+
+/**
+ * A mark position as the S text DynamoDB stores: two digits of length, then
+ * the digits, so byte order is numeric order. An N would hold only 38
+ * digits; Kinesis sequence numbers have 56.
+ *
+ * @returns The text, or `undefined` for a negative position or one of more than 99 digits.
+ */
+export function markText(position: bigint): string | undefined {
+  if (position < 0n) return undefined;
+  const digits = position.toString();
+  if (digits.length > MARK_DIGITS) return undefined;
+  return String(digits.length).padStart(2, "0") + digits;
+}
+
+/** Reads a stored mark: S in the length-prefixed form, or N as earlier versions wrote it. */
+export function markPosition(
+  attribute: { S?: string; N?: string } | undefined,
+): bigint | undefined {
+  if (attribute?.S !== undefined) return BigInt(attribute.S.slice(2));
+  if (attribute?.N !== undefined) return BigInt(attribute.N);
+  return undefined;
+}
 /** The sort key of all-time values: not a number, so it never meets a bucket. */
 export const ALL_TIME = "all";
 

@@ -41,6 +41,8 @@ import {
   fromNumberText,
   itemKey,
   MARK_PREFIX,
+  markPosition,
+  markText,
   PK,
   rowId,
   SK,
@@ -65,6 +67,7 @@ import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { delay as sleep, forEachLimit } from "../internal/async.ts";
 import { backoff, retry, type RetryPolicy } from "../internal/retry.ts";
 import { utf8Length } from "../internal/utf8.ts";
+import { packByWeight } from "../internal/pack.ts";
 import { conflictDetail, decide, decideClaims, decideMarks } from "./_marks.ts";
 import type { MarkDecision } from "./_marks.ts";
 import {
@@ -262,25 +265,6 @@ interface Refusal {
   claimsHeld: boolean[] | undefined;
   /** The transaction lost to a concurrent one: retry. */
   conflict: boolean;
-}
-
-/** Splits plans into transactions of at most `size` actions (a delta's state row plus its claims). */
-function packTransactions(plans: readonly Plan[], size: number): Plan[][] {
-  const out: Plan[][] = [];
-  let current: Plan[] = [];
-  let actions = 0;
-  for (const plan of plans) {
-    const need = 1 + plan.claims.length;
-    if (current.length > 0 && actions + need > size) {
-      out.push(current);
-      current = [];
-      actions = 0;
-    }
-    current.push(plan);
-    actions += need;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }
 
 /** Whether an item's TTL has passed: DynamoDB deletes such items only eventually, so reads hide them. */
@@ -656,7 +640,12 @@ export class DynamoDBStore implements Store {
         }
         if (heads.length === 0) break;
         await forEachLimit(
-          packTransactions(heads, this.#transactionSize),
+          // A transaction's actions: each delta's state row plus its claim rows.
+          packByWeight(
+            heads,
+            (plan) => 1 + plan.claims.length,
+            this.#transactionSize,
+          ),
           this.#concurrency,
           (chunk) =>
             this.#writeTransaction(scope, path, chunk, deltas, {
@@ -739,6 +728,15 @@ export class DynamoDBStore implements Store {
       if (number === undefined) {
         throw reject(
           `${value} is outside what a DynamoDB number holds (finite, at most 38 digits)`,
+        );
+      }
+    }
+    for (const mark of delta.marks ?? []) {
+      if (
+        markText(mark.from) === undefined || markText(mark.to) === undefined
+      ) {
+        throw reject(
+          `mark ${mark.stream} ${mark.from}..${mark.to}: DynamoDB marks hold positions from 0 to 99 digits`,
         );
       }
     }
@@ -872,8 +870,7 @@ export class DynamoDBStore implements Store {
   }
 
   #remembered(item: Item, stream: string): bigint | undefined {
-    const text = item[MARK_PREFIX + stream]?.N;
-    return text === undefined ? undefined : BigInt(text);
+    return markPosition(item[MARK_PREFIX + stream]);
   }
 
   #decideMarks(plan: Plan, item: Item): MarkDecision | undefined {
@@ -950,11 +947,18 @@ export class DynamoDBStore implements Store {
     }
     for (const mark of plan.marks) {
       const name = e.name(MARK_PREFIX + mark.stream);
-      e.set.push(`${name} = ${e.value({ N: mark.to.toString() })}`);
+      e.set.push(`${name} = ${e.value({ S: markText(mark.to)! })}`);
+      // A mark written as N by an earlier version is below any position too long for an N.
+      const from = toNumberText(mark.from);
+      const legacy = from === undefined
+        ? `attribute_type(${name}, ${e.value({ S: "N" })})`
+        : `(attribute_type(${name}, ${e.value({ S: "N" })}) AND ${name} < ${
+          e.value({ N: from })
+        })`;
       e.conditions.push(
         `(attribute_not_exists(${name}) OR ${name} < ${
-          e.value({ N: mark.from.toString() })
-        })`,
+          e.value({ S: markText(mark.from)! })
+        } OR ${legacy})`,
       );
     }
     if (marksOnly) return e;

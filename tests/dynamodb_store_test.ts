@@ -157,7 +157,7 @@ Deno.test({
     assert.equal(item?.pk?.S, `${scope.namespace}#post:1`);
     assert.equal(item?.sk?.S, String(bucket).padStart(16, "0"));
     assert.equal(item?.v?.N, "3");
-    assert.equal(item?.["m:kafka:pv:2"]?.N, "44");
+    assert.equal(item?.["m:kafka:pv:2"]?.S, "0244"); // length-prefixed: 2 digits, 44
     // TTL = bucket end + retention, in epoch seconds.
     const expected = (bucket + days(1) + days(90)) / 1000;
     assert.equal(item?.ttl?.N, String(expected));
@@ -239,7 +239,7 @@ Deno.test({
       (await store.merge(peak, [{ key, value: 3, marks: mark(2n) }])).skipped,
       [0],
     );
-    assert.equal((await rawItem(peak, key))?.["m:p"]?.N, "2");
+    assert.equal((await rawItem(peak, key))?.["m:p"]?.S, "012");
     await store.merge(peak, [{ key, value: null }, { key, value: -1.5 }]);
     assert.equal(await store.get(peak, key), 5);
 

@@ -1,7 +1,7 @@
 // DynamoDBStore's grouped writes against DynamoDB Local: deltas share transactions, refused ones are decided alone, exactly once either way.
 
 import assert from "node:assert/strict";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { max, sum, sumBigInt } from "../monoid/mod.ts";
 import {
   type Delta,
@@ -198,5 +198,65 @@ Deno.test({
       deltas((i) => (i % 2 === 0 ? i - 1 : i + 1), 2),
     );
     assert.equal(replay.skipped.length, 30);
+  },
+});
+
+Deno.test({
+  name:
+    "DynamoDBStore keeps 56-digit (Kinesis) mark positions exact and still reads marks stored as numbers",
+  ...opts,
+  fn: async () => {
+    const store = new DynamoDBStore(shared, TABLE);
+    const scope = scopeOf(sum());
+    const at = 49590338271490256608559692538361571095921575989136588898n;
+    const key = { entity: "kinesis", bucket: null };
+    const delta = (from: bigint, to: bigint) => ({
+      key,
+      value: 1,
+      marks: [{ stream: "kinesis:s:shardId-0", from, to }],
+    });
+    assert.equal((await store.merge(scope, [delta(at, at)])).applied, 1);
+    // One past it applies, a replay of it skips, an overlap conflicts: exact at 56 digits.
+    assert.equal(
+      (await store.merge(scope, [delta(at + 1n, at + 1n)])).applied,
+      1,
+    );
+    assert.deepEqual((await store.merge(scope, [delta(at, at)])).skipped, [0]);
+    await assert.rejects(
+      store.merge(scope, [delta(at + 1n, at + 2n)]),
+      MarkConflictError,
+    );
+    assert.equal(await store.get(scope, key), 2);
+    // An item whose mark an earlier version stored as N.
+    const legacy = { entity: "legacy", bucket: null };
+    await shared.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: `${scope.namespace}#legacy` }, sk: { S: "all" } },
+        UpdateExpression: "SET #m = :m ADD #v :v",
+        ExpressionAttributeNames: { "#m": "m:s", "#v": "v" },
+        ExpressionAttributeValues: { ":m": { N: "100" }, ":v": { N: "1" } },
+      }),
+    );
+    const old = (from: bigint, to: bigint) => ({
+      key: legacy,
+      value: 1,
+      marks: [{ stream: "s", from, to }],
+    });
+    assert.deepEqual((await store.merge(scope, [old(90n, 100n)])).skipped, [0]);
+    await assert.rejects(
+      store.merge(scope, [old(99n, 101n)]),
+      MarkConflictError,
+    );
+    assert.equal((await store.merge(scope, [old(101n, 120n)])).applied, 1);
+    assert.equal((await store.merge(scope, [old(at, at)])).applied, 1);
+    assert.deepEqual((await store.merge(scope, [old(110n, 110n)])).skipped, [
+      0,
+    ]);
+    assert.equal(await store.get(scope, legacy), 3);
+    await assert.rejects(
+      store.merge(scope, [old(-1n, -1n)]),
+      DeltaRejectedError,
+    );
   },
 });
