@@ -171,6 +171,21 @@ async function runOver(
   }
 }
 
+/** The error for a command whose section the config file lacks. */
+function missingSection(
+  config: { readonly file: string },
+  section: string,
+  example: string,
+): ConfigError {
+  return new ConfigError(
+    config.file,
+    0,
+    0,
+    section,
+    `no ${section}: section: add ${example}`,
+  );
+}
+
 const COMMANDS: Record<string, Command> = {
   async status(config, flags) {
     await using opened = await openAlias(config.store);
@@ -214,13 +229,7 @@ const COMMANDS: Record<string, Command> = {
 
   async bootstrap(config, flags) {
     if (config.bootstrap === null) {
-      throw new ConfigError(
-        config.file,
-        0,
-        0,
-        "bootstrap",
-        "no bootstrap: section: add bootstrap: { source: {...} }",
-      );
+      throw missingSection(config, "bootstrap", "bootstrap: { source: {...} }");
     }
     const summary = await runOver(
       config,
@@ -238,12 +247,10 @@ const COMMANDS: Record<string, Command> = {
 
   async replay(config, flags) {
     if (config.replay === null) {
-      throw new ConfigError(
-        config.file,
-        0,
-        0,
+      throw missingSection(
+        config,
         "replay",
-        "no replay: section: add replay: { source: {...}, into: <shadow table> }",
+        "replay: { source: {...}, into: <shadow table> }",
       );
     }
     const into = flags.into ?? config.replay.into ?? undefined;
