@@ -60,22 +60,32 @@ async function getBytes(client: Redis, key: string): Promise<Uint8Array> {
   return new Uint8Array(value);
 }
 
+/**
+ * Adds `items` to `key` with PFADD and to our own sketch, and asserts both
+ * build the same bytes (ours without the cached cardinality, which PFADD
+ * leaves invalid).
+ */
+async function buildBoth(
+  valkey: { client: Redis; sparseMaxBytes: number },
+  key: string,
+  items: readonly string[],
+  label: string,
+): Promise<{ ours: HyperLogLog; built: Uint8Array }> {
+  await pfaddAll(valkey.client, key, items);
+  const ours = new HyperLogLog({ sparseMaxBytes: valkey.sparseMaxBytes });
+  ours.addAll(items);
+  const built = await getBytes(valkey.client, key);
+  assert.deepEqual(ours.toBytes({ cacheCardinality: false }), built, label);
+  return { ours, built };
+}
+
 Deno.test("valkey: bytes PFADD builds equal ours byte for byte and decode to the same count", async () => {
   await using valkey = await connect();
   const { client, prefix, sparseMaxBytes } = valkey;
   for (const n of [1, 10, 100, 1000, 1400, 1800, 5000, 100_000]) {
     const key = `${prefix}:pfadd:${n}`;
     const items = randomItems(n, n);
-    await pfaddAll(client, key, items);
-    const ours = new HyperLogLog({ sparseMaxBytes });
-    ours.addAll(items);
-
-    const built = await getBytes(client, key);
-    assert.deepEqual(
-      ours.toBytes({ cacheCardinality: false }),
-      built,
-      `n = ${n}`,
-    );
+    const { ours, built } = await buildBoth(valkey, key, items, `n = ${n}`);
     const decoded = HyperLogLog.fromBytes(built, { sparseMaxBytes });
     assert.equal(decoded.encoding, ours.encoding);
     assert.deepEqual(decoded.toBytes({ cacheCardinality: false }), built);
@@ -90,7 +100,7 @@ Deno.test("valkey: bytes PFADD builds equal ours byte for byte and decode to the
 
 Deno.test("valkey: crowded neighbouring registers split and merge VAL runs exactly as PFADD does", async () => {
   await using valkey = await connect();
-  const { client, prefix, sparseMaxBytes } = valkey;
+  const { prefix, sparseMaxBytes } = valkey;
   // Elements landing in registers 0..599 with small runs, so equal values sit side by side.
   const crowded: string[] = [];
   for (let i = 0; crowded.length < 900; i++) {
@@ -114,13 +124,10 @@ Deno.test("valkey: crowded neighbouring registers split and merge VAL runs exact
       [crowded[i], crowded[j]] = [crowded[j]!, crowded[i]!];
     }
     const key = `${prefix}:crowded:${round}`;
-    await pfaddAll(client, key, crowded);
-    const ours = new HyperLogLog({ sparseMaxBytes });
-    ours.addAll(crowded);
-    const built = await getBytes(client, key);
-    assert.deepEqual(
-      ours.toBytes({ cacheCardinality: false }),
-      built,
+    const { ours, built } = await buildBoth(
+      valkey,
+      key,
+      crowded,
       `round ${round}`,
     );
     const canonical = new HyperLogLog({ sparseMaxBytes }).mergeInPlace(ours);
