@@ -123,19 +123,31 @@ Deno.test("SwappableStore drains the write in flight on the old table before wri
   await store.close();
 });
 
-Deno.test("SwappableStore copies buckets at or after the shadow's cut into the shadow", async () => {
-  const registry = new MemoryAliasRegistry();
-  const tables: Record<string, MemoryStore> = {
-    v1: new MemoryStore(),
-    v2: new MemoryStore(),
-  };
-  await swap(registry, "orders", "v1");
+/**
+ * Points alias "orders" at the first of `names` (one MemoryStore each) and
+ * opens a SwappableStore that follows it (targets stay open on a swap).
+ */
+async function followMemoryTables(
+  registry: AliasRegistry,
+  names: readonly string[],
+  options: { pollInterval?: number } = {},
+) {
+  const tables: Record<string, MemoryStore> = Object.fromEntries(
+    names.map((name) => [name, new MemoryStore()]),
+  );
+  await swap(registry, "orders", names[0]!);
   const store = await SwappableStore.open(
     registry,
     "orders",
     (t) => tables[t]!,
-    { closeTargets: false },
+    { ...options, closeTargets: false },
   );
+  return { tables, store };
+}
+
+Deno.test("SwappableStore copies buckets at or after the shadow's cut into the shadow", async () => {
+  const registry = new MemoryAliasRegistry();
+  const { tables, store } = await followMemoryTables(registry, ["v1", "v2"]);
   await assert.rejects(
     () => prepareShadow(registry, "orders", { target: "v2", from: 2000 }),
     /is not in the future/,
@@ -144,28 +156,11 @@ Deno.test("SwappableStore copies buckets at or after the shadow's cut into the s
     allowPastCut: true,
   });
   await store.refresh();
-  await store.merge(scope, [
-    { key: key(1000), value: 1 },
-    { key: key(2000), value: 2 },
-    { key: key(3000), value: 3 },
-    { key: key(null), value: 4 },
-  ]);
+  const keys = [key(1000), key(2000), key(3000), key(null)];
+  await store.merge(scope, keys.map((k, i) => ({ key: k, value: i + 1 })));
+  assert.deepEqual(await tables.v1!.getMany(scope, keys), [1, 2, 3, 4]);
   assert.deepEqual(
-    await tables.v1!.getMany(scope, [
-      key(1000),
-      key(2000),
-      key(3000),
-      key(null),
-    ]),
-    [1, 2, 3, 4],
-  );
-  assert.deepEqual(
-    await tables.v2!.getMany(scope, [
-      key(1000),
-      key(2000),
-      key(3000),
-      key(null),
-    ]),
+    await tables.v2!.getMany(scope, keys),
     [undefined, 2, 3, undefined],
   );
   await assert.rejects(
@@ -181,20 +176,9 @@ Deno.test("SwappableStore copies buckets at or after the shadow's cut into the s
 Deno.test("SwappableStore follows a Deno KV alias through kv.watch, without polling", async () => {
   const kv = await Deno.openKv(":memory:");
   const registry = new KvAliasRegistry(kv);
-  const tables: Record<string, MemoryStore> = {
-    a: new MemoryStore(),
-    b: new MemoryStore(),
-  };
-  await swap(registry, "orders", "a");
-  const store = await SwappableStore.open(
-    registry,
-    "orders",
-    (t) => tables[t]!,
-    {
-      pollInterval: 3_600_000,
-      closeTargets: false,
-    },
-  );
+  const { store } = await followMemoryTables(registry, ["a", "b"], {
+    pollInterval: 3_600_000,
+  });
   await swap(registry, "orders", "b");
   const deadline = Date.now() + 5000;
   while (store.target !== "b" && Date.now() < deadline) {
