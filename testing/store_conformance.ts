@@ -569,22 +569,9 @@ export function storeConformance(
 
   test("claims: applied once, replay skipped, partial overlap refused", async (store) => {
     const scope = counter("claims");
-    assert.equal(
-      (await store.merge(scope, [{
-        key: k("e"),
-        value: 1,
-        claims: ["p|ev-1"],
-      }])).applied,
-      1,
-    );
-    assert.deepEqual(
-      (await store.merge(scope, [{
-        key: k("e"),
-        value: 1,
-        claims: ["p|ev-1"],
-      }])).skipped,
-      [0],
-    );
+    const once = [{ key: k("e"), value: 1, claims: ["p|ev-1"] }];
+    assert.equal((await store.merge(scope, once)).applied, 1);
+    assert.deepEqual((await store.merge(scope, once)).skipped, [0]);
     await assert.rejects(
       store.merge(scope, [{
         key: k("e"),
