@@ -121,6 +121,14 @@ function partialBatchGets(
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** A test against a new DynamoDBStore on the shared table. */
+function storeTest(
+  name: string,
+  fn: (store: DynamoDBStore) => Promise<void>,
+): void {
+  Deno.test({ name, ...opts, fn: () => fn(new DynamoDBStore(shared, TABLE)) });
+}
+
 Deno.test({
   name: "ensureTable() creates the table with TTL on `ttl` and is idempotent",
   ...opts,
@@ -139,40 +147,32 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "DynamoDBStore writes the documented item layout",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const window = daily({ retention: days(90) });
-    const bucket = window.bucketOf(Date.UTC(2026, 0, 15, 13));
-    const scope = scopeOf(count());
-    await store.merge(scope, [{
-      key: { entity: "post:1", bucket },
-      value: 3,
-      expiresAt: window.expiresAt(bucket)!,
-      marks: [{ stream: "kafka:pv:2", from: 40n, to: 44n }],
-    }, { key: { entity: "post:1", bucket: null }, value: 1 }]);
-    const item = await rawItem(scope, { entity: "post:1", bucket });
-    assert.equal(item?.pk?.S, `${scope.namespace}#post:1`);
-    assert.equal(item?.sk?.S, String(bucket).padStart(16, "0"));
-    assert.equal(item?.v?.N, "3");
-    assert.equal(item?.["m:kafka:pv:2"]?.S, "0244"); // length-prefixed: 2 digits, 44
-    // TTL = bucket end + retention, in epoch seconds.
-    const expected = (bucket + days(1) + days(90)) / 1000;
-    assert.equal(item?.ttl?.N, String(expected));
-    const allTime = await rawItem(scope, { entity: "post:1", bucket: null });
-    assert.equal(allTime?.sk?.S, "all");
-    assert.equal(allTime?.ttl, undefined);
-  },
+storeTest("DynamoDBStore writes the documented item layout", async (store) => {
+  const window = daily({ retention: days(90) });
+  const bucket = window.bucketOf(Date.UTC(2026, 0, 15, 13));
+  const scope = scopeOf(count());
+  await store.merge(scope, [{
+    key: { entity: "post:1", bucket },
+    value: 3,
+    expiresAt: window.expiresAt(bucket)!,
+    marks: [{ stream: "kafka:pv:2", from: 40n, to: 44n }],
+  }, { key: { entity: "post:1", bucket: null }, value: 1 }]);
+  const item = await rawItem(scope, { entity: "post:1", bucket });
+  assert.equal(item?.pk?.S, `${scope.namespace}#post:1`);
+  assert.equal(item?.sk?.S, String(bucket).padStart(16, "0"));
+  assert.equal(item?.v?.N, "3");
+  assert.equal(item?.["m:kafka:pv:2"]?.S, "0244"); // length-prefixed: 2 digits, 44
+  // TTL = bucket end + retention, in epoch seconds.
+  const expected = (bucket + days(1) + days(90)) / 1000;
+  assert.equal(item?.ttl?.N, String(expected));
+  const allTime = await rawItem(scope, { entity: "post:1", bucket: null });
+  assert.equal(allTime?.sk?.S, "all");
+  assert.equal(allTime?.ttl, undefined);
 });
 
-Deno.test({
-  name:
-    "DynamoDBStore keeps bigints beyond 2^53 exact and refuses them for number monoids",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
+storeTest(
+  "DynamoDBStore keeps bigints beyond 2^53 exact and refuses them for number monoids",
+  async (store) => {
     const big = scopeOf(sumBigInt());
     const key = { entity: "e", bucket: null };
     const huge = 2n ** 100n + 7n;
@@ -193,13 +193,11 @@ Deno.test({
     await store.merge(edge, [{ key, value: max }]);
     assert.equal(await store.get(edge, key), max);
   },
-});
+);
 
-Deno.test({
-  name: "DynamoDBStore refuses deltas it cannot write before writing any",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
+storeTest(
+  "DynamoDBStore refuses deltas it cannot write before writing any",
+  async (store) => {
     const scope = scopeOf(sum());
     const ok = { key: { entity: "fine", bucket: null }, value: 1 };
     await assert.rejects(
@@ -221,14 +219,11 @@ Deno.test({
       TypeError,
     );
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore max, monotonic and min set only when the value wins, recording marks either way",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
+storeTest(
+  "DynamoDBStore max, monotonic and min set only when the value wins, recording marks either way",
+  async (store) => {
     const key = { entity: "sensor", bucket: 0 };
     const mark = (n: bigint) => [{ stream: "p", from: n, to: n }];
     const peak = scopeOf(max());
@@ -257,7 +252,7 @@ Deno.test({
     }]);
     assert.equal(await store.get(followers, key), 135);
   },
-});
+);
 
 Deno.test({
   name:
@@ -617,11 +612,9 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "DynamoDBStore claims and marks together decide one delta",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
+storeTest(
+  "DynamoDBStore claims and marks together decide one delta",
+  async (store) => {
     const scope = scopeOf(hll());
     const key = { entity: "page", bucket: null };
     const sketch = scope.monoid.identity();
@@ -643,13 +636,11 @@ Deno.test({
     );
     assert.equal((await store.get(scope, key))?.count(), 1);
   },
-});
+);
 
-Deno.test({
-  name: "DynamoDBStore.merge() stops between calls when aborted",
-  ...opts,
-  fn: async () => {
-    const store = new DynamoDBStore(shared, TABLE);
+storeTest(
+  "DynamoDBStore.merge() stops between calls when aborted",
+  async (store) => {
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));
     await assert.rejects(
@@ -662,4 +653,4 @@ Deno.test({
       /shutting down/,
     );
   },
-});
+);
