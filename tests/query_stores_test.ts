@@ -75,131 +75,129 @@ async function setup() {
   return { prefix, store, cache, views, visitors };
 }
 
+/** A test over a fresh setup(); the cache is closed afterwards. */
+function storesTest(
+  name: string,
+  fn: (env: Awaited<ReturnType<typeof setup>>) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      const env = await setup();
+      try {
+        await fn(env);
+      } finally {
+        await env.cache.close();
+      }
+    },
+  });
+}
+
 function single(user: string) {
   const sketch = hll().identity();
   sketch.add(user);
   return sketch;
 }
 
-Deno.test({
-  name:
-    "query over DynamoDB + Valkey: a cold window fills the cache, a warm one hits it, freshRead reads the store",
-  ...opts,
-  fn: async () => {
-    const { prefix, cache, views, store } = await setup();
-    try {
-      const q = createQuerier([views]);
-      const cold = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
-      // 1 + 2 + … + 30 views over the last 30 daily buckets.
-      assert.equal(cold.value, 465);
-      assert.equal(cold.present, true);
-      assert.equal(cold.coverage.buckets.length, 30);
-      assert.equal(cold.coverage.presentBuckets.length, 30);
-      assert.equal(cold.stats.storeReads, 30);
+storesTest(
+  "query over DynamoDB + Valkey: a cold window fills the cache, a warm one hits it, freshRead reads the store",
+  async ({ prefix, cache, views, store }) => {
+    const q = createQuerier([views]);
+    const cold = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
+    // 1 + 2 + … + 30 views over the last 30 daily buckets.
+    assert.equal(cold.value, 465);
+    assert.equal(cold.present, true);
+    assert.equal(cold.coverage.buckets.length, 30);
+    assert.equal(cold.coverage.presentBuckets.length, 30);
+    assert.equal(cold.stats.storeReads, 30);
 
-      const warm = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
-      assert.equal(warm.value, 465);
-      assert.equal(warm.stats.cacheHits, 30);
+    const warm = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
+    assert.equal(warm.value, 465);
+    assert.equal(warm.stats.cacheHits, 30);
 
-      const seven = await q.getWindow(views, `${prefix}home`, 7, { at: NOW });
-      assert.equal(seven.value, 24 + 25 + 26 + 27 + 28 + 29 + 30);
+    const seven = await q.getWindow(views, `${prefix}home`, 7, { at: NOW });
+    assert.equal(seven.value, 24 + 25 + 26 + 27 + 28 + 29 + 30);
 
-      // A write through the cache's protocol is seen by the next cached read.
-      const writer = new CachedStore(store, cache);
-      const today: StateKey = {
-        entity: `${prefix}home`,
-        bucket: daily().bucketOf(NOW),
-      };
-      await writer.merge(views.scope, [{ key: today, value: 5 }]);
-      const after = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
-      assert.equal(after.value, 470);
+    // A write through the cache's protocol is seen by the next cached read.
+    const writer = new CachedStore(store, cache);
+    const today: StateKey = {
+      entity: `${prefix}home`,
+      bucket: daily().bucketOf(NOW),
+    };
+    await writer.merge(views.scope, [{ key: today, value: 5 }]);
+    const after = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
+    assert.equal(after.value, 470);
 
-      // A write that bypasses the cache is seen by a fresh read only.
-      await store.merge(views.scope, [{ key: today, value: 1 }]);
-      const stale = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
-      assert.equal(stale.value, 470);
-      const fresh = await q.getWindow(views, `${prefix}home`, 30, {
-        at: NOW,
-        freshRead: true,
-      });
-      assert.equal(fresh.value, 471);
-      assert.equal(fresh.stats.cacheHits, 0);
+    // A write that bypasses the cache is seen by a fresh read only.
+    await store.merge(views.scope, [{ key: today, value: 1 }]);
+    const stale = await q.getWindow(views, `${prefix}home`, 30, { at: NOW });
+    assert.equal(stale.value, 470);
+    const fresh = await q.getWindow(views, `${prefix}home`, 30, {
+      at: NOW,
+      freshRead: true,
+    });
+    assert.equal(fresh.value, 471);
+    assert.equal(fresh.stats.cacheHits, 0);
 
-      const midnight = daily().bucketOf(NOW);
-      const range = await q.getRange(views, `${prefix}home`, {
-        startMs: midnight - 2 * DAY,
-        endMs: midnight,
-      });
-      assert.equal(range.value, 28 + 29);
-      assert.equal(range.coverage.endMs, daily().bucketOf(NOW));
+    const midnight = daily().bucketOf(NOW);
+    const range = await q.getRange(views, `${prefix}home`, {
+      startMs: midnight - 2 * DAY,
+      endMs: midnight,
+    });
+    assert.equal(range.value, 28 + 29);
+    assert.equal(range.coverage.endMs, daily().bucketOf(NOW));
 
-      const nobody = await q.getWindow(views, `${prefix}nobody`, 30, {
-        at: NOW,
-      });
-      assert.equal(nobody.present, false);
-      assert.equal(nobody.value, 0);
-    } finally {
-      await cache.close();
-    }
+    const nobody = await q.getWindow(views, `${prefix}nobody`, 30, {
+      at: NOW,
+    });
+    assert.equal(nobody.present, false);
+    assert.equal(nobody.value, 0);
   },
-});
+);
 
-Deno.test({
-  name:
-    "query over DynamoDB + Valkey: GetWindowMany answers permuted, coalesced requests in each caller's order",
-  ...opts,
-  fn: async () => {
-    const { prefix, cache, views } = await setup();
-    try {
-      const q = createQuerier([views]);
-      const a = `${prefix}home`;
-      const b = `${prefix}about`;
-      const c = `${prefix}missing`;
-      const [x, y, z] = await Promise.all([
-        q.getWindowMany(views, [a, b, c], 30, { at: NOW }),
-        q.getWindowMany(views, [c, b, a], 30, { at: NOW }),
-        q.getWindowMany(views, [b, a, b], 30, { at: NOW }),
-      ]);
-      assert.deepEqual(x.map((v) => v.value), [465, 1, 0]);
-      assert.deepEqual(y.map((v) => v.value), [0, 1, 465]);
-      assert.deepEqual(z.map((v) => v.value), [1, 465, 1]);
-      assert.ok([...y, ...z].some((answer) => answer.stats.coalesced));
-    } finally {
-      await cache.close();
-    }
+storesTest(
+  "query over DynamoDB + Valkey: GetWindowMany answers permuted, coalesced requests in each caller's order",
+  async ({ prefix, views }) => {
+    const q = createQuerier([views]);
+    const a = `${prefix}home`;
+    const b = `${prefix}about`;
+    const c = `${prefix}missing`;
+    const [x, y, z] = await Promise.all([
+      q.getWindowMany(views, [a, b, c], 30, { at: NOW }),
+      q.getWindowMany(views, [c, b, a], 30, { at: NOW }),
+      q.getWindowMany(views, [b, a, b], 30, { at: NOW }),
+    ]);
+    assert.deepEqual(x.map((v) => v.value), [465, 1, 0]);
+    assert.deepEqual(y.map((v) => v.value), [0, 1, 465]);
+    assert.deepEqual(z.map((v) => v.value), [1, 465, 1]);
+    assert.ok([...y, ...z].some((answer) => answer.stats.coalesced));
   },
-});
+);
 
-Deno.test({
-  name:
-    "query over DynamoDB + Valkey: HLL windows merge sketches read from both tiers",
-  ...opts,
-  fn: async () => {
-    const { prefix, cache, visitors } = await setup();
-    try {
-      const q = createQuerier([visitors]);
-      const cold = await q.getWindow(visitors, `${prefix}home`, 30, {
-        at: NOW,
-      });
-      const warm = await q.getWindow(visitors, `${prefix}home`, 30, {
-        at: NOW,
-      });
-      assert.equal(warm.stats.cacheHits, 30);
-      assert.equal(cold.value.count(), 7);
-      assert.equal(warm.value.count(), 7);
-      const two = await q.getWindow(visitors, `${prefix}home`, 2, { at: NOW });
-      assert.equal(two.value.count(), 7);
-      const firstDay = daily().bucketOf(NOW) - 29 * DAY;
-      const first = await q.getRange(visitors, `${prefix}home`, {
-        startMs: firstDay,
-        endMs: firstDay + DAY,
-      });
-      assert.equal(first.value.count(), 1);
-    } finally {
-      await cache.close();
-    }
+storesTest(
+  "query over DynamoDB + Valkey: HLL windows merge sketches read from both tiers",
+  async ({ prefix, visitors }) => {
+    const q = createQuerier([visitors]);
+    const cold = await q.getWindow(visitors, `${prefix}home`, 30, {
+      at: NOW,
+    });
+    const warm = await q.getWindow(visitors, `${prefix}home`, 30, {
+      at: NOW,
+    });
+    assert.equal(warm.stats.cacheHits, 30);
+    assert.equal(cold.value.count(), 7);
+    assert.equal(warm.value.count(), 7);
+    const two = await q.getWindow(visitors, `${prefix}home`, 2, { at: NOW });
+    assert.equal(two.value.count(), 7);
+    const firstDay = daily().bucketOf(NOW) - 29 * DAY;
+    const first = await q.getRange(visitors, `${prefix}home`, {
+      startMs: firstDay,
+      endMs: firstDay + DAY,
+    });
+    assert.equal(first.value.count(), 1);
   },
-});
+);
 
 Deno.test({
   name:
