@@ -197,9 +197,10 @@ export class Writer<V> {
 
   /**
    * One store call with retries; a delta the store rejects for good is
-   * dead-lettered and the rest sent again. A range of several records found
-   * partly applied is set aside (returned) and the rest sent again: marks
-   * make the deltas applied before the conflict skip.
+   * dead-lettered and the rest sent again. When a range of several records
+   * is found partly applied, every range of several records in the call is
+   * set aside (returned, to be split) and the single records sent again:
+   * marks make the deltas applied before the conflict skip.
    */
   async #chunk(
     deltas: Delta<V>[],
@@ -227,9 +228,20 @@ export class Writer<V> {
           ? -1
           : this.#conflictAt(error, pending, pendingExact);
         if (conflict >= 0) {
-          conflicted.push(pendingExact![conflict]!);
-          pending = pending.filter((_, i) => i !== conflict);
-          pendingExact = pendingExact!.filter((_, i) => i !== conflict);
+          // The store stops at the first conflict, so each would cost a call:
+          // split every range of several records at once (a few levels of
+          // halving in all) and send the single records again now.
+          const singles: Delta<V>[] = [];
+          const singleRanges: Range<V>[] = [];
+          pendingExact!.forEach((range, i) => {
+            if (range.items.length > 1) conflicted.push(range);
+            else {
+              singles.push(pending[i]!);
+              singleRanges.push(range);
+            }
+          });
+          pending = singles;
+          pendingExact = singleRanges;
           continue;
         }
         if (!(error instanceof DeltaRejectedError)) throw error;

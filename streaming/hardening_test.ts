@@ -379,3 +379,29 @@ Deno.test("run() does not retry on top of a store that retried on its own", asyn
   );
   assert.equal(calls, 1);
 });
+
+Deno.test("run() recovers many keys found partly applied in a few calls", async () => {
+  const inner = new CountingStore();
+  const keys = 500;
+  const p = pipeline<number>("recover_many").key((n) => `k${n % keys}`)
+    .value(() => 1).aggregate(sum()).storeIn(inner).build();
+  const records = streamRecords(0, keys * 20);
+  // A dead worker applied the first half of every key's records.
+  const first = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
+  await first.push(records.slice(0, keys * 10));
+  await first.flush();
+  await inner.merge(progressScope("recover_many"), [
+    { key: { entity: "s", bucket: null }, value: BigInt(keys * 20 - 1) },
+  ]);
+  const before = inner.calls;
+  const second = new Runner(p, { dedup: true, batchWindow: { time: 60_000 } });
+  await second.push(records);
+  await second.flush();
+  assert.ok(inner.calls - before <= 10, `${inner.calls - before} calls`);
+  for (const k of [0, 17, keys - 1]) {
+    assert.equal(
+      await inner.get(p.scope, { entity: `k${k}`, bucket: null }),
+      20,
+    );
+  }
+});
