@@ -181,10 +181,10 @@ export function planBackfill<V>(
       if (big) {
         return {
           sql: wrap(`CAST(SUM(CAST(${v} AS DECIMAL(38, 0))) AS STRING)`),
-          read: (row) =>
-            row["murmur_value"] == null
-              ? undefined
-              : BigInt(String(row["murmur_value"])) as V,
+          read: (row) => {
+            const value = row["murmur_value"];
+            return (value == null ? undefined : BigInt(String(value))) as V;
+          },
         };
       }
       const integral = INTEGRAL.has(value!.type);
@@ -192,20 +192,14 @@ export function planBackfill<V>(
         sql: wrap(
           integral ? `SUM(CAST(${v} AS BIGINT))` : `SUM(CAST(${v} AS DOUBLE))`,
         ),
-        read: (row) =>
-          row["murmur_value"] == null
-            ? undefined
-            : Number(row["murmur_value"]) as V,
+        read: (row) => optionalNumber(row) as V,
       };
     }
     case "min":
     case "max":
       return {
         sql: wrap(`${monoid.kind.toUpperCase()}(CAST(${v} AS DOUBLE))`),
-        read: (row) =>
-          row["murmur_value"] == null
-            ? undefined
-            : Number(row["murmur_value"]) as V,
+        read: (row) => optionalNumber(row) as V,
       };
     case "hll":
     case "bloom":
@@ -260,6 +254,12 @@ export function planBackfill<V>(
     default:
       throw new BackfillPlanError(name, `unexpected kind ${monoid.kind}`);
   }
+}
+
+/** The row's aggregate as a number, or `undefined` when SQL gave NULL (no value in the group). */
+function optionalNumber(row: ResultRow): number | undefined {
+  const value = row["murmur_value"];
+  return value == null ? undefined : Number(value);
 }
 
 function list(value: unknown): Iterable<unknown> {
