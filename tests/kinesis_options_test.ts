@@ -5,9 +5,9 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { kinesisSource, type KinesisSourceOptions } from "../source/kinesis.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 import { createStream, deleteStream, putEvents } from "./_kinesis.ts";
 
-const integration = { sanitizeOps: false, sanitizeResources: false };
 const dynamodb = new DynamoDBClient(awsConfig(await service("dynamodb")));
 const kinesis = new KinesisClient(awsConfig(await service("kinesis")));
 
@@ -68,11 +68,9 @@ async function collect(
 
 const notes = (...n: string[]) => n.map((x) => ({ n: x }));
 
-Deno.test({
-  name:
-    "kinesis source: LATEST skips what was there, AT_TIMESTAMP starts at a moment, checkpoints land in the lease table",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "kinesis source: LATEST skips what was there, AT_TIMESTAMP starts at a moment, checkpoints land in the lease table",
+  async () => {
     const stream = uniqueName("kin-options");
     await createStream(kinesis, stream, 1);
     try {
@@ -108,4 +106,4 @@ Deno.test({
       await deleteStream(kinesis, stream);
     }
   },
-});
+);

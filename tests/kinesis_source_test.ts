@@ -12,10 +12,9 @@ import {
 import { sum } from "../monoid/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 import { createStream, deleteStream, putEvents } from "./_kinesis.ts";
 import { type Step, Worker } from "./_process.ts";
-
-const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const dynamodb = new DynamoDBClient(awsConfig(await service("dynamodb")));
 const kinesis = new KinesisClient(awsConfig(await service("kinesis")));
@@ -92,11 +91,9 @@ function start(
 
 const acquired = (s: Step) => s.step === "lease" && s.type === "acquired";
 
-Deno.test({
-  name:
-    "kinesis source: workers scale out to three, one is SIGKILLed, one leaves, totals stay exact",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "kinesis source: workers scale out to three, one is SIGKILLed, one leaves, totals stay exact",
+  async () => {
     const stream = uniqueName("kin-scale");
     const leases = uniqueName("kin_leases");
     const name = uniqueName("kin_views");
@@ -161,13 +158,11 @@ Deno.test({
       await deleteStream(kinesis, stream);
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "kinesis source: after a split and a merge, parents finish before children start and totals stay exact",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "kinesis source: after a split and a merge, parents finish before children start and totals stay exact",
+  async () => {
     const stream = uniqueName("kin-reshard");
     const leases = uniqueName("kin_leases");
     const name = uniqueName("kin_views");
@@ -263,4 +258,4 @@ Deno.test({
       await deleteStream(kinesis, stream);
     }
   },
-});
+);

@@ -19,6 +19,7 @@ import { count } from "../monoid/mod.ts";
 import type { BatchResponse } from "../lambda/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 import {
   createStream,
   deleteStream,
@@ -28,7 +29,6 @@ import {
 import { Emulator } from "./_lambda_rie.ts";
 import { createItemTable } from "./_dynamodb.ts";
 
-const integration = { sanitizeOps: false, sanitizeResources: false };
 const dynamoEndpoint = await service("dynamodb");
 const dynamodb = new DynamoDBClient(awsConfig(dynamoEndpoint));
 const kinesis = new KinesisClient(awsConfig(await service("kinesis")));
@@ -54,11 +54,9 @@ function tally(pages: readonly string[], of: readonly string[]): number[] {
   return of.map((p) => pages.filter((x) => x === p).length);
 }
 
-Deno.test({
-  name:
-    "lambda kinesis handler under the emulator: a store failure halfway returns only the failed records, a redelivery counts once",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "lambda kinesis handler under the emulator: a store failure halfway returns only the failed records, a redelivery counts once",
+  async () => {
     const stream = uniqueName("lambda-kin");
     const name = uniqueName("lambda_views");
     const faults = await Deno.makeTempFile({ suffix: ".json" });
@@ -140,13 +138,11 @@ Deno.test({
       await Deno.remove(faults).catch(() => {});
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "lambda dynamodb streams and sqs handlers under the emulator: changes read back from DynamoDB Local count once",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "lambda dynamodb streams and sqs handlers under the emulator: changes read back from DynamoDB Local count once",
+  async () => {
     const source = uniqueName("lambda_src");
     const name = uniqueName("lambda_changes");
     await createItemTable(dynamodb, source, { stream: true });
@@ -246,13 +242,11 @@ Deno.test({
       await sqs.stop();
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "lambda runtime under the emulator: a handler error and an init error reach the Runtime API",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "lambda runtime under the emulator: a handler error and an init error reach the Runtime API",
+  async () => {
     const throws = await Emulator.start(BOOTSTRAP, {
       MURMUR_LAMBDA_KIND: "throws",
     });
@@ -280,4 +274,4 @@ Deno.test({
       await broken.stop();
     }
   },
-});
+);

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 import { buildPipelines, openSource, parseConfig } from "../config/mod.ts";
 import { replay } from "../streaming/replay.ts";
 import { MemoryStore } from "../state/mod.ts";
@@ -66,11 +67,9 @@ async function check(yaml: string) {
   }
 }
 
-Deno.test({
-  name: "replay: a month of JSON-Lines in S3 lands in its daily buckets",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
+serviceTest(
+  "replay: a month of JSON-Lines in S3 lands in its daily buckets",
+  async () => {
     const s3 = await service("s3");
     const client = new S3Client(awsConfig(s3));
     const bucket = uniqueName("archive");
@@ -94,7 +93,7 @@ replay:
   source: { kind: s3, bucket: ${bucket}, prefix: orders/, suffix: .jsonl, endpoint: "${s3.url}", concurrency: 2 }
 `);
   },
-});
+);
 
 Deno.test("replay: a month of local Parquet files lands in its daily buckets", async () => {
   const dir = await Deno.makeTempDir();
@@ -120,12 +119,9 @@ replay:
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test({
-  name:
-    "bootstrap: a DynamoDB table scan named by the config lands in its daily buckets",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
+serviceTest(
+  "bootstrap: a DynamoDB table scan named by the config lands in its daily buckets",
+  async () => {
     const dynamo = await service("dynamodb");
     const client = new DynamoDBClient(awsConfig(dynamo));
     const table = uniqueName("orders");
@@ -153,4 +149,4 @@ replay:
   source: { kind: dynamodb, table: ${table}, endpoint: "${dynamo.url}", segments: 2, totalSegments: 4 }
 `);
   },
-});
+);

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import {
   AliasConflictError,
@@ -57,12 +58,9 @@ function perDay(events: readonly Order[]): Map<number, number> {
   return out;
 }
 
-Deno.test({
-  name:
-    "swap: replay into a shadow while live writes, swap, and queries and the live worker move to the new table with no event lost",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
+serviceTest(
+  "swap: replay into a shadow while live writes, swap, and queries and the live worker move to the new table with no event lost",
+  async () => {
     const endpoint = await service("dynamodb");
     const client = new DynamoDBClient(awsConfig(endpoint));
     const v1 = uniqueName("orders-v1");
@@ -217,4 +215,4 @@ pipelines:
     client.destroy();
     await Deno.remove(dir, { recursive: true });
   },
-});
+);
