@@ -135,9 +135,10 @@ export class Processor<E, V> {
             "read",
           );
           progress.loaded(stale, stored);
-          // A stream just taken over: write its first records at once, so
-          // the source can commit soon even if the worker dies again.
-          this.#flushSoon = true;
+          // A stream taken over from an owner that wrote to it: write its
+          // first records at once, so the source can commit soon even if the
+          // worker dies again. A stream never written has nothing to protect.
+          if (stored.some((at) => at !== undefined)) this.#flushSoon = true;
         } catch (error) {
           for (const stream of stale) progress.forget(stream);
           this.#fail(error);
