@@ -12,6 +12,7 @@ import {
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { storeConformance } from "../testing/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const endpoint = await service("dynamodb");
 const TABLE = "murmur_tx_tests";
@@ -25,8 +26,6 @@ storeConformance(
     Promise.resolve(new DynamoDBStore(shared, TABLE, { transactionSize: 1 })),
   { sanitize: false },
 );
-
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 function scopeOf<V>(monoid: Scope<V>["monoid"]): Scope<V> {
   return { namespace: uniqueName("tx"), monoid };
@@ -52,10 +51,9 @@ async function values(
   );
 }
 
-Deno.test({
-  name: "DynamoDBStore writes 250 deltas in three transactions",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore writes 250 deltas in three transactions",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sum());
     const result = await store.merge(scope, marked(0, 250));
@@ -63,13 +61,11 @@ Deno.test({
     assert.equal(store.stats().writeRequests, 3);
     assert.deepEqual(await values(store, scope, 250), Array(250).fill(1));
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore skips the replayed deltas of a transaction and applies the new ones once",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore skips the replayed deltas of a transaction and applies the new ones once",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sum());
     await store.merge(scope, marked(0, 150));
@@ -89,13 +85,11 @@ Deno.test({
     assert.equal(replay.skipped.length, 300);
     assert.deepEqual(await values(store, scope, 300), Array(300).fill(1));
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore keeps claims exact inside grouped transactions (replays skip, new ids apply)",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore keeps claims exact inside grouped transactions (replays skip, new ids apply)",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sum());
     const claimed = (from: number, to: number) =>
@@ -112,13 +106,11 @@ Deno.test({
     assert.deepEqual(result.skipped, Array.from({ length: 80 }, (_, i) => i));
     assert.deepEqual(await values(store, scope, 160), Array(160).fill(1));
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore refuses a partly applied delta in a transaction and writes its neighbours exactly once",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore refuses a partly applied delta in a transaction and writes its neighbours exactly once",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sum());
     await store.merge(scope, [{
@@ -134,13 +126,11 @@ Deno.test({
     const got = await values(store, scope, 40);
     assert.deepEqual(got, Array.from({ length: 40 }, () => 1));
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore finds the delta at fault when DynamoDB refuses a transaction's number",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore finds the delta at fault when DynamoDB refuses a transaction's number",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sumBigInt());
     const big = 10n ** 38n - 1n; // 38 nines: adding it again needs 39 digits
@@ -165,13 +155,11 @@ Deno.test({
     );
     assert.deepEqual(got, got.map((_, i) => (i === 7 ? big : 1n)));
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore max: losing deltas in a transaction keep the stored value and record their marks",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore max: losing deltas in a transaction keep the stored value and record their marks",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(max());
     const deltas = (value: (i: number) => number, from: number) =>
@@ -199,13 +187,11 @@ Deno.test({
     );
     assert.equal(replay.skipped.length, 30);
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore keeps 56-digit (Kinesis) mark positions exact and still reads marks stored as numbers",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore keeps 56-digit (Kinesis) mark positions exact and still reads marks stored as numbers",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE);
     const scope = scopeOf(sum());
     const at = 49590338271490256608559692538361571095921575989136588898n;
@@ -259,4 +245,4 @@ Deno.test({
       DeltaRejectedError,
     );
   },
-});
+);
