@@ -4,6 +4,7 @@ import { pipeline } from "../pipeline/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { FaultyStore } from "../testing/mod.ts";
 import {
+  type BatchResponse,
   type DynamoDBChange,
   type DynamoDBStreamEventRecord,
   dynamoDBStreamsHandler,
@@ -22,6 +23,21 @@ function counter<E>(store: FaultyStore, key: (e: E) => string) {
 }
 
 const fast = { maxAttempts: 2, retryBackoff: { base: 1, max: 2 } };
+
+/** Runs one invocation while the store is down; returns the failed item identifiers. */
+async function failuresWhileDown<B>(
+  store: FaultyStore,
+  handler: (batch: B) => Promise<BatchResponse>,
+  batch: B,
+): Promise<string[]> {
+  store.down = true;
+  try {
+    const failed = await handler(batch);
+    return failed.batchItemFailures.map((f) => f.itemIdentifier);
+  } finally {
+    store.down = false;
+  }
+}
 
 function kinesisRecord(seq: number, page: string): KinesisEventRecord {
   return {
@@ -42,13 +58,10 @@ Deno.test("kinesisHandler() reports by sequence number only the records after a 
   const handler = kinesisHandler(views, { ...fast, flushEvery: 2 });
   const records = [1, 2, 3, 4, 5, 6].map((s) => kinesisRecord(s, `p${s % 2}`));
   await handler({ Records: records.slice(0, 2) }); // the stream's progress is known
-  store.down = true;
-  const failed = await handler({ Records: records.slice(2) });
   assert.deepEqual(
-    failed.batchItemFailures.map((f) => f.itemIdentifier),
+    await failuresWhileDown(store, handler, { Records: records.slice(2) }),
     ["3", "4", "5", "6"],
   );
-  store.down = false;
   assert.deepEqual(await handler({ Records: records }), {
     batchItemFailures: [],
   });
@@ -93,13 +106,10 @@ Deno.test("dynamoDBStreamsHandler() reports the sequence number, dedups by event
     },
   });
   const batch = { Records: [change("e1", "100"), change("e2", "200")] };
-  store.down = true;
-  const failed = await handler(batch);
-  assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), [
+  assert.deepEqual(await failuresWhileDown(store, handler, batch), [
     "100",
     "200",
   ]);
-  store.down = false;
   await handler(batch);
   await handler(batch);
   assert.equal(
@@ -119,13 +129,10 @@ Deno.test("sqsHandler() reports failed messages by messageId and counts a redeli
       attributes: { SentTimestamp: "1700000000000" },
     })),
   };
-  store.down = true;
-  const failed = await handler(batch);
-  assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), [
+  assert.deepEqual(await failuresWhileDown(store, handler, batch), [
     "m1",
     "m2",
   ]);
-  store.down = false;
   assert.deepEqual(await handler(batch), { batchItemFailures: [] });
   assert.deepEqual(await handler(batch), { batchItemFailures: [] });
   assert.equal(
