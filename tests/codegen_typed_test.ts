@@ -133,6 +133,7 @@ func main() {
 	})
 }
 `;
+import { serviceTest } from "./_service.ts";
 
 async function command(
   cmd: string,
@@ -156,12 +157,9 @@ async function command(
   return text.decode(stdout);
 }
 
-Deno.test({
-  name:
-    "murmur codegen: the generated TypeScript and Go clients get typed answers from the generated services",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "murmur codegen: the generated TypeScript and Go clients get typed answers from the generated services",
+  async () => {
     await seed();
     const out = await Deno.makeTempDir({ prefix: "murmur-codegen-" });
     try {
@@ -238,7 +236,7 @@ Deno.test({
       await Deno.remove(out, { recursive: true });
     }
   },
-});
+);
 
 function daily_start(): number {
   const bucket = defs.daily_likes.window.bucketOf(NOW);

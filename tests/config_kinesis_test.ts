@@ -7,13 +7,11 @@ import { createStream, deleteStream, putEvents } from "./_kinesis.ts";
 import { buildPipelines, openSource, parseConfig } from "../config/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { runFanout } from "../streaming/mod.ts";
+import { serviceTest } from "./_service.ts";
 
-Deno.test({
-  name:
-    "config: a kinesis source feeds every pipeline of the config, exactly once",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+serviceTest(
+  "config: a kinesis source feeds every pipeline of the config, exactly once",
+  async () => {
     const [kinesisAt, dynamoAt] = await Promise.all([
       service("kinesis"),
       service("dynamodb"),
@@ -65,4 +63,4 @@ pipelines:
     await deleteStream(client, stream);
     client.destroy();
   },
-});
+);

@@ -36,6 +36,7 @@ import {
 import { storeConformance } from "../testing/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
 import { seededRandom } from "../internal/prng.ts";
+import { serviceTest } from "./_service.ts";
 
 const endpoint = await service("dynamodb");
 const TABLE = "murmur_h5_tests";
@@ -119,20 +120,17 @@ function partialBatchGets(
   return { ...hooks, calls: () => calls };
 }
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
 /** A test against a new DynamoDBStore on the shared table. */
 function storeTest(
   name: string,
   fn: (store: DynamoDBStore) => Promise<void>,
 ): void {
-  Deno.test({ name, ...opts, fn: () => fn(new DynamoDBStore(shared, TABLE)) });
+  serviceTest(name, () => fn(new DynamoDBStore(shared, TABLE)));
 }
 
-Deno.test({
-  name: "ensureTable() creates the table with TTL on `ttl` and is idempotent",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "ensureTable() creates the table with TTL on `ttl` and is idempotent",
+  async () => {
     const table = uniqueName("h5-ensure");
     await ensureTable(shared, table);
     await ensureTable(shared, table);
@@ -145,7 +143,7 @@ Deno.test({
       /ENABL/,
     );
   },
-});
+);
 
 storeTest("DynamoDBStore writes the documented item layout", async (store) => {
   const window = daily({ retention: days(90) });
@@ -254,11 +252,9 @@ storeTest(
   },
 );
 
-Deno.test({
-  name:
-    "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore.getMany() retries UnprocessedKeys until every key is read",
+  async () => {
     // DynamoDB may answer part of a batch: hand back a third, defer the rest.
     const { store, client: c, calls } = partialBatchGets(
       (n) => Math.ceil(n / 3),
@@ -279,12 +275,11 @@ Deno.test({
     assert.ok(store.stats().unprocessedKeys > 0);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name: "DynamoDBStore.getMany() gives up on keys that stay unprocessed",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore.getMany() gives up on keys that stay unprocessed",
+  async () => {
     const { store, client: c } = partialBatchGets(() => 0, {
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
     });
@@ -299,7 +294,7 @@ Deno.test({
     );
     c.destroy();
   },
-});
+);
 
 function throttle(): Error {
   return new ProvisionedThroughputExceededException({
@@ -338,11 +333,9 @@ function failureOf(promise: Promise<unknown>): Promise<unknown> {
 
 const one = (entity = "e") => [{ key: { entity, bucket: null }, value: 1 }];
 
-Deno.test({
-  name:
-    "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore retries throttling, then surfaces DynamoDBUnavailableError",
+  async () => {
     const { store, client: c, calls } = failingUpdates(throttle, {
       retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 4 },
     });
@@ -356,12 +349,11 @@ Deno.test({
     assert.equal(store.stats().transientRetries, 3);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name: "DynamoDBStore rides out brief throttling and 5xx answers",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore rides out brief throttling and 5xx answers",
+  async () => {
     let failures = 0;
     const { store, client: c } = hooked((command, run) => {
       if (command === "UpdateItemCommand" && failures < 3) {
@@ -382,13 +374,11 @@ Deno.test({
     assert.equal(store.stats().transientRetries, 3);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore turns a ValidationException into DeltaRejectedError, never retried",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore turns a ValidationException into DeltaRejectedError, never retried",
+  async () => {
     const { store, client: c, calls } = failingUpdates(() =>
       awsError(
         "ValidationException",
@@ -403,13 +393,11 @@ Deno.test({
     assert.equal(calls(), 1);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore keeps a schema ValidationException an error (not the delta's fault)",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore keeps a schema ValidationException an error (not the delta's fault)",
+  async () => {
     const { store, client: c } = failingUpdates(() =>
       awsError(
         "ValidationException",
@@ -424,13 +412,11 @@ Deno.test({
     assert.match(error.message, /does not match the schema/);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBStore refuses over-long keys by bytes before any call, and holds every entity up to its limit",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore refuses over-long keys by bytes before any call, and holds every entity up to its limit",
+  async () => {
     let calls = 0;
     const { store, client: c } = hooked((_, run) => {
       calls++;
@@ -485,13 +471,11 @@ Deno.test({
     assert.equal(calls, before);
     c.destroy();
   },
-});
+);
 
-Deno.test({
-  name:
-    "DynamoDBUnavailableError on a refused connection asks whether DynamoDB runs, not for capacity",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBUnavailableError on a refused connection asks whether DynamoDB runs, not for capacity",
+  async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const { port } = listener.addr;
     listener.close();
@@ -515,7 +499,7 @@ Deno.test({
     assert.doesNotMatch(error.message, /capacity/);
     c.destroy();
   },
-});
+);
 
 /** Splits 0..n-1 into random consecutive runs, as differently timed batch windows would. */
 function runs(n: number, seed: number): [number, number][] {
@@ -529,10 +513,9 @@ function runs(n: number, seed: number): [number, number][] {
   return out;
 }
 
-Deno.test({
-  name: "DynamoDBStore applies each record once when replays race (marks)",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "DynamoDBStore applies each record once when replays race (marks)",
+  async () => {
     const store = new DynamoDBStore(shared, TABLE, { concurrency: 8 });
     const h = hll();
     const counters = scopeOf(sum());
@@ -610,7 +593,7 @@ Deno.test({
     const sketches = await store.getMany(visitors, keys);
     assert.deepEqual(sketches.map((s) => s?.count()), [n / 2, n / 2]);
   },
-});
+);
 
 storeTest(
   "DynamoDBStore claims and marks together decide one delta",

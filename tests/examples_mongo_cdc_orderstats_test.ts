@@ -10,15 +10,13 @@ import {
   orderPipelines,
 } from "../examples/mongo_cdc_orderstats/orderstats.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const DAY = 86_400_000;
 
-Deno.test({
-  name:
-    "mongo_cdc_orderstats: bootstrap then live, totals per customer per day, distinct products, upstream ids folded once",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "mongo_cdc_orderstats: bootstrap then live, totals per customer per day, distinct products, upstream ids folded once",
+  async () => {
     const [mongo, dynamo] = await Promise.all([
       service("mongo"),
       service("dynamodb"),
@@ -123,4 +121,4 @@ Deno.test({
       dynamodb.destroy();
     }
   },
-});
+);

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createQueryClient } from "../query/client.ts";
 import { createTopic, produce } from "./_kafka.ts";
 import { eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const DIR = fileURLToPath(
   new URL("../examples/page_view_counters/", import.meta.url),
@@ -51,12 +52,9 @@ class Child {
   }
 }
 
-Deno.test({
-  name:
-    "page_view_counters: the worker counts, the separate query server answers",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "page_view_counters: the worker counts, the separate query server answers",
+  async () => {
     const [kafka, dynamo, valkey] = await Promise.all([
       service("kafka"),
       service("dynamodb"),
@@ -149,4 +147,4 @@ Deno.test({
       await query.stop();
     }
   },
-});
+);

@@ -11,13 +11,11 @@ import {
 import { followCounters } from "../examples/search_projector/follow.ts";
 import { eventually } from "./_stack.ts";
 import { counterTable } from "./_search.ts";
+import { serviceTest } from "./_service.ts";
 
-Deno.test({
-  name:
-    "search_projector: a counter rising to 1 M re-indexes a handful of times, a wobbling one never flaps",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "search_projector: a counter rising to 1 M re-indexes a handful of times, a wobbling one never flaps",
+  async () => {
     const { client, streams, table, store } = await counterTable("counters");
     const scope = { namespace: "likes", monoid: count() };
     const add = (entity: string, value: number) =>
@@ -100,7 +98,7 @@ Deno.test({
       streams.destroy();
     }
   },
-});
+);
 
 Deno.test("search_projector: the Lambda handler reads wire-format records, REMOVE projects 0", async () => {
   const index = createPostIndex();

@@ -17,13 +17,11 @@ import {
 } from "../examples/search_rerank/rerank.ts";
 import { eventually } from "./_stack.ts";
 import { counterTable } from "./_search.ts";
+import { serviceTest } from "./_service.ts";
 
-Deno.test({
-  name:
-    "search_rerank: recall from the projected index, re-rank by live likes, degrade to relevance without counters",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "search_rerank: recall from the projected index, re-rank by live likes, degrade to relevance without counters",
+  async () => {
     const { client, streams, table, store } = await counterTable("likes");
     const likes = { name: "likes", monoid: count(), window: null, store };
     const window = daily({ retention: days(7) });
@@ -133,4 +131,4 @@ Deno.test({
       streams.destroy();
     }
   },
-});
+);

@@ -16,15 +16,13 @@ import {
 } from "../examples/typed_wrapper/pipelines.ts";
 import { createAppHandler } from "../examples/typed_wrapper/server.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const DAY = 86_400_000;
 
-Deno.test({
-  name:
-    "typed_wrapper: GetPostLikes answers likes and last week's likes beside the generic service",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+serviceTest(
+  "typed_wrapper: GetPostLikes answers likes and last week's likes beside the generic service",
+  async () => {
     const client = new DynamoDBClient(awsConfig(await service("dynamodb")));
     const table = uniqueName("posts");
     await ensureTable(client, table);
@@ -79,7 +77,7 @@ Deno.test({
     equal(await generic.number("post_likes_daily").window("post:42", 7), 15);
     client.destroy();
   },
-});
+);
 
 Deno.test("typed_wrapper: gen/ is what buf generates from proto/", async () => {
   const dir = fileURLToPath(

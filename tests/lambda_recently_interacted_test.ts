@@ -12,18 +12,16 @@ import {
   putEvents,
 } from "./_kinesis.ts";
 import { Emulator } from "./_lambda_rie.ts";
+import { serviceTest } from "./_service.ts";
 
-const integration = { sanitizeOps: false, sanitizeResources: false };
 const example = (file: string) =>
   fileURLToPath(
     new URL(`../examples/recently_interacted_topk/${file}`, import.meta.url),
   );
 
-Deno.test({
-  name:
-    "recently interacted top-k: Kafka worker and Kinesis Lambda write one ranking, a redelivered batch counts once",
-  ...integration,
-  fn: async () => {
+serviceTest(
+  "recently interacted top-k: Kafka worker and Kinesis Lambda write one ranking, a redelivered batch counts once",
+  async () => {
     const kafka = await service("kafka");
     const dynamo = await service("dynamodb");
     const kinesis = new KinesisClient(awsConfig(await service("kinesis")));
@@ -103,4 +101,4 @@ Deno.test({
       kinesis.destroy();
     }
   },
-});
+);

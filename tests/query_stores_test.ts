@@ -12,13 +12,13 @@ import { pipeline } from "../pipeline/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { createQuerier, lambdaQuery } from "../query/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const dynamo = await service("dynamodb");
 const valkey = await service("valkey");
 const TABLE = "murmur_h7_query";
 const DAY = 86_400_000;
 const NOW = Date.now();
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const client = new DynamoDBClient({ ...awsConfig(dynamo), maxAttempts: 2 });
 await ensureTable(client, TABLE);
@@ -80,17 +80,13 @@ function storesTest(
   name: string,
   fn: (env: Awaited<ReturnType<typeof setup>>) => Promise<void>,
 ): void {
-  Deno.test({
-    name,
-    ...opts,
-    fn: async () => {
-      const env = await setup();
-      try {
-        await fn(env);
-      } finally {
-        await env.cache.close();
-      }
-    },
+  serviceTest(name, async () => {
+    const env = await setup();
+    try {
+      await fn(env);
+    } finally {
+      await env.cache.close();
+    }
   });
 }
 
@@ -199,11 +195,9 @@ storesTest(
   },
 );
 
-Deno.test({
-  name:
-    "lambdaQuery over two DynamoDB namespaces: batch view ⊕ realtime, cut over at a bucket boundary",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "lambdaQuery over two DynamoDB namespaces: batch view ⊕ realtime, cut over at a bucket boundary",
+  async () => {
     const prefix = uniqueName("lambda");
     const store = new DynamoDBStore(client, TABLE);
     const monoid = topK({ k: 5 });
@@ -255,4 +249,4 @@ Deno.test({
       [["b", 12], ["a", 10], ["c", 1]],
     );
   },
-});
+);

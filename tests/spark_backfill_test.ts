@@ -20,6 +20,7 @@ import { run } from "../streaming/mod.ts";
 import { seededRandom } from "../internal/prng.ts";
 import { awsConfig, eventually, service, uniqueName } from "./_stack.ts";
 import { sparkService } from "./_spark.ts";
+import { serviceTest } from "./_service.ts";
 
 const spark = await sparkService();
 const dynamo = await service("dynamodb");
@@ -28,7 +29,6 @@ const ddb = new DynamoDBClient(awsConfig(dynamo));
 await ensureTable(ddb, TABLE);
 const store = new DynamoDBStore(ddb, TABLE);
 const client = new SparkConnectClient({ url: spark.url });
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 interface Order {
   readonly shop: string;
@@ -100,11 +100,9 @@ async function stored<V>(
 const ordersSql = (dir: string) =>
   `SELECT shop AS key, ts AS time, amount AS value, visitor FROM json.\`${dir}\``;
 
-Deno.test({
-  name:
-    "sparkBackfill() SUM into DynamoDB equals the plain totals, and a rerun changes nothing",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() SUM into DynamoDB equals the plain totals, and a rerun changes nothing",
+  async () => {
     const events = orders(3000, 7);
     const dir = await dataset(events);
     const p = revenue(uniqueName("revenue"));
@@ -132,13 +130,11 @@ Deno.test({
     assert.deepEqual(await stored(p.scope, want.keys()), want);
     await Deno.remove(dir, { recursive: true });
   },
-});
+);
 
-Deno.test({
-  name:
-    "sparkBackfill() of an HLL pipeline writes the bytes the live pipeline writes for the same events",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() of an HLL pipeline writes the bytes the live pipeline writes for the same events",
+  async () => {
     // Plus one key with enough distinct visitors to switch to the dense encoding.
     const hot = Array.from({ length: 4000 }, (_, i): Order => ({
       shop: "shop-hot",
@@ -184,13 +180,11 @@ Deno.test({
     assert.equal(dense?.encoding, "dense");
     await Deno.remove(dir, { recursive: true });
   },
-});
+);
 
-Deno.test({
-  name:
-    "sparkBackfill() of count, min, max and topk pipelines matches folding the events here",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() of count, min, max and topk pipelines matches folding the events here",
+  async () => {
     const events = orders(1500, 5);
     const dir = await dataset(events);
     const shops = [...new Set(events.map((e) => e.shop))];
@@ -239,13 +233,11 @@ Deno.test({
     }
     await Deno.remove(dir, { recursive: true });
   },
-});
+);
 
-Deno.test({
-  name:
-    "sparkBackfill() hands Spark's SQL error to the caller with its position",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() hands Spark's SQL error to the caller with its position",
+  async () => {
     const p = revenue(uniqueName("revenue"));
     const sql = "SELECT id AS key, nope AS value, id AS time FROM range(10)";
     const error = await sparkBackfill(p, { client, jobId: "bad", sql }).then(
@@ -274,13 +266,11 @@ Deno.test({
     assert.ok(missing instanceof BackfillPlanError);
     assert.match(missing.message, /no column `value`/);
   },
-});
+);
 
-Deno.test({
-  name:
-    "sparkBackfill() sets aside rows with a null or oversized key, with the reason, and writes the rest",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() sets aside rows with a null or oversized key, with the reason, and writes the rest",
+  async () => {
     const p = pipeline<unknown>(uniqueName("keys")).key(() => "x")
       .value(() => 1).aggregate(sum()).storeIn(store).build();
     const result = await sparkBackfill(p, {
@@ -299,13 +289,11 @@ Deno.test({
     assert.equal(await store.get(p.scope, { entity: "a", bucket: null }), 3);
     assert.equal(await store.get(p.scope, { entity: "b", bucket: null }), 3);
   },
-});
+);
 
-Deno.test({
-  name:
-    "sparkBackfill() stops on abort: Spark interrupts the query and the session stays usable",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "sparkBackfill() stops on abort: Spark interrupts the query and the session stays usable",
+  async () => {
     const total = pipeline<unknown>(uniqueName("total"))
       .key(() => "all")
       .value(() => 1)
@@ -332,13 +320,11 @@ Deno.test({
       answer: 42,
     }]);
   },
-});
+);
 
-Deno.test({
-  name:
-    "lambdaQuery() over a Spark batch view and a live layer answers the totals of all events",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "lambdaQuery() over a Spark batch view and a live layer answers the totals of all events",
+  async () => {
     const cutover = START + 2 * DAY;
     const before = orders(1500, 21, START, 2);
     const after = orders(500, 22, cutover, 1);
@@ -371,14 +357,10 @@ Deno.test({
     }
     await Deno.remove(dir, { recursive: true });
   },
-});
+);
 
-Deno.test({
-  name: "SparkConnectClient.close() releases the session",
-  ...opts,
-  fn: async () => {
-    await client.close();
-    await store.close();
-    ddb.destroy();
-  },
+serviceTest("SparkConnectClient.close() releases the session", async () => {
+  await client.close();
+  await store.close();
+  ddb.destroy();
 });

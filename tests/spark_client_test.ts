@@ -8,9 +8,9 @@ import {
 } from "../batch/spark/mod.ts";
 import { freePort } from "../tools/stack/probe.ts";
 import { sparkService } from "./_spark.ts";
+import { serviceTest } from "./_service.ts";
 
 const spark = await sparkService();
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /**
  * A TCP proxy to Spark that cuts its first connection once `cutAfter` bytes
@@ -74,10 +74,9 @@ function cuttingProxy(cutAfter: number) {
   };
 }
 
-Deno.test({
-  name: "client.columns() reports the schema and client.rows() the values",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "client.columns() reports the schema and client.rows() the values",
+  async () => {
     await using client = new SparkConnectClient({ url: spark.url });
     assert.match(client.sessionId, /^[0-9a-f-]{36}$/);
     const sql =
@@ -91,13 +90,11 @@ Deno.test({
     assert.equal(row?.["s"], "a");
     assert.equal(row?.["d"], 1.5);
   },
-});
+);
 
-Deno.test({
-  name:
-    "client.sql() resumes a stream broken mid-result with ReattachExecute and loses no row",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "client.sql() resumes a stream broken mid-result with ReattachExecute and loses no row",
+  async () => {
     const proxy = cuttingProxy(3_000_000);
     await using client = new SparkConnectClient({ url: proxy.url });
     const stats = executeStats();
@@ -120,24 +117,19 @@ Deno.test({
     assert.equal(sum, BigInt(n) * BigInt(n - 1) / 2n);
     proxy.close();
   },
+);
+
+serviceTest("client.sql() names the server when nothing listens", async () => {
+  const url = `http://127.0.0.1:${freePort()}`;
+  await using client = new SparkConnectClient({ url });
+  const error = await client.rows("SELECT 1").then(() => undefined, (e) => e);
+  assert.ok(error instanceof SparkUnavailableError, String(error));
+  assert.match(error.message, /stack:up spark/);
 });
 
-Deno.test({
-  name: "client.sql() names the server when nothing listens",
-  ...opts,
-  fn: async () => {
-    const url = `http://127.0.0.1:${freePort()}`;
-    await using client = new SparkConnectClient({ url });
-    const error = await client.rows("SELECT 1").then(() => undefined, (e) => e);
-    assert.ok(error instanceof SparkUnavailableError, String(error));
-    assert.match(error.message, /stack:up spark/);
-  },
-});
-
-Deno.test({
-  name: "two clients with their own sessions do not see each other's views",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "two clients with their own sessions do not see each other's views",
+  async () => {
     await using a = new SparkConnectClient({ url: spark.url, userId: "alice" });
     await using b = new SparkConnectClient({ url: spark.url, userId: "bob" });
     await a.rows("CREATE OR REPLACE TEMP VIEW mine AS SELECT 1 AS x");
@@ -148,13 +140,11 @@ Deno.test({
     );
     assert.match(String(error?.message), /TABLE_OR_VIEW_NOT_FOUND/);
   },
-});
+);
 
-Deno.test({
-  name:
-    "an aborted client.sql() interrupts the operation on the server, which keeps running otherwise",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "an aborted client.sql() interrupts the operation on the server, which keeps running otherwise",
+  async () => {
     await using client = new SparkConnectClient({ url: spark.url });
     const stats = executeStats();
     const controller = new AbortController();
@@ -167,4 +157,4 @@ Deno.test({
     assert.equal(stats.interrupted, 1);
     assert.deepEqual(await client.rows("SELECT 1 AS one"), [{ one: 1 }]);
   },
-});
+);

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { eventually, service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 // kafkajs keeps internal timers (request timeouts, heartbeats) alive briefly
 // after disconnect(), so the op/resource sanitizers are disabled here.
-Deno.test({
-  name: "stack: kafka produces and consumes through a consumer group",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+serviceTest(
+  "stack: kafka produces and consumes through a consumer group",
+  async () => {
     const kafka = await service("kafka");
     const client = new Kafka({
       clientId: "murmur-stack-test",
@@ -74,4 +73,4 @@ Deno.test({
       await admin.disconnect();
     }
   },
-});
+);
