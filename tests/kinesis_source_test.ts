@@ -23,6 +23,17 @@ await ensureTable(dynamodb, STATE);
 const store = new DynamoDBStore(dynamodb, STATE);
 const WORKER = fileURLToPath(new URL("./_kinesis_worker.ts", import.meta.url));
 
+/** A new stream with `shards` shards, plus fresh lease-table and pipeline names for one run. */
+async function freshRun(prefix: string, shards: number) {
+  const stream = uniqueName(prefix);
+  await createStream(kinesis, stream, shards);
+  return {
+    stream,
+    leases: uniqueName("kin_leases"),
+    name: uniqueName("kin_views"),
+  };
+}
+
 interface View {
   page: string;
   id: string;
@@ -94,10 +105,7 @@ const acquired = (s: Step) => s.step === "lease" && s.type === "acquired";
 serviceTest(
   "kinesis source: workers scale out to three, one is SIGKILLed, one leaves, totals stay exact",
   async () => {
-    const stream = uniqueName("kin-scale");
-    const leases = uniqueName("kin_leases");
-    const name = uniqueName("kin_views");
-    await createStream(kinesis, stream, 4);
+    const { stream, leases, name } = await freshRun("kin-scale", 4);
     const all: View[] = [];
     const put = async (n: number) => {
       const batch = views(n);
@@ -163,10 +171,7 @@ serviceTest(
 serviceTest(
   "kinesis source: after a split and a merge, parents finish before children start and totals stay exact",
   async () => {
-    const stream = uniqueName("kin-reshard");
-    const leases = uniqueName("kin_leases");
-    const name = uniqueName("kin_views");
-    await createStream(kinesis, stream, 2);
+    const { stream, leases, name } = await freshRun("kin-reshard", 2);
     const workers: Worker[] = [];
     try {
       // Kept under 99 records per key and flush: see the board (joined claims over the store's limit).
