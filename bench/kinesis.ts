@@ -12,7 +12,6 @@
 //   source  kinesisSource: lease table, leases, JSON decode, records handed out and acked, checkpoints
 //   run     the source through run(): count per page into an in-memory store, exactly-once on
 
-import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   GetRecordsCommand,
@@ -27,18 +26,13 @@ import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { awsConfig, service, uniqueName } from "../tests/_stack.ts";
 import { createStream, deleteStream, putEvents } from "../tests/_kinesis.ts";
+import { benchFlags } from "./_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    records: { type: "string" },
-    shards: { type: "string" },
-    rounds: { type: "string" },
-  },
+const flags = benchFlags({
+  numbers: { records: [8_000, 40_000], shards: 4, rounds: [1, 3] },
 });
-const RECORDS = Number(flags.records ?? (flags.quick ? 8_000 : 40_000));
-const SHARDS = Number(flags.shards ?? 4);
+const RECORDS = flags.records;
+const SHARDS = flags.shards;
 
 const kinesis = new KinesisClient(awsConfig(await service("kinesis")));
 const dynamodb = new DynamoDBClient(awsConfig(await service("dynamodb")));
@@ -188,7 +182,7 @@ async function throughRun(): Promise<Row> {
 }
 
 // Readers alternate over several rounds (the machine is shared); each keeps its best round.
-const ROUNDS = Number(flags.rounds ?? (flags.quick ? 1 : 3));
+const ROUNDS = flags.rounds;
 const best: Row[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {

@@ -11,7 +11,6 @@
 //   memory    kinesisHandler: count per page into an in-memory store, exactly-once on
 //   dynamodb  kinesisHandler: the same into DynamoDB Local (one write per page, marks and progress intent)
 
-import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { count } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
@@ -23,12 +22,9 @@ import {
 import { MemoryStore, type Store } from "../state/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, service, uniqueName } from "../tests/_stack.ts";
+import { benchFlags } from "./_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: { quick: { type: "boolean" } },
-});
-const quick = flags.quick === true;
+const { quick } = benchFlags({});
 
 let seq = 1_000_000n;
 function event(size: number): KinesisStreamEvent {
