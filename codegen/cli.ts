@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { generate, loadPipelines } from "./generate.ts";
+import { definedOnly } from "../internal/defined.ts";
 
 const USAGE = `murmur codegen: typed Connect services, one per pipeline
 
@@ -50,12 +51,10 @@ export async function main(args: readonly string[]): Promise<number> {
     go: values.go,
     source: values.pipelines,
     ...(values.package === undefined ? {} : { protoPackage: values.package }),
-    ...(values["go-package"] === undefined
-      ? {}
-      : { goPackage: values["go-package"] }),
-    ...(values["codegen-import"] === undefined
-      ? {}
-      : { codegenImport: values["codegen-import"] }),
+    ...definedOnly({
+      goPackage: values["go-package"],
+      codegenImport: values["codegen-import"],
+    }),
   });
   for (const shape of shapes) {
     console.log(

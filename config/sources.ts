@@ -14,6 +14,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { kinesisSource } from "../source/kinesis.ts";
 import type { ConfigEvent } from "./build.ts";
 import type { SourceSpec } from "./types.ts";
+import { definedOnly } from "../internal/defined.ts";
 
 /** Hooks of {@linkcode openSource}. */
 export type SourceHooks = Pick<
@@ -196,12 +197,10 @@ function openArchive(
       client,
       db: s.db as string,
       collection: s.collection as string,
-      ...(s.filter === undefined
-        ? {}
-        : { filter: s.filter as Record<string, unknown> }),
-      ...(s.projection === undefined
-        ? {}
-        : { projection: s.projection as Record<string, unknown> }),
+      ...definedOnly({
+        filter: s.filter as Record<string, unknown> | undefined,
+        projection: s.projection as Record<string, unknown> | undefined,
+      }),
       ...num("batchSize"),
       ...checkpoint,
     });

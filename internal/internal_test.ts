@@ -12,6 +12,7 @@ import {
 import { seededRandom, seededUint32 } from "./prng.ts";
 import { utf8Length } from "./utf8.ts";
 import { packByWeight } from "./pack.ts";
+import { definedOnly } from "./defined.ts";
 
 Deno.test("delay() resolves after the time and rejects at once when aborted", async () => {
   const started = performance.now();
@@ -161,4 +162,10 @@ Deno.test("packByWeight() keeps order, stays within the limit and never leaves a
     ),
   );
   assert.deepEqual(packByWeight([2, 2, 2], (w) => w, 4), [[2, 2], [2]]);
+});
+
+Deno.test("definedOnly() drops undefined properties and keeps every other value", () => {
+  const out = definedOnly({ a: 1, b: undefined, c: null, d: 0, e: "" });
+  assert.deepEqual(out, { a: 1, c: null, d: 0, e: "" });
+  assert.equal("b" in out, false);
 });

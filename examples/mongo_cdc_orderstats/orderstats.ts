@@ -20,6 +20,7 @@ import {
   type FanoutSummary,
   runFanout,
 } from "../../streaming/mod.ts";
+import { definedOnly } from "../../internal/defined.ts";
 
 /** One line of an order. */
 export interface OrderItem {
@@ -224,16 +225,14 @@ export function followOrders(
     handoff: options.handoff,
     decode: decodeOrder,
     time: (o) => o.createdAt,
-    ...(options.checkpoint === undefined
-      ? {}
-      : { checkpoint: options.checkpoint }),
-    ...(options.idleTimeout === undefined
-      ? {}
-      : { idleTimeout: options.idleTimeout }),
+    ...definedOnly({
+      checkpoint: options.checkpoint,
+      idleTimeout: options.idleTimeout,
+    }),
   });
   return runFanout(
     byUpstreamId(live),
     bound(options.pipelines),
-    options.signal === undefined ? {} : { signal: options.signal },
+    definedOnly({ signal: options.signal }),
   );
 }
