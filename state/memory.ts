@@ -12,7 +12,6 @@ import {
 } from "./store.ts";
 import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
 import { admits, rememberMarks } from "./_marks.ts";
-import { parseStateKey, stateKeyString } from "../internal/state_key.ts";
 
 interface Entry {
   value: unknown;
@@ -64,7 +63,9 @@ export class MemoryStore implements Store {
   /** The longest entity it holds; see {@linkcode MemoryStoreOptions.maxEntityBytes}. */
   readonly limits: StoreLimits;
   #now: () => number;
-  #spaces = new Map<string, Map<string, Entry>>();
+  // namespace → bucket → entity: no per-call key string (a bucket's decimal
+  // text and a concatenation hashed anew for every delta cost more than the fold).
+  #spaces = new Map<string, Map<number | null, Map<string, Entry>>>();
   #closed = false;
 
   /**
@@ -78,7 +79,7 @@ export class MemoryStore implements Store {
     this.limits = { maxEntityBytes: options.maxEntityBytes ?? 4096 };
   }
 
-  #space(namespace: string): Map<string, Entry> {
+  #space(namespace: string): Map<number | null, Map<string, Entry>> {
     let space = this.#spaces.get(namespace);
     if (space === undefined) {
       space = new Map();
@@ -87,11 +88,17 @@ export class MemoryStore implements Store {
     return space;
   }
 
-  #live(space: Map<string, Entry> | undefined, k: string, now: number) {
-    const entry = space?.get(k);
+  #live(
+    space: Map<number | null, Map<string, Entry>> | undefined,
+    key: StateKey,
+    now: number,
+  ): Entry | undefined {
+    const slots = space?.get(key.bucket);
+    const entry = slots?.get(key.entity);
     if (entry === undefined) return undefined;
     if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
-      space!.delete(k);
+      slots!.delete(key.entity);
+      if (slots!.size === 0) space!.delete(key.bucket);
       return undefined;
     }
     return entry;
@@ -122,7 +129,7 @@ export class MemoryStore implements Store {
     }
     const entry = this.#live(
       this.#spaces.get(scope.namespace),
-      stateKeyString(key),
+      key,
       this.#now(),
     );
     return Promise.resolve(
@@ -154,7 +161,7 @@ export class MemoryStore implements Store {
     const now = this.#now();
     const { monoid } = scope;
     return Promise.resolve(keys.map((key) => {
-      const entry = this.#live(space, stateKeyString(key), now);
+      const entry = this.#live(space, key, now);
       return entry === undefined
         ? undefined
         : monoid.combine(monoid.identity(), entry.value as V);
@@ -188,8 +195,7 @@ export class MemoryStore implements Store {
       const skipped: number[] = [];
       for (let i = 0; i < deltas.length; i++) {
         const delta = deltas[i]!;
-        const k = stateKeyString(delta.key);
-        let entry = this.#live(space, k, now);
+        let entry = this.#live(space, delta.key, now);
         if (delta.marks !== undefined || delta.claims !== undefined) {
           const marks = entry?.marks;
           const claims = entry?.claims;
@@ -209,7 +215,12 @@ export class MemoryStore implements Store {
             marks: undefined,
             claims: undefined,
           };
-          space.set(k, entry);
+          let slots = space.get(delta.key.bucket);
+          if (slots === undefined) {
+            slots = new Map();
+            space.set(delta.key.bucket, slots);
+          }
+          slots.set(delta.key.entity, entry);
         } else {
           entry.value = monoid.combine(entry.value as V, delta.value);
           if (delta.expiresAt !== undefined) {
@@ -255,17 +266,15 @@ export class MemoryStore implements Store {
   size(namespace: string): number {
     const space = this.#spaces.get(namespace);
     if (space === undefined) return 0;
-    const now = this.#now();
-    let n = 0;
-    for (const k of [...space.keys()]) if (this.#live(space, k, now)) n++;
-    return n;
+    return this.keys(namespace).length;
   }
 
   /**
    * Lists the live keys of a namespace, e.g. for a test driver or an admin view.
    *
    * @param namespace The scope's namespace.
-   * @returns The keys of entries not yet expired, in insertion order.
+   * @returns The keys of entries not yet expired: buckets in the order they
+   * were first written, keys within a bucket in insertion order.
    *
    * @example Usage
    * ```ts
@@ -282,9 +291,11 @@ export class MemoryStore implements Store {
     if (space === undefined) return [];
     const now = this.#now();
     const out: StateKey[] = [];
-    for (const k of [...space.keys()]) {
-      if (this.#live(space, k, now) === undefined) continue;
-      out.push(parseStateKey(k));
+    for (const [bucket, slots] of [...space]) {
+      for (const entity of [...slots.keys()]) {
+        const key = { entity, bucket };
+        if (this.#live(space, key, now) !== undefined) out.push(key);
+      }
     }
     return out;
   }
