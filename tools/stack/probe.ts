@@ -200,6 +200,30 @@ async function fetchWithTimeout(
 }
 
 /**
+ * Calls an operation of an AWS JSON-protocol service (DynamoDB, Kinesis)
+ * with an empty request; the local emulators accept the fake signature.
+ */
+function awsJsonCall(
+  host: string,
+  port: number,
+  service: string,
+  target: string,
+  jsonVersion: "1.0" | "1.1",
+  timeoutMs: number,
+): Promise<Response> {
+  return fetchWithTimeout(`http://${host}:${port}/`, {
+    method: "POST",
+    headers: {
+      "content-type": `application/x-amz-json-${jsonVersion}`,
+      "x-amz-target": target,
+      "x-amz-date": "20240101T000000Z",
+      authorization: FAKE_SIGNATURE(service),
+    },
+    body: "{}",
+  }, timeoutMs);
+}
+
+/**
  * DynamoDB Local: calls ListTables.
  *
  * @param host Server host.
@@ -213,16 +237,14 @@ export async function probeDynamo(
   timeoutMs = 3000,
 ): Promise<ProbeResult> {
   try {
-    const res = await fetchWithTimeout(`http://${host}:${port}/`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-amz-json-1.0",
-        "x-amz-target": "DynamoDB_20120810.ListTables",
-        "x-amz-date": "20240101T000000Z",
-        authorization: FAKE_SIGNATURE("dynamodb"),
-      },
-      body: "{}",
-    }, timeoutMs);
+    const res = await awsJsonCall(
+      host,
+      port,
+      "dynamodb",
+      "DynamoDB_20120810.ListTables",
+      "1.0",
+      timeoutMs,
+    );
     const text = await res.text();
     if (!res.ok) {
       return { ok: false, detail: `ListTables: HTTP ${res.status}` };
@@ -376,16 +398,14 @@ export async function probeMoto(
     if (!s3.ok || !s3Body.includes("ListAllMyBucketsResult")) {
       return { ok: false, detail: `S3 ListBuckets: HTTP ${s3.status}` };
     }
-    const kinesis = await fetchWithTimeout(`http://${host}:${port}/`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-amz-json-1.1",
-        "x-amz-target": "Kinesis_20131202.ListStreams",
-        "x-amz-date": "20240101T000000Z",
-        authorization: FAKE_SIGNATURE("kinesis"),
-      },
-      body: "{}",
-    }, timeoutMs);
+    const kinesis = await awsJsonCall(
+      host,
+      port,
+      "kinesis",
+      "Kinesis_20131202.ListStreams",
+      "1.1",
+      timeoutMs,
+    );
     const kBody = await kinesis.text();
     if (!kinesis.ok || !kBody.includes("StreamNames")) {
       return {
