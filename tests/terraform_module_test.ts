@@ -115,32 +115,29 @@ Deno.test("terraform tables match the tables ensureTable and ensureAliasTable cr
   const { ensureAliasTable } = await import("../state/swap.ts");
   const client = new DynamoDBClient(awsConfig(await service("dynamodb")));
   try {
-    const hclKeys = (table: Hcl) =>
-      [
-        [table.hash_key, "HASH"],
-        ...(table.range_key === undefined ? [] : [[table.range_key, "RANGE"]]),
-      ].sort();
-    const hclAttributes = (table: Hcl) =>
-      table.attribute.map((a: Hcl) => [a.name, a.type]).sort();
-    const live = async (name: string) => {
+    // The live table's keys and attributes equal the HCL resource's.
+    const assertMatches = async (name: string, hcl: Hcl) => {
       const { Table } = await client.send(
         new DescribeTableCommand({ TableName: name }),
       );
-      return {
+      deepEqual({
         keys: Table!.KeySchema!.map((k) => [k.AttributeName, k.KeyType])
           .sort(),
         attributes: Table!.AttributeDefinitions!.map((
           a,
         ) => [a.AttributeName, a.AttributeType]).sort(),
-      };
+      }, {
+        keys: [
+          [hcl.hash_key, "HASH"],
+          ...(hcl.range_key === undefined ? [] : [[hcl.range_key, "RANGE"]]),
+        ].sort(),
+        attributes: hcl.attribute.map((a: Hcl) => [a.name, a.type]).sort(),
+      });
     };
     const state = uniqueName("tf-state");
     await ensureTable(client, state);
     const stateHcl = one(module.resource.aws_dynamodb_table.state);
-    deepEqual(await live(state), {
-      keys: hclKeys(stateHcl),
-      attributes: hclAttributes(stateHcl),
-    });
+    await assertMatches(state, stateHcl);
     const ttl = await client.send(
       new DescribeTimeToLiveCommand({ TableName: state }),
     );
@@ -150,11 +147,7 @@ Deno.test("terraform tables match the tables ensureTable and ensureAliasTable cr
     );
     const swap = uniqueName("tf-swap");
     await ensureAliasTable(client, swap);
-    const swapHcl = one(module.resource.aws_dynamodb_table.swap);
-    deepEqual(await live(swap), {
-      keys: hclKeys(swapHcl),
-      attributes: hclAttributes(swapHcl),
-    });
+    await assertMatches(swap, one(module.resource.aws_dynamodb_table.swap));
   } finally {
     client.destroy();
   }
