@@ -295,7 +295,13 @@ export async function* splitLines(
   maxChars: number,
   signal?: AbortSignal,
 ): AsyncGenerator<Line[]> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  // Typed as a plain transform: with Node's types in the same program,
+  // TextDecoderStream's writable side is BufferSource, not Uint8Array.
+  const decoder = new TextDecoderStream() as unknown as TransformStream<
+    Uint8Array,
+    string
+  >;
+  const reader = stream.pipeThrough(decoder).getReader();
   let rest = "";
   let tooLong = false;
   let line = 0;
