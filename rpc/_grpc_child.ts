@@ -359,7 +359,9 @@ async function handle(
 const server = http2.createServer({ settings: { maxConcurrentStreams: 256 } });
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {});
-  handle(stream, headers).catch(() => {
+  // A server session's streams are server streams; the event's declared type
+  // is the base class in some @types/node versions.
+  handle(stream as http2.ServerHttp2Stream, headers).catch(() => {
     try {
       stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     } catch {
