@@ -2,7 +2,8 @@
 //
 //   deno run -A bench/runtime_memory.ts                 10 M events / 1 M keys, memory store, dedup off and on
 //   deno run -A bench/runtime_memory.ts --quick         1 M events / 100 k keys, memory and Deno KV
-//   deno run -A bench/runtime_memory.ts --events 2000000 --keys 1000000 --stores kv
+//   deno run -A bench/runtime_memory.ts --events 2000000 --keys 1000000 --stores kv --dedup on
+//   deno run -A bench/runtime_memory.ts --max-old-space 384   (children run with --max-old-space-size=384)
 //
 // Each scenario runs in its own process (so one scenario's heap never counts
 // for the next), sampling RSS every 50 ms; the table shows the peak, the
@@ -28,6 +29,8 @@ interface Scenario {
   readonly dedup: boolean;
   readonly events: number;
   readonly keys: number;
+  /** The child's V8 old-space cap (`--max-old-space-size`), or `null` for V8's default. */
+  readonly maxOldSpaceMiB: number | null;
 }
 
 interface Outcome extends Scenario {
@@ -123,8 +126,18 @@ async function main(): Promise<void> {
     .split(",") as Scenario["store"][];
   const outcomes: Outcome[] = [];
   for (const store of stores) {
-    for (const dedup of [false, true]) {
-      const scenario: Scenario = { store, dedup, events, keys };
+    const dedups = flag("dedup") === undefined
+      ? [false, true]
+      : [flag("dedup") === "on"];
+    for (const dedup of dedups) {
+      const cap = flag("max-old-space");
+      const scenario: Scenario = {
+        store,
+        dedup,
+        events,
+        keys,
+        maxOldSpaceMiB: cap === undefined ? null : Number(cap),
+      };
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -163,11 +176,26 @@ async function main(): Promise<void> {
       } | ${o.eventsPerSecond.toLocaleString("en")} |`,
     );
   }
+  // Keep the outcomes of other scenarios measured before (one run per scenario is long).
   const file = new URL("./results/runtime_memory.json", import.meta.url);
+  const same = (a: Outcome, b: Outcome) =>
+    a.store === b.store && a.dedup === b.dedup && a.events === b.events &&
+    a.keys === b.keys && a.maxOldSpaceMiB === b.maxOldSpaceMiB;
+  let kept: Outcome[] = [];
+  try {
+    kept = (JSON.parse(await Deno.readTextFile(file)) as {
+      outcomes: Outcome[];
+    }).outcomes.filter((o) => !outcomes.some((n) => same(n, o)));
+  } catch {
+    kept = [];
+  }
   await Deno.writeTextFile(
     file,
-    JSON.stringify({ date: new Date().toISOString(), outcomes }, null, 2) +
-      "\n",
+    JSON.stringify(
+      { date: new Date().toISOString(), outcomes: [...kept, ...outcomes] },
+      null,
+      2,
+    ) + "\n",
   );
 }
 
