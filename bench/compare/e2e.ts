@@ -17,7 +17,6 @@
 // Prints one table and writes bench/results/compare_e2e.json.
 
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { seededRandom } from "../../internal/prng.ts";
 import { sum } from "../../monoid/mod.ts";
@@ -28,24 +27,20 @@ import { type MetricsRecorder, noopMetrics, run } from "../../streaming/mod.ts";
 import { createTopic, highWatermarks, produce } from "../../tests/_kafka.ts";
 import { awsConfig, service, uniqueName } from "../../tests/_stack.ts";
 import { buildGo, writeResults } from "./_go.ts";
+import { benchFlags } from "../_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    events: { type: "string" },
-    pages: { type: "string" },
-    pairs: { type: "string" },
-    topic: { type: "string" },
-    only: { type: "string" },
-    trace: { type: "boolean" },
-    "max-bytes": { type: "string" },
+const flags = benchFlags({
+  numbers: {
+    events: [30_000, 200_000],
+    pages: [3_000, 20_000],
+    pairs: [1, 2],
   },
+  strings: ["topic", "only", "max-bytes"],
+  booleans: ["trace"],
 });
-const quick = flags.quick === true;
-const EVENTS = Number(flags.events ?? (quick ? 30_000 : 200_000));
-const PAGES = Number(flags.pages ?? (quick ? 3_000 : 20_000));
-const PAIRS = Number(flags.pairs ?? (quick ? 1 : 2));
+const EVENTS = flags.events;
+const PAGES = flags.pages;
+const PAIRS = flags.pairs;
 const PARTITIONS = 4;
 
 const kafka = await service("kafka");

@@ -13,26 +13,20 @@
 // source hands over batches of 1000 where Go's channel carries one record.
 // Prints one table and writes bench/results/compare_inproc.json.
 
-import { parseArgs } from "node:util";
 import { daily, days, sum } from "../../monoid/mod.ts";
 import { pipeline } from "../../pipeline/mod.ts";
 import { MemorySource, seededRandom, Zipf } from "../../source/mod.ts";
 import { MemoryStore } from "../../state/mod.ts";
 import { run, type RunOptions } from "../../streaming/mod.ts";
 import { buildGo, writeResults } from "./_go.ts";
+import { benchFlags } from "../_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    events: { type: "string" },
-    rounds: { type: "string" },
-  },
+const flags = benchFlags({
+  numbers: { events: [200_000, 1_000_000], rounds: [1, 3] },
 });
-const quick = flags.quick === true;
-const EVENTS = Number(flags.events ?? (quick ? 200_000 : 1_000_000));
-const PAGES = quick ? 20_000 : 100_000;
-const ROUNDS = Number(flags.rounds ?? (quick ? 1 : 3));
+const EVENTS = flags.events;
+const PAGES = flags.quick ? 20_000 : 100_000;
+const ROUNDS = flags.rounds;
 const DAY = 86_400_000;
 
 interface View {

@@ -10,7 +10,6 @@
 // every 50 ms; MemoryStore's RSS includes the 1 M stored values themselves.
 // Prints one table and writes bench/results/compare_memory.json.
 
-import { parseArgs } from "node:util";
 import { sum } from "../../monoid/mod.ts";
 import { pipeline } from "../../pipeline/mod.ts";
 import { SyntheticSource } from "../../source/mod.ts";
@@ -18,19 +17,14 @@ import { MemoryStore, type Store } from "../../state/mod.ts";
 import { KvStore } from "../../state/kv.ts";
 import { run } from "../../streaming/mod.ts";
 import { writeResults } from "./_go.ts";
+import { benchFlags } from "../_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    events: { type: "string" },
-    keys: { type: "string" },
-    stores: { type: "string" },
-    child: { type: "string" },
-    "max-heap": { type: "string" },
-  },
+const flags = benchFlags({
+  numbers: { events: 10_000_000, keys: 1_000_000 },
+  strings: ["stores", "child", "max-heap"],
 });
-const EVENTS = Number(flags.events ?? 10_000_000);
-const KEYS = Number(flags.keys ?? 1_000_000);
+const EVENTS = flags.events;
+const KEYS = flags.keys;
 const LIMIT_MIB = 512;
 
 interface Row {

@@ -9,19 +9,12 @@
 // and writes bench/results/compare_summary.json. A harness that fails is
 // reported and the others still run.
 
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResults } from "./_go.ts";
+import { benchFlags } from "../_flags.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    only: { type: "string" },
-    report: { type: "boolean" },
-  },
-});
+const flags = benchFlags({ strings: ["only"], booleans: ["report"] });
 const here = dirname(fileURLToPath(import.meta.url));
 const results = join(here, "..", "results");
 
