@@ -29,10 +29,19 @@ interface Range<V> {
   readonly delta: Delta<V>;
   readonly items: ExactDelta<V>[];
   readonly records: AnyRecord[];
+  /** Records left out of the fold because an earlier record of the range claimed the same ids. */
+  readonly duplicates: number;
 }
 
 /** The largest number of deltas handed to one store call. */
 const MERGE_CHUNK = 2000;
+
+/**
+ * The most claims one joined range carries. Stores write a delta's claims in
+ * one atomic write (DynamoDB: one transaction of at most 100 items), so a
+ * key with more claimed records in a flush is written as several ranges.
+ */
+const MAX_RANGE_CLAIMS = 64;
 
 /** Writes one pipeline's deltas to its store. */
 export class Writer<V> {
@@ -72,11 +81,21 @@ export class Writer<V> {
   ): Promise<void> {
     if (exact.length > 0) {
       const queues = new Map<string, ExactDelta<V>[][]>();
+      // Claims in the last group of each key, to start a new group at the cap.
+      const tailClaims = new Map<string, number>();
       for (const e of exact) {
         const k = stateKeyString(e.delta.key);
+        const claims = e.delta.claims?.length ?? 0;
         const queue = queues.get(k);
-        if (queue === undefined) queues.set(k, [[e]]);
-        else queue[0]!.push(e);
+        const held = tailClaims.get(k) ?? 0;
+        if (queue === undefined || held + claims > MAX_RANGE_CLAIMS) {
+          if (queue === undefined) queues.set(k, [[e]]);
+          else queue.push([e]);
+          tailClaims.set(k, claims);
+        } else {
+          queue[queue.length - 1]!.push(e);
+          tailClaims.set(k, held + claims);
+        }
       }
       while (queues.size > 0) {
         const keys = [...queues.keys()];
@@ -98,14 +117,35 @@ export class Writer<V> {
     if (folded.length > 0) await this.#round(folded, buffer, null);
   }
 
-  /** One key's per-record deltas as one delta: values folded, marks and claims joined. */
+  /**
+   * One key's per-record deltas as one delta: values folded, marks and claims
+   * joined. A record whose ids an earlier record of the range already claims
+   * is a redelivery inside the batch: it is acked with the range but not
+   * folded, and the joined claims name each id once.
+   */
   #range(items: ExactDelta<V>[]): Range<V> {
     if (items.length === 1) {
-      return { delta: items[0]!.delta, items, records: [items[0]!.record] };
+      return {
+        delta: items[0]!.delta,
+        items,
+        records: [items[0]!.record],
+        duplicates: 0,
+      };
     }
     const marks = new Map<string, { from: bigint; to: bigint }>();
-    const claims: string[] = [];
+    const claims = new Set<string>();
+    const values: V[] = [];
+    let duplicates = 0;
     for (const { delta } of items) {
+      const ids = delta.claims;
+      if (ids !== undefined && ids.length > 0) {
+        if (ids.every((id) => claims.has(id))) {
+          duplicates++;
+          continue;
+        }
+        for (const id of ids) claims.add(id);
+      }
+      values.push(delta.value);
       for (const m of delta.marks ?? []) {
         const seen = marks.get(m.stream);
         if (seen === undefined) marks.set(m.stream, { from: m.from, to: m.to });
@@ -114,12 +154,11 @@ export class Writer<V> {
           if (m.to > seen.to) seen.to = m.to;
         }
       }
-      if (delta.claims !== undefined) claims.push(...delta.claims);
     }
     const first = items[0]!.delta;
     const delta: Delta<V> = {
       key: first.key,
-      value: this.#pipeline.monoid.combineAll(items.map((i) => i.delta.value)),
+      value: this.#pipeline.monoid.combineAll(values),
       ...(first.expiresAt === undefined ? {} : { expiresAt: first.expiresAt }),
       ...(marks.size === 0 ? {} : {
         marks: [...marks].map(([stream, { from, to }]) => ({
@@ -128,9 +167,14 @@ export class Writer<V> {
           to,
         })),
       }),
-      ...(claims.length === 0 ? {} : { claims }),
+      ...(claims.size === 0 ? {} : { claims: [...claims] }),
     };
-    return { delta, items, records: items.map((i) => i.record) };
+    return {
+      delta,
+      items,
+      records: items.map((i) => i.record),
+      duplicates,
+    };
   }
 
   /** Writes progress intents (or any small write to another scope) with retries. */
@@ -246,6 +290,16 @@ export class Writer<V> {
         }
         if (!(error instanceof DeltaRejectedError)) throw error;
         const index = error.index;
+        const rejectedRange = pendingExact?.[index];
+        if (rejectedRange !== undefined && rejectedRange.items.length > 1) {
+          // A joined range may be refused for its size alone (too many
+          // claims for one atomic write): split it rather than dead-letter
+          // records the store could take one by one.
+          conflicted.push(rejectedRange);
+          pending = pending.filter((_, i) => i !== index);
+          pendingExact = pendingExact!.filter((_, i) => i !== index);
+          continue;
+        }
         const gone = pending[index];
         if (gone === undefined) {
           throw new StoreFailureError(
@@ -260,12 +314,15 @@ export class Writer<V> {
         pendingExact = pendingExact?.filter((_, i) => i !== index) ?? null;
         continue;
       }
-      if (result.skipped.length > 0) {
-        // A skipped range skips each record's delta it folds.
-        let skipped = 0;
-        for (const i of result.skipped) {
-          skipped += pendingExact?.[i]?.items.length ?? 1;
-        }
+      // A skipped range skips each record's delta it folds; an applied one
+      // skipped the in-batch redeliveries it left out of its fold.
+      const skippedAt = new Set(result.skipped);
+      let skipped = 0;
+      pendingExact?.forEach((range, i) => {
+        skipped += skippedAt.has(i) ? range.items.length : range.duplicates;
+      });
+      if (pendingExact === null) skipped = result.skipped.length;
+      if (skipped > 0) {
         this.#counts.dedupSkips += skipped;
         this.#options.metrics.dedupSkipped(this.#pipeline.name, skipped);
       }
