@@ -41,7 +41,6 @@ export {
   renderProto,
   renderServer,
 } from "./render.ts";
-export type { ConnectRouter } from "@connectrpc/connect";
 export {
   serveTyped,
   type TypedAnswer,

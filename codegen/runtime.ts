@@ -237,6 +237,8 @@ export async function typedCall(
  * (Connect and gRPC-Web) and `undefined` for any other path, so it composes
  * with another handler.
  *
+ * @typeParam Router The router `register` takes: a `ConnectRouter` of
+ * `@connectrpc/connect` (generic so this module's public types stay its own).
  * @param register Adds services to the router.
  * @returns The handler.
  *
@@ -249,11 +251,11 @@ export async function typedCall(
  * assert.equal(await handler(new Request("http://localhost/other")), undefined);
  * ```
  */
-export function serveTyped(
-  register: (router: ConnectRouter) => void,
+export function serveTyped<Router extends object>(
+  register: (router: Router) => void,
 ): (request: Request) => Promise<Response | undefined> {
-  const router = createConnectRouter({ grpc: false });
-  register(router);
+  const router: ConnectRouter = createConnectRouter({ grpc: false });
+  register(router as unknown as Router);
   const routes = new Map(
     router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
   );
