@@ -1,4 +1,8 @@
 // The exactly-once decision shared by the in-process backends: apply, skip or conflict.
+//
+// A remembered position may come back as a number (MemoryStore keeps positions
+// that fit a safe integer as numbers): `<` and `<=` between a bigint and a
+// number compare exactly, and both print the same decimal text.
 
 import { type Delta, MarkConflictError, type StreamMark } from "./store.ts";
 
@@ -12,7 +16,7 @@ export type MarkDecision = "apply" | "skip" | "conflict";
  */
 export function decideMarks(
   marks: readonly StreamMark[] | undefined,
-  remembered: (stream: string) => bigint | undefined,
+  remembered: (stream: string) => bigint | number | undefined,
 ): MarkDecision | undefined {
   if (marks === undefined || marks.length === 0) return undefined;
   let apply = 0;
@@ -58,7 +62,7 @@ export function decide(
 /** Describes why a delta conflicted, for {@linkcode MarkConflictError}. */
 export function conflictDetail(
   marks: readonly StreamMark[] | undefined,
-  remembered: (stream: string) => bigint | undefined,
+  remembered: (stream: string) => bigint | number | undefined,
   claims: readonly string[] | undefined,
   held: (claim: string) => boolean,
 ): string {
@@ -88,7 +92,7 @@ export function conflictDetail(
 export function admits(
   namespace: string,
   delta: Delta<unknown>,
-  remembered: (stream: string) => bigint | undefined,
+  remembered: (stream: string) => bigint | number | undefined,
   held: (claim: string) => boolean,
 ): boolean {
   const decision = decide(

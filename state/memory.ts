@@ -9,14 +9,52 @@ import {
   type StateKey,
   type Store,
   type StoreLimits,
+  type StreamMark,
 } from "./store.ts";
 import { checkDeltaEntities, checkReadEntities } from "./_limits.ts";
-import { admits, rememberMarks } from "./_marks.ts";
+import { admits } from "./_marks.ts";
+
+/**
+ * An entry's exactly-once marks, packed: most entries see one or a few
+ * streams, and a `Map` of stream → bigint per entry cost about 250 bytes for
+ * four streams (the bulk of a dedup-on run's heap). So the store interns each
+ * stream name to a small number and keeps `[stream, position, stream,
+ * position, …]` in one exact-size array; a position is a number when it is a
+ * safe integer (a Kafka offset nearly always), a bigint otherwise. Past
+ * {@linkcode PACKED_STREAMS} streams the entry switches to a `Map` of the same
+ * interned numbers, so a lookup never scans a long array.
+ */
+type Marks = (number | bigint)[] | Map<number, number | bigint>;
+
+/** The most streams an entry keeps in its packed array before it switches to a `Map`. */
+const PACKED_STREAMS = 8;
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A position as a number when that is exact, else the bigint itself. */
+function packed(position: bigint): number | bigint {
+  return position >= MIN_SAFE && position <= MAX_SAFE
+    ? Number(position)
+    : position;
+}
+
+/** The position remembered for an interned stream, as stored (number or bigint). */
+function positionOf(
+  marks: Marks,
+  stream: number,
+): number | bigint | undefined {
+  if (marks instanceof Map) return marks.get(stream);
+  for (let i = 0; i < marks.length; i += 2) {
+    if (marks[i] === stream) return marks[i + 1];
+  }
+  return undefined;
+}
 
 interface Entry {
   value: unknown;
   expiresAt: number | undefined;
-  marks: Map<string, bigint> | undefined;
+  marks: Marks | undefined;
   claims: Map<string, number> | undefined;
 }
 
@@ -66,6 +104,8 @@ export class MemoryStore implements Store {
   // namespace → bucket → entity: no per-call key string (a bucket's decimal
   // text and a concatenation hashed anew for every delta cost more than the fold).
   #spaces = new Map<string, Map<number | null, Map<string, Entry>>>();
+  // stream name → its small number in packed marks (see Marks).
+  #streams = new Map<string, number>();
   #closed = false;
 
   /**
@@ -102,6 +142,56 @@ export class MemoryStore implements Store {
       return undefined;
     }
     return entry;
+  }
+
+  /** The position an entry remembers for a stream, or `undefined`. */
+  #remembered(
+    marks: Marks | undefined,
+    stream: string,
+  ): number | bigint | undefined {
+    if (marks === undefined) return undefined;
+    const id = this.#streams.get(stream);
+    return id === undefined ? undefined : positionOf(marks, id);
+  }
+
+  /** Raises each stream's remembered position to the mark's `to` (an applied delta's marks). */
+  #remember(entry: Entry, marks: readonly StreamMark[]): void {
+    for (const mark of marks) {
+      let id = this.#streams.get(mark.stream);
+      if (id === undefined) {
+        id = this.#streams.size;
+        this.#streams.set(mark.stream, id);
+      }
+      const list = entry.marks;
+      if (list === undefined) {
+        entry.marks = [id, packed(mark.to)];
+        continue;
+      }
+      if (list instanceof Map) {
+        const at = list.get(id);
+        if (at === undefined || mark.to > at) list.set(id, packed(mark.to));
+        continue;
+      }
+      let i = 0;
+      while (i < list.length && list[i] !== id) i += 2;
+      if (i < list.length) {
+        if (mark.to > list[i + 1]!) list[i + 1] = packed(mark.to);
+      } else if (list.length < PACKED_STREAMS * 2) {
+        // An exact-size copy: push() would grow the array's store by half plus 16 slots.
+        const grown = new Array<number | bigint>(list.length + 2);
+        for (let j = 0; j < list.length; j++) grown[j] = list[j]!;
+        grown[list.length] = id;
+        grown[list.length + 1] = packed(mark.to);
+        entry.marks = grown;
+      } else {
+        const map = new Map<number, number | bigint>();
+        for (let j = 0; j < list.length; j += 2) {
+          map.set(list[j] as number, list[j + 1]!);
+        }
+        map.set(id, packed(mark.to));
+        entry.marks = map;
+      }
+    }
   }
 
   #check(): void {
@@ -203,7 +293,8 @@ export class MemoryStore implements Store {
             const until = claims?.get(c);
             return until !== undefined && until > now;
           };
-          if (!admits(scope.namespace, delta, (s) => marks?.get(s), held)) {
+          const remembered = (s: string) => this.#remembered(marks, s);
+          if (!admits(scope.namespace, delta, remembered, held)) {
             skipped.push(i);
             continue;
           }
@@ -230,7 +321,7 @@ export class MemoryStore implements Store {
           }
         }
         if (delta.marks !== undefined) {
-          rememberMarks(entry.marks ??= new Map(), delta.marks);
+          this.#remember(entry, delta.marks);
         }
         if (delta.claims !== undefined && delta.claims.length > 0) {
           entry.claims ??= new Map();
@@ -308,6 +399,7 @@ export class MemoryStore implements Store {
   close(): Promise<void> {
     this.#closed = true;
     this.#spaces.clear();
+    this.#streams.clear();
     return Promise.resolve();
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { sum } from "../monoid/mod.ts";
 import { storeConformance } from "../testing/store_conformance.ts";
 import { MemoryStore } from "./memory.ts";
+import { MarkConflictError } from "./store.ts";
 
 storeConformance("MemoryStore", () => Promise.resolve(new MemoryStore()));
 
@@ -56,4 +57,47 @@ Deno.test("MemoryStore.merge() honours an aborted signal", async () => {
       signal: AbortSignal.abort(),
     }),
   );
+});
+
+Deno.test("MemoryStore keeps marks exact past the packed streams and past safe integers", async () => {
+  const store = new MemoryStore();
+  const scope = { namespace: "n", monoid: sum() };
+  const key = { entity: "e", bucket: null };
+  const big = 2n ** 63n - 5n;
+  const mark = (stream: string, from: bigint, to: bigint) => ({
+    stream,
+    from,
+    to,
+  });
+  // Twelve streams, one at a time: the entry outgrows its packed array.
+  for (let s = 0; s < 12; s++) {
+    const result = await store.merge(scope, [
+      { key, value: 1, marks: [mark(`s${s}`, big, big + 1n)] },
+    ]);
+    assert.equal(result.applied, 1);
+  }
+  for (let s = 0; s < 12; s++) {
+    const replay = await store.merge(scope, [
+      { key, value: 1, marks: [mark(`s${s}`, big, big + 1n)] },
+    ]);
+    assert.deepEqual(replay.skipped, [0], `s${s} is remembered`);
+    await assert.rejects(
+      store.merge(scope, [
+        { key, value: 1, marks: [mark(`s${s}`, big + 1n, big + 2n)] },
+      ]),
+      MarkConflictError,
+    );
+  }
+  // A position just past Number.MAX_SAFE_INTEGER is not rounded onto its neighbour.
+  const edge = BigInt(Number.MAX_SAFE_INTEGER);
+  await store.merge(scope, [{ key, value: 1, marks: [mark("x", 0n, edge)] }]);
+  const next = await store.merge(scope, [
+    { key, value: 1, marks: [mark("x", edge + 1n, edge + 1n)] },
+  ]);
+  assert.equal(next.applied, 1);
+  const again = await store.merge(scope, [
+    { key, value: 1, marks: [mark("x", edge + 1n, edge + 1n)] },
+  ]);
+  assert.deepEqual(again.skipped, [0]);
+  assert.equal(await store.get(scope, key), 14);
 });
