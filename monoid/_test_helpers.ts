@@ -13,8 +13,7 @@ const FLAGS: readonly MonoidFlag[] = ["commutative", "idempotent", "additive"];
  * must be false) and, when given, its codec format, in one comparison.
  */
 export function assertMonoidFlags(
-  // deno-lint-ignore no-explicit-any
-  monoid: Monoid<any>,
+  monoid: Monoid<unknown>,
   kind: string,
   flags: readonly MonoidFlag[],
   format?: string,

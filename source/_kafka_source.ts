@@ -1,5 +1,6 @@
 // The Kafka source's engine: turns client batches into records, holds each batch until acked, commits contiguous offsets.
 
+import { singlePassIterator } from "./_single_pass.ts";
 import { AckTracker } from "./ack_tracker.ts";
 import type { Source, SourceRecord } from "./source.ts";
 import {
@@ -294,19 +295,13 @@ class KafkaSource<T> implements Source<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
-    if (this.#iterated) {
-      throw new TypeError(
-        `${this.name} can be iterated only once: create a new source to read again`,
-      );
-    }
+    const iterator = singlePassIterator(
+      this,
+      this.#iterated,
+      () => this.#next(),
+    );
     this.#iterated = true;
-    return {
-      next: () => this.#next(),
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return iterator;
   }
 
   close(): Promise<void> {

@@ -5,17 +5,17 @@ import {
   ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
+  type DescribeTableCommandOutput,
   PutItemCommand,
   ScanCommand,
+  type ScanCommandOutput,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { delay } from "../internal/async.ts";
+import type { DynamoDBSendLike } from "./_handoff_dynamodb.ts";
 
-/** What a lease table needs of a DynamoDB client. */
-export interface LeaseClient {
-  // deno-lint-ignore no-explicit-any
-  send(command: any, options?: { abortSignal?: AbortSignal }): Promise<any>;
-}
+/** What a lease table needs of a DynamoDB client: the SDK's `DynamoDBClient` fits. */
+export type LeaseClient = DynamoDBSendLike;
 
 /** The checkpoint of a shard read to its end. */
 export const SHARD_END = "SHARD_END";
@@ -105,7 +105,7 @@ export class LeaseTable {
     for (let i = 0; i < 600; i++) {
       const described = await this.#client.send(
         new DescribeTableCommand({ TableName: this.table }),
-      );
+      ) as DescribeTableCommandOutput;
       if (described.Table?.TableStatus === "ACTIVE") return;
       await delay(100, signal);
     }
@@ -126,7 +126,7 @@ export class LeaseTable {
           ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         }),
         signal === undefined ? undefined : { abortSignal: signal },
-      );
+      ) as ScanCommandOutput;
       for (const item of page.Items ?? []) out.push(fromItem(item));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);

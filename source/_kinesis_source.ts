@@ -1,5 +1,6 @@
 // The Kinesis source's engine: leases, shard readers, the record queue, acks and checkpoints.
 
+import { singlePassIterator } from "./_single_pass.ts";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { delay } from "../internal/async.ts";
@@ -76,19 +77,13 @@ export class KinesisSource<T> implements KinesisSourceHandle<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
-    if (this.#iterated) {
-      throw new TypeError(
-        `${this.name} can be iterated only once: create a new source to read again`,
-      );
-    }
+    const iterator = singlePassIterator(
+      this,
+      this.#iterated,
+      () => this.#next(),
+    );
     this.#iterated = true;
-    return {
-      next: () => this.#next(),
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return iterator;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

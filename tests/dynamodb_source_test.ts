@@ -1,5 +1,6 @@
 // DynamoDB snapshot + Streams against DynamoDB Local: writes during the scan counted once after the handoff, resume exact.
 
+import { interleaved, pageCounter } from "./_bootstrap.ts";
 import assert from "node:assert/strict";
 import {
   BatchWriteItemCommand,
@@ -10,14 +11,11 @@ import {
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
-import { sum } from "../monoid/mod.ts";
-import { pipeline } from "../pipeline/mod.ts";
 import {
   DynamoDBSnapshotSource,
   DynamoDBStreamSource,
   MemoryCheckpoint,
 } from "../source/dynamodb.ts";
-import type { Source, SourceRecord } from "../source/source.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
@@ -78,35 +76,9 @@ function orders(prefix: string, n: number): Order[] {
   }));
 }
 
-function counter(store: MemoryStore) {
-  return pipeline<Order>("ddbviews")
-    .key((e) => e.page)
-    .value(() => 1)
-    .aggregate(sum())
-    .storeIn(store)
-    .build();
-}
-
-function interleaved<T>(
-  source: Source<T>,
-  between: (i: number) => Promise<void>,
-): Source<T> {
-  return {
-    name: source.name,
-    close: () => source.close(),
-    async *[Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
-      let i = 0;
-      for await (const batch of source) {
-        yield batch;
-        await between(i++);
-      }
-    },
-  };
-}
-
 async function assertCounts(
   store: MemoryStore,
-  p: ReturnType<typeof counter>,
+  p: ReturnType<typeof pageCounter<Order>>,
   all: Order[],
 ): Promise<void> {
   const want = new Map<string, number>();
@@ -128,7 +100,7 @@ Deno.test(
       const all = orders("a", 600);
       await put(table, all);
       const store = new MemoryStore();
-      const p = counter(store);
+      const p = pageCounter<Order>(store, "ddbviews");
       const snapshot = new DynamoDBSnapshotSource<Order>({
         client,
         streams,
@@ -193,7 +165,7 @@ Deno.test(
       const all = orders("r", 500);
       await put(table, all);
       const store = new MemoryStore();
-      const p = counter(store);
+      const p = pageCounter<Order>(store, "ddbviews");
       const checkpoint = new LaggingCheckpoint(3);
       const first = new DynamoDBSnapshotSource<Order>({
         client,

@@ -1,16 +1,14 @@
 // Mongo snapshot + change stream against mongo-java-server: writes during the scan counted once, SIGKILL resume exact.
 
+import { interleaved, pageCounter } from "./_bootstrap.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MongoClient, type ObjectId } from "mongodb";
-import { sum } from "../monoid/mod.ts";
-import { pipeline } from "../pipeline/mod.ts";
 import {
   MemoryCheckpoint,
   MongoChangeStreamSource,
   MongoSnapshotSource,
 } from "../source/mongo.ts";
-import type { Source, SourceRecord } from "../source/source.ts";
 import { KvStore } from "../state/kv.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
@@ -22,33 +20,6 @@ const mongo = await service("mongo");
 
 interface View {
   page: string;
-}
-
-function counter(store: MemoryStore | KvStore, name = "mviews") {
-  return pipeline<View>(name)
-    .key((e) => e.page)
-    .value(() => 1)
-    .aggregate(sum())
-    .storeIn(store)
-    .build();
-}
-
-/** Wraps a source, calling `between(i)` after batch `i` was handed on. */
-function interleaved<T>(
-  source: Source<T>,
-  between: (i: number) => Promise<void>,
-): Source<T> {
-  return {
-    name: source.name,
-    close: () => source.close(),
-    async *[Symbol.asyncIterator](): AsyncIterator<readonly SourceRecord<T>[]> {
-      let i = 0;
-      for await (const batch of source) {
-        yield batch;
-        await between(i++);
-      }
-    },
-  };
 }
 
 function page(i: number): string {
@@ -74,7 +45,7 @@ Deno.test(
       pages.push(...initial.map((d) => d.page));
       // No pause: documents written in the handoff's own second still belong to the scan.
       const store = new MemoryStore();
-      const p = counter(store);
+      const p = pageCounter<View>(store, "mviews");
       const checkpoint = new MemoryCheckpoint();
       const snapshot = new MongoSnapshotSource<View>({
         client,
@@ -248,7 +219,7 @@ Deno.test(
       );
       const store = await KvStore.open(kvPath);
       try {
-        const p = counter(store, name);
+        const p = pageCounter<View>(store, name);
         const want = new Map<string, number>();
         for (const d of docs) want.set(d.page, (want.get(d.page) ?? 0) + 1);
         for (const [pg, n] of want) {
