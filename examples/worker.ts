@@ -72,7 +72,7 @@ store:
   table: "\${MURMUR_DYNAMODB_TABLE:-murmur_state}"
   endpoint: "\${MURMUR_DYNAMODB_ENDPOINT:-}"
   region: "\${AWS_REGION:-us-east-1}"
-defaults: { batchWindow: 1s, batchMaxRecords: 200000, dedup: true }
+defaults: { batchWindow: 1s, dedup: true }
 pipelines:
   - name: "\${MURMUR_PIPELINE:-page_views}"
     key: page

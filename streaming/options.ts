@@ -22,7 +22,12 @@ export interface RetryBackoff {
 export interface BatchWindow {
   /** Write at least this often, in ms. Default: 1,000. */
   readonly time?: number;
-  /** Write as soon as this many records are folded. Default: 10,000. */
+  /**
+   * Write as soon as this many records are folded. Default: no record cap —
+   * `maxKeys` (what a flush costs the store) and `maxBytes` (what the
+   * records cost in memory) bound a flush instead, so a hot key's many
+   * records fold into one write.
+   */
   readonly maxRecords?: number;
   /**
    * Write as soon as the records and folded values held in memory reach
@@ -78,8 +83,8 @@ export interface RunOptions {
    * Fold deltas per (key, bucket) in memory and write ONE merge per key per
    * window: on time, on size, and at shutdown. Default: off, meaning each
    * write starts as soon as the previous one finished (records arriving
-   * meanwhile are still folded, one merge per key per write) and at most
-   * 10,000 records wait in memory.
+   * meanwhile are still folded, one merge per key per write, up to
+   * `maxKeys` entries and `maxBytes` bytes).
    */
   readonly batchWindow?: BatchWindow;
   /**
@@ -240,11 +245,9 @@ export function resolveOptions(
     batchTime: window === undefined
       ? 0
       : nonNegative(name, "batchWindow.time", window.time ?? 1000),
-    batchMax: positiveInteger(
-      name,
-      "batchWindow.maxRecords",
-      window?.maxRecords ?? 10_000,
-    ),
+    batchMax: window?.maxRecords === undefined
+      ? Number.POSITIVE_INFINITY
+      : positiveInteger(name, "batchWindow.maxRecords", window.maxRecords),
     batchMaxBytes: positiveInteger(
       name,
       "batchWindow.maxBytes",
