@@ -16,6 +16,8 @@ import {
 interface Slot<V> {
   readonly entity: string;
   readonly bucket: number | null;
+  /** The buffer the slot folds for; `null` once that buffer was written. */
+  owner: Buffer<V> | null;
   value: V;
   /** Values not folded yet (non-additive monoids fold them in bulk with `combineAll`). */
   pending: V[] | null;
@@ -27,10 +29,17 @@ interface Slot<V> {
 const SLOT_BYTES = 160;
 /** Rough heap cost of one buffered record (the record object and its event), for the byte bound. */
 const RECORD_BYTES = 200;
+/**
+ * The folder's slot index outlives buffers (a fresh map per flush spends
+ * more on growing it than on folding); past this many entries it starts
+ * anew at the next buffer.
+ */
+const INDEX_MAX = 1 << 17;
 
 /** What is folded in memory and not written yet. */
 export class Buffer<V> {
-  readonly buckets = new Map<number | null, Map<string, Slot<V>>>();
+  /** The buffer's slots, one per (key, bucket), in the order first folded. */
+  readonly list: Slot<V>[] = [];
   readonly exact: ExactDelta<V>[] = [];
   readonly batches: (readonly AnyRecord[])[] = [];
   readonly rejected = new Set<AnyRecord>();
@@ -44,16 +53,6 @@ export class Buffer<V> {
 
   get empty(): boolean {
     return this.records === 0;
-  }
-
-  /** The slots of one bucket, created on first use. */
-  slotsOf(bucket: number | null): Map<string, Slot<V>> {
-    let slots = this.buckets.get(bucket);
-    if (slots === undefined) {
-      slots = new Map();
-      this.buckets.set(bucket, slots);
-    }
-    return slots;
   }
 
   /** Counts a batch of records in. */
@@ -71,6 +70,9 @@ export class Folder<V> {
   readonly #checkValue: ((value: V) => void) | null;
   readonly #dedup: boolean;
   readonly #metrics: MetricsRecorder;
+  /** bucket → entity → the latest slot of that key (its owner says whether it is current). */
+  #index = new Map<number | null, Map<string, Slot<V>>>();
+  #indexed = 0;
 
   constructor(
     pipeline: Pipeline<unknown, V>,
@@ -84,9 +86,41 @@ export class Folder<V> {
     this.#metrics = metrics;
   }
 
+  /** The index of one bucket's slots, created on first use. */
+  #slotsOf(bucket: number | null): Map<string, Slot<V>> {
+    let slots = this.#index.get(bucket);
+    if (slots === undefined) {
+      slots = new Map();
+      this.#index.set(bucket, slots);
+    }
+    return slots;
+  }
+
+  /**
+   * Call when a buffer starts filling: drops the slot index once it grew
+   * past its bound (the buffer in flight keeps its own slots in its list).
+   */
+  begin(): void {
+    if (this.#indexed > INDEX_MAX) {
+      this.#index = new Map();
+      this.#indexed = 0;
+    }
+  }
+
+  /** Call when a buffer was written: its slots let go of their values and marks. */
+  release(buffer: Buffer<V>): void {
+    for (const slot of buffer.list) {
+      slot.owner = null;
+      slot.value = undefined as V;
+      slot.pending = null;
+      slot.marks = null;
+    }
+  }
+
   #newSlot(
     buffer: Buffer<V>,
     slots: Map<string, Slot<V>>,
+    stale: Slot<V> | undefined,
     entity: string,
     bucket: number | null,
     value: V,
@@ -95,12 +129,15 @@ export class Folder<V> {
     const slot: Slot<V> = {
       entity,
       bucket,
+      owner: buffer,
       value,
       pending: null,
       expiresAt,
       marks: null,
     };
     slots.set(entity, slot);
+    if (stale === undefined) this.#indexed++;
+    buffer.list.push(slot);
     buffer.slots++;
     buffer.bytes += SLOT_BYTES + entity.length * 2;
     return slot;
@@ -130,18 +167,20 @@ export class Folder<V> {
       }
       const bucket = buckets[i]!;
       if (bucket !== lastBucket || slots === undefined) {
-        slots = buffer.slotsOf(bucket);
+        slots = this.#slotsOf(bucket);
         lastBucket = bucket;
       }
       const entity = entities[i]!;
       const value = values[i]!;
-      let slot = slots.get(entity);
+      const found = slots.get(entity);
+      let slot = found?.owner === buffer ? found : undefined;
       try {
         if (checkValue !== null) checkValue(value);
         if (slot === undefined) {
           slot = this.#newSlot(
             buffer,
             slots,
+            found,
             entity,
             bucket,
             monoid.combine(monoid.identity(), value),
@@ -215,7 +254,11 @@ export class Folder<V> {
     }
     // One record has one time and one value, so all its items share a bucket.
     const bucket = p.buckets[from]!;
-    const slots = buffer.slotsOf(bucket);
+    const slots = this.#slotsOf(bucket);
+    const current = (entity: string) => {
+      const slot = slots.get(entity);
+      return slot?.owner === buffer ? slot : undefined;
+    };
     const mark = (slot: Slot<V>, i: number) => {
       if (this.#dedup) {
         this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
@@ -236,7 +279,7 @@ export class Folder<V> {
               break;
             }
           }
-          base ??= slots.get(entity)?.value;
+          base ??= current(entity)?.value;
           next.push(base === undefined ? lifted : monoid.combine(base, value));
         }
       } catch (error) {
@@ -245,12 +288,13 @@ export class Folder<V> {
     }
     for (let i = from; i < to; i++) {
       const entity = p.entities[i]!;
-      const slot = slots.get(entity);
+      const slot = current(entity);
       const folded = next === null ? lifted : next[i - from]!;
       if (slot === undefined) {
         const created = this.#newSlot(
           buffer,
           slots,
+          slots.get(entity),
           entity,
           bucket,
           folded,
@@ -287,28 +331,26 @@ export class Folder<V> {
   /** The buffer's folded deltas, one per (key, bucket), with their marks. */
   deltas(buffer: Buffer<V>): Delta<V>[] {
     const deltas: Delta<V>[] = [];
-    for (const slots of buffer.buckets.values()) {
-      for (const slot of slots.values()) {
-        if (slot.pending !== null) this.settle(slot);
-        const delta: {
-          key: StateKey;
-          value: V;
-          expiresAt?: number;
-          marks?: StreamMark[];
-        } = {
-          key: { entity: slot.entity, bucket: slot.bucket },
-          value: slot.value,
-        };
-        if (slot.expiresAt !== undefined) delta.expiresAt = slot.expiresAt;
-        if (slot.marks !== null) {
-          const marks: StreamMark[] = [];
-          for (const [stream, { from, to }] of slot.marks) {
-            marks.push({ stream, from, to });
-          }
-          delta.marks = marks;
+    for (const slot of buffer.list) {
+      if (slot.pending !== null) this.settle(slot);
+      const delta: {
+        key: StateKey;
+        value: V;
+        expiresAt?: number;
+        marks?: StreamMark[];
+      } = {
+        key: { entity: slot.entity, bucket: slot.bucket },
+        value: slot.value,
+      };
+      if (slot.expiresAt !== undefined) delta.expiresAt = slot.expiresAt;
+      if (slot.marks !== null) {
+        const marks: StreamMark[] = [];
+        for (const [stream, { from, to }] of slot.marks) {
+          marks.push({ stream, from, to });
         }
-        deltas.push(delta);
+        delta.marks = marks;
       }
+      deltas.push(delta);
     }
     return deltas;
   }

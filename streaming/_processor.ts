@@ -192,7 +192,10 @@ export class Processor<E, V> {
   #start(): void {
     const buffer = this.#buffer;
     this.#buffer = new Buffer<V>();
-    this.#flushing = this.#write(buffer).then(
+    this.#folder.begin();
+    this.#flushing = this.#write(buffer).finally(() =>
+      this.#folder.release(buffer)
+    ).then(
       () => {
         this.#flushing = null;
         const again = this.#again || this.options.batchTime === 0;
