@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   hashHigh,
   hashItem,
+  hllPatLen,
   murmurHash64A,
   REDIS_HLL_SEED,
   scratchBuffer,
@@ -103,4 +104,77 @@ Deno.test("utf8IntoScratch() writes lone surrogates as U+FFFD like TextEncoder",
     scratchBuffer().slice(0, written),
     new TextEncoder().encode(text),
   );
+});
+
+// Redis's hllPatLen() from a 64-bit hash: (run length << 14) | register index.
+function patLenOf(hash: bigint): number {
+  let bits = (hash >> 14n) | (1n << 50n);
+  let run = 1;
+  while ((bits & 1n) === 0n) {
+    bits >>= 1n;
+    run++;
+  }
+  return (run << 14) | Number(hash & 16383n);
+}
+
+Deno.test("hashItem() and hllPatLen() agree with the reference on every input path: short and long, string and bytes, ASCII or not", () => {
+  const encoder = new TextEncoder();
+  const random = seeded(11);
+  const alphabets = [
+    "abcdefghijklmnopqrstuvwxyz0123456789-_:/",
+    "\u0000\u007f",
+    "é\u0080ÿ",
+    "日本語",
+    "🦕",
+    "\ud800",
+  ];
+  for (let length = 0; length <= 40; length++) {
+    for (let round = 0; round < 6; round++) {
+      let text = "";
+      for (let i = 0; i < length; i++) {
+        text += String.fromCharCode(97 + Math.floor(random() * 26));
+      }
+      // One odd character at a random place, every round but the first.
+      const odd = alphabets[round]!;
+      if (round > 0 && length > 0) {
+        const at = Math.floor(random() * length);
+        const c = odd[Math.floor(random() * odd.length)]!;
+        text = text.slice(0, at) + c + text.slice(at + 1);
+      }
+      const utf8 = encoder.encode(text);
+      const bytes = Uint8Array.from(
+        { length },
+        () => Math.floor(random() * 256),
+      );
+      for (const [item, raw] of [[text, utf8], [bytes, bytes]] as const) {
+        for (const seed of [0, REDIS_HLL_SEED, 0x9747b28c, 0xffffffff]) {
+          const lo = hashItem(item, seed);
+          assert.equal(
+            (BigInt(hashHigh()) << 32n) | BigInt(lo),
+            reference(raw, BigInt(seed)),
+            `${JSON.stringify(item)}, seed ${seed}`,
+          );
+        }
+        assert.equal(
+          hllPatLen(item),
+          patLenOf(reference(raw, BigInt(REDIS_HLL_SEED))),
+          JSON.stringify(item),
+        );
+      }
+    }
+  }
+});
+
+Deno.test("hashItem() is right for a long string after a short one and the reverse (no stale bytes)", () => {
+  const encoder = new TextEncoder();
+  for (
+    const text of ["x".repeat(300), "ab", "é".repeat(20), "abc", "y".repeat(17)]
+  ) {
+    const lo = hashItem(text, REDIS_HLL_SEED);
+    assert.equal(
+      (BigInt(hashHigh()) << 32n) | BigInt(lo),
+      reference(encoder.encode(text), BigInt(REDIS_HLL_SEED)),
+      text,
+    );
+  }
 });

@@ -35,14 +35,16 @@ import {
   toBase64,
 } from "./_bytes.ts";
 import { IncompatibleSketchError } from "./_errors.ts";
-import { hashHigh, hashItem } from "./_murmurhash.ts";
+import { hashHighBits, hashLow } from "./_murmurhash.ts";
+import { nextProbe } from "./_probe.ts";
 
 export { IncompatibleSketchError } from "./_errors.ts";
 
 const MAGIC = [0x4d, 0x42, 0x46] as const; // "MBF"
 const VERSION = 1;
 const FORMAT = "murmur.bloom.v1";
-const SEED = 0x9747b28c;
+// As a signed 32-bit integer (the same bits), which the hash core takes without conversion.
+const SEED = 0x9747b28c | 0;
 const DEFAULT_CAPACITY = 10_000;
 const DEFAULT_FALSE_POSITIVE_RATE = 0.01;
 const MAX_BITS = 2 ** 31;
@@ -226,18 +228,20 @@ export class BloomFilter implements BloomFilterShape {
       );
     }
     const m = this.bits;
+    const k = this.hashes;
     const data = this.#data;
-    let x = hashItem(item, SEED) % m;
-    let y = hashHigh() % m;
+    // Enhanced double hashing (Dillinger and Manolios): probe x, step y.
+    let x = (hashLow(item, SEED) >>> 0) % m;
+    let y = (hashHighBits() >>> 0) % m;
     let changed = 0;
     for (let i = 1;; i++) {
       const byte = x >>> 3;
       const mask = 1 << (x & 7);
-      changed |= ~data[byte]! & mask;
-      data[byte]! |= mask;
-      if (i === this.hashes) break;
-      x += y;
-      if (x >= m) x -= m;
+      const old = data[byte]!;
+      changed |= ~old & mask;
+      data[byte] = old | mask;
+      if (i === k) break;
+      x = nextProbe(x, y, m);
       y += i;
       if (y >= m) y %= m;
     }
@@ -291,14 +295,14 @@ export class BloomFilter implements BloomFilterShape {
       );
     }
     const m = this.bits;
+    const k = this.hashes;
     const data = this.#data;
-    let x = hashItem(item, SEED) % m;
-    let y = hashHigh() % m;
+    let x = (hashLow(item, SEED) >>> 0) % m;
+    let y = (hashHighBits() >>> 0) % m;
     for (let i = 1;; i++) {
       if ((data[x >>> 3]! & (1 << (x & 7))) === 0) return false;
-      if (i === this.hashes) return true;
-      x += y;
-      if (x >= m) x -= m;
+      if (i === k) return true;
+      x = nextProbe(x, y, m);
       y += i;
       if (y >= m) y %= m;
     }

@@ -5,7 +5,7 @@ import {
 } from "./_test_helpers.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CodecError } from "../monoid/mod.ts";
+import { CodecError, type JsonValue } from "../monoid/mod.ts";
 import { assertMonoidLaws } from "../monoid/laws.ts";
 import {
   bloom,
@@ -216,6 +216,43 @@ Deno.test("bloom() is a commutative, idempotent monoid of kind bloom", () => {
     () => monoid.codec.fromJSON(new BloomFilter().toJSON()),
     CodecError,
   );
+});
+
+Deno.test("bloom: the bits an item sets are fixed by format v1 (filters written before stay readable)", () => {
+  // Written by the implementation of December 2026 before its hashing was
+  // rewritten: the same items must keep setting the same bits.
+  const items: (string | Uint8Array)[] = [
+    "",
+    "a",
+    "order-17",
+    "exactly16chars!!",
+    "seventeen chars!!",
+    "h\u00e9llo",
+    "\u65e5\u672c",
+    "\u{1f995}",
+    "x".repeat(40),
+    new Uint8Array([0, 1, 2, 255]),
+    new Uint8Array(20).fill(7),
+  ];
+  const golden = [
+    [50, 0.05, "AEgAEABAAAQVAAQAAAIEkQAgBAAAIARKCUAgKhEiBAIACAAAAMgQ"],
+    [
+      20,
+      0.0001,
+      "GREoWiXuxEQwAQrcItHM4DgebIwAUzgDKAIEQ4UQyUFnBUAAIS50hCAQnAAwEUpA",
+    ],
+    [3, 0.000001, "/v///7/3+///338="],
+  ] as const;
+  for (const [capacity, falsePositiveRate, data] of golden) {
+    const filter = new BloomFilter({ capacity, falsePositiveRate });
+    filter.addAll(items);
+    assert.equal((filter.toJSON() as { data: string }).data, data);
+    const stored = BloomFilter.fromJSON({
+      ...(filter.toJSON() as Record<string, JsonValue>),
+      data,
+    });
+    for (const item of items) assert.equal(stored.has(item), true);
+  }
 });
 
 Deno.test("bloom.toBytes() round trips through bytes and JSON", () => {
