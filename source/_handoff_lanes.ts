@@ -1,6 +1,5 @@
 // Reads a pinned list of objects or files in N lanes with stable positions, so a restart resumes exactly.
 
-import { AckTracker } from "./ack_tracker.ts";
 import type { SourceRecord } from "./source.ts";
 import {
   type Checkpoint,
@@ -68,9 +67,46 @@ export type MakeRecord<T> = (
   raw?: Uint8Array,
 ) => SourceRecord<T>;
 
-/** Who a {@linkcode LaneRecord} reports its ack to. */
-interface AckSink {
-  acked(stream: string, position: bigint): void;
+/**
+ * One lane's delivered records in order. A lane's positions only grow, so
+ * its committed position is the last record of the acked prefix: an ack
+ * flags its record and, at the head, walks the prefix (no search, no bigint
+ * arithmetic per record).
+ */
+class LaneQueue {
+  records: LaneRecord<unknown>[] = [];
+  head = 0;
+  /** The last record of the acked prefix (its position is built only when a checkpoint asks). */
+  #last: LaneRecord<unknown> | undefined = undefined;
+  readonly #onAck: () => void;
+
+  constructor(onAck: () => void) {
+    this.#onAck = onAck;
+  }
+
+  /** The highest position at or below which every delivered record was acked. */
+  get committed(): bigint | undefined {
+    return this.#last?.position;
+  }
+
+  acked(record: LaneRecord<unknown>): void {
+    this.#onAck();
+    const records = this.records;
+    let h = this.head;
+    if (records[h] !== record) return;
+    while (h < records.length && records[h]!.isAcked) h++;
+    this.#last = records[h - 1];
+    if (h === records.length) {
+      this.records = [];
+      this.head = 0;
+    } else if (h > 1024 && h * 2 > records.length) {
+      // Drop the acked prefix once it is the larger part: pushes and acks stay amortized O(1).
+      this.records = records.slice(h);
+      this.head = 0;
+    } else {
+      this.head = h;
+    }
+  }
 }
 
 /** A record of a lane source; a class, so a record costs one object and no closure. */
@@ -78,17 +114,18 @@ class LaneRecord<T> implements SourceRecord<T> {
   readonly value: T | undefined;
   readonly time: number;
   readonly stream: string;
-  readonly position: bigint;
   readonly error?: Error;
   readonly raw?: Uint8Array;
+  readonly #base: bigint;
   readonly #prefix: string;
   readonly #index: number;
-  #sink: AckSink | null;
+  #position: bigint | undefined = undefined;
+  #queue: LaneQueue | null;
 
   constructor(
-    sink: AckSink,
+    queue: LaneQueue,
     stream: string,
-    position: bigint,
+    base: bigint,
     prefix: string,
     index: number,
     value: T | undefined,
@@ -96,9 +133,9 @@ class LaneRecord<T> implements SourceRecord<T> {
     error: Error | undefined,
     raw: Uint8Array | undefined,
   ) {
-    this.#sink = sink;
+    this.#queue = queue;
     this.stream = stream;
-    this.position = position;
+    this.#base = base;
     this.#prefix = prefix;
     this.#index = index;
     this.value = value;
@@ -107,16 +144,25 @@ class LaneRecord<T> implements SourceRecord<T> {
     if (raw !== undefined) this.raw = raw;
   }
 
+  /** The item's ordinal in the high bits, the index in the low ones; built when first read. */
+  get position(): bigint {
+    return this.#position ??= this.#base | BigInt(this.#index);
+  }
+
   /** `"<item>:<index>"`, built when asked (most records never need it). */
   get id(): string {
     return `${this.#prefix}:${this.#index}`;
   }
 
+  get isAcked(): boolean {
+    return this.#queue === null;
+  }
+
   ack(): void {
-    const sink = this.#sink;
-    if (sink === null) return;
-    this.#sink = null;
-    sink.acked(this.stream, this.position);
+    const queue = this.#queue;
+    if (queue === null) return;
+    this.#queue = null;
+    queue.acked(this as LaneRecord<unknown>);
   }
 }
 
@@ -142,7 +188,8 @@ export interface LaneSettings {
 /** The engine behind the S3 and Parquet sources. */
 export class LaneReader<T> {
   readonly #settings: LaneSettings;
-  readonly #tracker = new AckTracker();
+  /** Each lane's queue, by lane number, once reading started. */
+  #queues: LaneQueue[] = [];
   #state: LaneState | null = null;
   #saver: CheckpointSaver;
   #merge: LaneMerge<SourceRecord<T>[]> | null = null;
@@ -170,7 +217,7 @@ export class LaneReader<T> {
     const state = this.#state;
     if (state === null) return null;
     const at = state.at.map((old, lane) => {
-      const p = this.#tracker.committable(this.#stream(lane, state.lanes));
+      const p = this.#queues[lane]?.committed;
       return p === undefined ? old : p.toString();
     });
     return { ...state, at };
@@ -229,13 +276,9 @@ export class LaneReader<T> {
   ): AsyncGenerator<SourceRecord<T>[]> {
     const state = this.#state = await this.#load(list);
     const merge = this.#merge = new LaneMerge<SourceRecord<T>[]>(capacity);
-    const sink: AckSink = {
-      acked: (stream, position) => {
-        if (this.#tracker.ack(stream, position)) {
-          this.#acked++;
-          this.#saver.touch();
-        }
-      },
+    const onAck = () => {
+      this.#acked++;
+      this.#saver.touch();
     };
     const lanes = state.lanes;
     for (let lane = 0; lane < lanes && lane < state.items.length; lane++) {
@@ -243,6 +286,7 @@ export class LaneReader<T> {
       const from = at === null || at === undefined
         ? { ordinal: -1, index: -1 }
         : splitLanePosition(BigInt(at));
+      const queue = this.#queues[lane] = new LaneQueue(onAck);
       merge.run(async (signal) => {
         const stream = this.#stream(lane, lanes);
         for (let o = lane; o < state.items.length; o += lanes) {
@@ -256,13 +300,11 @@ export class LaneReader<T> {
           const records =
             (prefix: string): MakeRecord<T> =>
             (index, value, time, error, raw) => {
-              const position = base | BigInt(index);
-              this.#tracker.delivered(stream, position);
               this.#records++;
-              return new LaneRecord(
-                sink,
+              const record = new LaneRecord(
+                queue,
                 stream,
-                position,
+                base,
                 prefix,
                 index,
                 value,
@@ -270,6 +312,8 @@ export class LaneReader<T> {
                 error,
                 raw,
               );
+              queue.records.push(record as LaneRecord<unknown>);
+              return record;
             };
           await readItem(
             state.items[o]!,

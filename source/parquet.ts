@@ -430,15 +430,21 @@ export class ParquetSource<T> implements Source<T> {
                 );
               }
               let batch: SourceRecord<T>[] = [];
-              const now = this.#now;
+              // Rows without a time extractor get the time their row group was read.
+              const readAt = this.#now();
               for (let i = 0; i < rows.length; i++) {
                 const index = first + i;
                 if (decode === undefined && time === undefined) {
-                  batch.push(
-                    make(index, rows[i] as T, now()),
-                  );
+                  batch.push(make(index, rows[i] as T, readAt));
                 } else {
-                  const f = this.#fields(rows[i]!, name, index, decode, time);
+                  const f = this.#fields(
+                    rows[i]!,
+                    name,
+                    index,
+                    decode,
+                    time,
+                    readAt,
+                  );
                   batch.push(make(index, f.value, f.time, f.error));
                 }
                 if (batch.length >= batchSize) {
@@ -464,18 +470,19 @@ export class ParquetSource<T> implements Source<T> {
     index: number,
     decode: ParquetSourceOptions<T>["decode"],
     time: ParquetSourceOptions<T>["time"],
+    readAt: number,
   ): { value: T | undefined; id: string; time: number; error?: Error } {
     const id = `${name}:${index}`;
     let value: T;
     try {
       value = decode === undefined ? row as T : decode(row, name, index);
-      if (time === undefined) return { value, id, time: this.#now() };
+      if (time === undefined) return { value, id, time: readAt };
       return { value, id, time: time(value, name, index) };
     } catch (error) {
       return {
         value: undefined,
         id,
-        time: this.#now(),
+        time: readAt,
         error: new TypeError(`${name} row ${index}: ${messageOf(error)}`, {
           cause: error,
         }),
