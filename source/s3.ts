@@ -252,6 +252,7 @@ export class S3JsonLinesSource<T> implements Source<T> {
     line: number,
     text: string,
     tooLong: boolean,
+    readAt: number,
   ): SourceRecord<T> {
     let why: string;
     let cause: unknown = undefined;
@@ -265,7 +266,7 @@ export class S3JsonLinesSource<T> implements Source<T> {
           ? json as T
           : this.#decode(json, key, line);
         const time = this.#time === null
-          ? this.#now()
+          ? readAt
           : this.#time(value, key, line);
         return make(line, value, time);
       } catch (error) {
@@ -278,7 +279,7 @@ export class S3JsonLinesSource<T> implements Source<T> {
     return make(
       line,
       undefined,
-      this.#now(),
+      readAt,
       new SyntaxError(`${object} line ${line}: ${why}`, { cause }),
       new TextEncoder().encode(text.slice(0, 1024)),
     );
@@ -336,11 +337,13 @@ export class S3JsonLinesSource<T> implements Source<T> {
         let batch: SourceRecord<T>[] = [];
         try {
           for await (const lines of splitLines(bytes, this.#maxLine, signal)) {
+            // Lines without a time extractor get the time their chunk was read.
+            const readAt = this.#now();
             for (const { line, text, tooLong } of lines) {
               if (line <= fromIndex) continue;
               if (!tooLong && isBlank(text)) continue;
               batch.push(
-                this.#record(make, key, object, line, text, tooLong),
+                this.#record(make, key, object, line, text, tooLong, readAt),
               );
               if (batch.length >= batchSize) {
                 if (!await emit(batch)) return;
