@@ -216,10 +216,13 @@ function hashBytes(b: Uint8Array, seed: number): number {
  * the register index in the low 14 bits and the run length (1..51) above.
  */
 export function hllPatLen(item: string | Uint8Array): number {
-  return typeof item === "string" ? hllString(item) : hllBytes(item);
+  return typeof item === "string"
+    ? hllPatLenOfString(item)
+    : hllPatLenOfBytes(item);
 }
 
-function hllString(s: string): number {
+/** {@linkcode hllPatLen} of a string (as its UTF-8 bytes). */
+export function hllPatLenOfString(s: string): number {
   const n = s.length;
   if (n <= SHORT) {
     const w0 = word(s, 0, n);
@@ -233,7 +236,8 @@ function hllString(s: string): number {
   return core.hll(loadString(s));
 }
 
-function hllBytes(b: Uint8Array): number {
+/** {@linkcode hllPatLen} of bytes. */
+export function hllPatLenOfBytes(b: Uint8Array): number {
   const n = b.length;
   if (n > SHORT) return core.hll(loadBytes(b));
   const w0 = byteWord(b, 0, n);

@@ -49,6 +49,8 @@ const DEFAULT_CAPACITY = 10_000;
 const DEFAULT_FALSE_POSITIVE_RATE = 0.01;
 const MAX_BITS = 2 ** 31;
 const MAX_HASHES = 255;
+// Scratch for one item's probe positions.
+const PROBES = new Int32Array(MAX_HASHES);
 
 const POPCOUNT = Uint8Array.from(
   { length: 256 },
@@ -233,17 +235,24 @@ export class BloomFilter implements BloomFilterShape {
     // Enhanced double hashing (Dillinger and Manolios): probe x, step y.
     let x = (hashLow(item, SEED) >>> 0) % m;
     let y = (hashHighBits() >>> 0) % m;
-    let changed = 0;
-    for (let i = 1;; i++) {
-      const byte = x >>> 3;
-      const mask = 1 << (x & 7);
-      const old = data[byte]!;
-      changed |= ~old & mask;
-      data[byte] = old | mask;
-      if (i === k) break;
+    // The positions first, then the bits: the loads of all k probes are
+    // then queued back to back rather than between the arithmetic.
+    const probes = PROBES;
+    for (let i = 0;;) {
+      probes[i] = x;
+      if (++i === k) break;
       x = nextProbe(x, y, m);
       y += i;
       if (y >= m) y %= m;
+    }
+    let changed = 0;
+    for (let i = 0; i < k; i++) {
+      const p = probes[i]!;
+      const byte = p >>> 3;
+      const mask = 1 << (p & 7);
+      const old = data[byte]!;
+      changed |= ~old & mask;
+      data[byte] = old | mask;
     }
     return changed !== 0;
   }

@@ -33,7 +33,7 @@ export { CodecError } from "../monoid/mod.ts";
 export type * from "../monoid/_types.ts";
 import { sketchMonoid } from "./_monoid.ts";
 import { fromBase64, toBase64 } from "./_bytes.ts";
-import { hllPatLen } from "./_murmurhash.ts";
+import { hllPatLenOfBytes, hllPatLenOfString } from "./_murmurhash.ts";
 
 const REGISTERS = 16384;
 const INDEX_MASK = REGISTERS - 1;
@@ -124,15 +124,15 @@ const histogram = new Float64Array(64);
 const splitScratch = new Uint8Array(5);
 // Two register arrays for comparing sparse sketches without allocating; created on first use.
 const scratchRegisters: (Uint8Array | undefined)[] = [undefined, undefined];
-// The register index of the element patLen() hashed last.
-let hashedIndex = 0;
-
-// Redis's hllPatLen(): leaves the register index in `hashedIndex` and returns
-// the run length of the 50 bits above it, with a sentinel at bit 50: 1..51.
-function patLen(item: string | Uint8Array): number {
-  const packed = hllPatLen(item);
-  hashedIndex = packed & INDEX_MASK;
-  return packed >>> 14;
+// Redis's hllPatLen() of an element, packed as (run length << 14) | register
+// index; the run length of the 50 bits above the index, with a sentinel at
+// bit 50, is 1..51. Throws the TypeError of `method` for anything else.
+function patLen(item: unknown, method: string): number {
+  if (typeof item === "string") return hllPatLenOfString(item);
+  if (item instanceof Uint8Array) return hllPatLenOfBytes(item);
+  throw new TypeError(
+    `${method} takes a string or a Uint8Array, got ${typeof item}`,
+  );
 }
 
 function scratch(slot: 0 | 1): Uint8Array {
@@ -421,14 +421,10 @@ export class HyperLogLog {
     item: string | Uint8Array,
     options: HyperLogLogOptions = {},
   ): HyperLogLog {
-    if (typeof item !== "string" && !(item instanceof Uint8Array)) {
-      throw new TypeError(
-        `HyperLogLog.of() takes a string or a Uint8Array, got ${typeof item}`,
-      );
-    }
+    const packed = patLen(item, "HyperLogLog.of()");
+    const count = packed >>> 14;
     const hll = new HyperLogLog(options);
-    const count = patLen(item);
-    hll.#setFirst(hashedIndex, count);
+    hll.#setFirst(packed & INDEX_MASK, count);
     hll.#cached = singleEstimate(count);
     return hll;
   }
@@ -583,13 +579,9 @@ export class HyperLogLog {
    * @throws {TypeError} When `item` is neither a string nor a Uint8Array.
    */
   add(item: string | Uint8Array): boolean {
-    if (typeof item !== "string" && !(item instanceof Uint8Array)) {
-      throw new TypeError(
-        `hll.add() takes a string or a Uint8Array, got ${typeof item}`,
-      );
-    }
-    const count = patLen(item);
-    const index = hashedIndex;
+    const packed = patLen(item, "hll.add()");
+    const count = packed >>> 14;
+    const index = packed & INDEX_MASK;
     const registers = this.#registers;
     if (registers !== null) {
       if (count <= registers[index]!) return false;
