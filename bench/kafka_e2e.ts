@@ -20,6 +20,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { sum } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { kafkaSource } from "../source/kafka.ts";
+import { seededRandom, Zipf } from "../source/mod.ts";
 import { MemoryStore, type Store } from "../state/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { ValkeyCache } from "../state/valkey.ts";
@@ -54,39 +55,6 @@ const kafka = await service("kafka");
 const dynamo = await service("dynamodb");
 const valkey = await service("valkey");
 
-/** Seeded uniform numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/** Zipf ranks 0..n-1 by inverse CDF over a cumulative table. */
-function zipf(n: number, s: number, random: () => number): () => number {
-  const cumulative = new Float64Array(n);
-  let total = 0;
-  for (let k = 0; k < n; k++) {
-    total += 1 / (k + 1) ** s;
-    cumulative[k] = total;
-  }
-  return () => {
-    const target = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cumulative[mid]! < target) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 interface PageView {
   page: string;
   user: string;
@@ -98,8 +66,8 @@ console.error(
   `producing ${EVENTS} page views (Zipf s=${ZIPF_S} over ${PAGES} pages) to ${topic} (${PARTITIONS} partitions)`,
 );
 await createTopic(kafka.brokers, topic, PARTITIONS);
-const random = seeded(42);
-const nextPage = zipf(PAGES, ZIPF_S, random);
+const random = seededRandom(42);
+const pages = new Zipf(PAGES, ZIPF_S, random);
 const distinct = new Set<number>();
 const produceStarted = performance.now();
 const CHUNK = 50_000;
@@ -107,7 +75,7 @@ for (let at = 0; at < EVENTS; at += CHUNK) {
   const size = Math.min(CHUNK, EVENTS - at);
   const base = Date.now();
   const messages = Array.from({ length: size }, (_, i) => {
-    const rank = nextPage();
+    const rank = pages.next();
     distinct.add(rank);
     const view: PageView = {
       page: `/p/${rank}`,

@@ -1,9 +1,28 @@
-// Shared by the service tests: a plain DynamoDB table with one string hash key, as source tables are.
+// Shared by the service tests: the state table on the stack's DynamoDB, and a plain table with one string hash key, as source tables are.
 
-import {
-  CreateTableCommand,
-  type DynamoDBClient,
-} from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ensureTable } from "../state/dynamodb.ts";
+import { awsConfig, type Endpoint, service } from "./_stack.ts";
+
+/** The stack's DynamoDB endpoint and a client, with the state table `table` made sure to exist. */
+export interface StateTable {
+  /** The DynamoDB endpoint. */
+  readonly endpoint: Endpoint;
+  /** A client of it. */
+  readonly client: DynamoDBClient;
+}
+
+/**
+ * Connects to the stack's DynamoDB and creates the state table `table` if
+ * it does not exist yet (`ensureTable`), failing loudly when the service
+ * is down.
+ */
+export async function stateTable(table: string): Promise<StateTable> {
+  const endpoint = await service("dynamodb");
+  const client = new DynamoDBClient(awsConfig(endpoint));
+  await ensureTable(client, table);
+  return { endpoint, client };
+}
 
 /** Options of {@linkcode createItemTable}. */
 export interface ItemTableOptions {

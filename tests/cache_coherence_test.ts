@@ -1,7 +1,6 @@
 // DynamoDB store + Valkey cache under concurrent writers and reading fillers: the cache ends equal to the store.
 
 import assert from "node:assert/strict";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { defineMonoid, max, type Monoid, sum } from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
 import {
@@ -10,20 +9,20 @@ import {
   type StateKey,
   type Store,
 } from "../state/mod.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { DynamoDBStore } from "../state/dynamodb.ts";
 import { MemoryStore } from "../state/memory.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { MemorySource } from "../source/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { ValkeyCache } from "../state/valkey.ts";
 import { storeConformance } from "../testing/mod.ts";
-import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { seededRandom } from "../internal/prng.ts";
+import { service, uniqueName } from "./_stack.ts";
+import { stateTable } from "./_dynamodb.ts";
 
-const dynamo = await service("dynamodb");
 const valkey = await service("valkey");
 const TABLE = "murmur_h5_coherence";
-const client = new DynamoDBClient(awsConfig(dynamo));
-await ensureTable(client, TABLE);
+const { client } = await stateTable(TABLE);
 const prefix = `${uniqueName("coherence")}:`;
 
 function cachedStore(): CachedStore {
@@ -68,18 +67,6 @@ storeConformance(
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** A deterministic random source, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs writers and readers (each with its own store and Valkey client) against the same keys. */
@@ -94,10 +81,13 @@ async function race<V>(
     entity: `e${i}`,
     bucket: i % 2 === 0 ? null : 86_400_000,
   }));
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const actor = () =>
     new CachedStore(
-      jittered(new DynamoDBStore(client, TABLE), rng(random() * 2 ** 32)),
+      jittered(
+        new DynamoDBStore(client, TABLE),
+        seededRandom(Math.floor(random() * 2 ** 32)),
+      ),
       new ValkeyCache({ url: valkey.url, keyPrefix: prefix }),
     );
   const writers = Array.from({ length: 3 }, actor);
@@ -125,8 +115,12 @@ async function race<V>(
     }
   };
   await Promise.all([
-    ...writers.map((w) => write(w, rng(Math.floor(random() * 2 ** 32)))),
-    ...readers.map((c) => read(c, rng(Math.floor(random() * 2 ** 32)))),
+    ...writers.map((w) =>
+      write(w, seededRandom(Math.floor(random() * 2 ** 32)))
+    ),
+    ...readers.map((c) =>
+      read(c, seededRandom(Math.floor(random() * 2 ** 32)))
+    ),
   ]);
   const store = new DynamoDBStore(client, TABLE);
   const truth = await store.getMany(scope, keys);

@@ -2,18 +2,24 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Redis } from "iovalkey";
 import { daily, days, sum } from "../monoid/mod.ts";
-import { pipeline, uniqueCount } from "../pipeline/mod.ts";
+import { type Pipeline, pipeline, uniqueCount } from "../pipeline/mod.ts";
 import { HyperLogLog } from "../sketch/hll.ts";
 import { kafkaDeadLetter, kafkaSource } from "../source/kafka.ts";
-import { CachedStore, type StateKey } from "../state/mod.ts";
-import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
+import { CachedStore, type Scope, type StateKey } from "../state/mod.ts";
+import { DynamoDBStore } from "../state/dynamodb.ts";
 import { ValkeyCache } from "../state/valkey.ts";
-import { run, type RunSummary } from "../streaming/mod.ts";
+import {
+  run,
+  type RunPipelineOptions,
+  type RunSummary,
+} from "../streaming/mod.ts";
+import { seededRandom } from "../internal/prng.ts";
 import { fileURLToPath } from "node:url";
-import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { service, uniqueName } from "./_stack.ts";
+import { stateTable } from "./_dynamodb.ts";
+import { pageTotals, wrongTotals } from "./_totals.ts";
 import { Worker } from "./_process.ts";
 import {
   createTopic,
@@ -27,35 +33,22 @@ import {
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const kafka = await service("kafka");
-const dynamo = await service("dynamodb");
 const TABLE = "murmur_h6_e2e";
-const client = new DynamoDBClient(awsConfig(dynamo));
-await ensureTable(client, TABLE);
+const { endpoint: dynamo, client } = await stateTable(TABLE);
 
 interface View {
   page: string;
   user: string;
 }
 
-/** A small deterministic generator, so expected totals are known. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
+/** Deterministic page views (seeded), so expected totals are known. */
 function views(
   count: number,
   pages: number,
   users: number,
   seed: number,
 ): View[] {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: count }, () => ({
     page: `/p${Math.floor(random() * random() * pages)}`,
     user: `u${Math.floor(random() * users)}`,
@@ -70,22 +63,9 @@ function messagesOf(events: readonly View[], time?: (i: number) => number) {
   }));
 }
 
-function totals(events: readonly View[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const event of events) {
-    out.set(event.page, (out.get(event.page) ?? 0) + 1);
-  }
-  return out;
-}
-
-/** Runs a pipeline over a fresh Kafka source until the group committed the whole topic. */
-async function runUntilCommitted(
-  build: (source: ReturnType<typeof kafkaSource<View>>) => Promise<RunSummary>,
-  topic: string,
-  groupId: string,
-  stop: AbortController,
-): Promise<RunSummary> {
-  const source = kafkaSource<View>({
+/** A Kafka source of page views with quick heartbeats, commits and fetches. */
+function viewSource(topic: string, groupId: string) {
+  return kafkaSource<View>({
     brokers: kafka.brokers,
     topic,
     groupId,
@@ -93,7 +73,46 @@ async function runUntilCommitted(
     commitInterval: 100,
     maxWaitTime: 200,
   });
-  const running = build(source);
+}
+
+/** Views per page, unwindowed, stored in `store`. */
+function pageViews(name: string, store: DynamoDBStore) {
+  return pipeline<View>(name)
+    .key((e) => e.page)
+    .value(() => 1)
+    .aggregate(sum())
+    .storeIn(store)
+    .build();
+}
+
+/** Checks that `store` holds exactly the number of `events` of each page. */
+async function assertPageTotals(
+  store: DynamoDBStore,
+  scope: Scope<number>,
+  events: readonly View[],
+): Promise<void> {
+  const expected = pageTotals(events, (e) => e.page);
+  assert.deepEqual(await wrongTotals(store, scope, expected), []);
+}
+
+/**
+ * Runs a pipeline with exactly-once on and a 200 ms batch window over a
+ * fresh Kafka source until the group committed the whole topic.
+ */
+async function runUntilCommitted<V>(
+  p: Pipeline<View, V>,
+  topic: string,
+  groupId: string,
+  options: RunPipelineOptions<View> = {},
+): Promise<RunSummary> {
+  const stop = new AbortController();
+  const running = run(p, {
+    source: viewSource(topic, groupId),
+    batchWindow: { time: 200 },
+    dedup: true,
+    signal: stop.signal,
+    ...options,
+  });
   const committed = waitForCommits(kafka.brokers, groupId, topic);
   await Promise.race([committed, running]);
   stop.abort();
@@ -112,35 +131,15 @@ Deno.test({
     await produce(kafka.brokers, topic, messagesOf(events), 1_000);
 
     const store = new DynamoDBStore(client, TABLE);
-    const counts = pipeline<View>(uniqueName("page_views"))
-      .key((e) => e.page)
-      .value(() => 1)
-      .aggregate(sum())
-      .storeIn(store)
-      .build();
-    const stop = new AbortController();
+    const counts = pageViews(uniqueName("page_views"), store);
     const summary = await runUntilCommitted(
-      (source) =>
-        run(counts, {
-          source,
-          batchWindow: { time: 200 },
-          dedup: true,
-          signal: stop.signal,
-        }),
+      counts,
       topic,
       uniqueName("e2e-sum-group"),
-      stop,
     );
     assert.equal(summary.events, 6_000);
     assert.equal(summary.unacked, 0);
-
-    const expected = totals(events);
-    const keys: StateKey[] = [...expected.keys()].map((page) => ({
-      entity: page,
-      bucket: null,
-    }));
-    const stored = await store.getMany(counts.scope, keys);
-    assert.deepEqual(stored, [...expected.values()]);
+    await assertPageTotals(store, counts.scope, events);
     assert.ok(
       summary.merges < events.length / 5,
       `the batch window folds: ${summary.merges} merges for ${events.length} events`,
@@ -174,19 +173,7 @@ Deno.test({
     try {
       for (const [i, events] of [first, second].entries()) {
         await produce(kafka.brokers, topic, messagesOf(events), 1_000);
-        const stop = new AbortController();
-        await runUntilCommitted(
-          (source) =>
-            run(visitors, {
-              source,
-              batchWindow: { time: 200 },
-              dedup: true,
-              signal: stop.signal,
-            }),
-          topic,
-          groupId,
-          stop,
-        );
+        await runUntilCommitted(visitors, topic, groupId);
         // Reading through the cache after the first run fills it, so the second run writes through with PFMERGE.
         if (i === 0) {
           await new CachedStore(store, cache).getMany(visitors.scope, keys);
@@ -251,18 +238,10 @@ Deno.test({
       .window(window)
       .storeIn(store)
       .build();
-    const stop = new AbortController();
     await runUntilCommitted(
-      (source) =>
-        run(daily_views, {
-          source,
-          batchWindow: { time: 200 },
-          dedup: true,
-          signal: stop.signal,
-        }),
+      daily_views,
       topic,
       uniqueName("e2e-daily-group"),
-      stop,
     );
     const expected = new Map<string, { key: StateKey; count: number }>();
     events.forEach((event, i) => {
@@ -294,24 +273,11 @@ Deno.test({
     const groupId = uniqueName("e2e-pair-group");
     await createTopic(kafka.brokers, topic, 4);
     const store = new DynamoDBStore(client, TABLE);
-    const counts = pipeline<View>(uniqueName("pair_views"))
-      .key((e) => e.page)
-      .value(() => 1)
-      .aggregate(sum())
-      .storeIn(store)
-      .build();
+    const counts = pageViews(uniqueName("pair_views"), store);
     const worker = () => {
       const stop = new AbortController();
-      const source = kafkaSource<View>({
-        brokers: kafka.brokers,
-        topic,
-        groupId,
-        heartbeatInterval: 300,
-        commitInterval: 100,
-        maxWaitTime: 200,
-      });
       const done = run(counts, {
-        source,
+        source: viewSource(topic, groupId),
         batchWindow: { time: 150 },
         dedup: true,
         signal: stop.signal,
@@ -338,12 +304,7 @@ Deno.test({
 
     assert.ok(first.events > 0 && second.events > 0, "both workers read");
     assert.equal(first.unacked + second.unacked, 0);
-    const expected = totals(batches.flat());
-    const stored = await store.getMany(
-      counts.scope,
-      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
-    );
-    assert.deepEqual(stored, [...expected.values()]);
+    await assertPageTotals(store, counts.scope, batches.flat());
   },
 });
 
@@ -378,29 +339,15 @@ Deno.test({
       .storeIn(store)
       .build();
     const deadLetter = kafkaDeadLetter({ brokers: kafka.brokers, topic: dlq });
-    const stop = new AbortController();
     const summary = await runUntilCommitted(
-      (source) =>
-        run(counts, {
-          source,
-          batchWindow: { time: 200 },
-          dedup: true,
-          deadLetter,
-          signal: stop.signal,
-        }),
+      counts,
       topic,
       uniqueName("e2e-poison-group"),
-      stop,
+      { deadLetter },
     );
     await deadLetter.close();
     assert.equal(summary.deadLetters, 2);
-
-    const expected = totals(good);
-    const stored = await store.getMany(
-      counts.scope,
-      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
-    );
-    assert.deepEqual(stored, [...expected.values()]);
+    await assertPageTotals(store, counts.scope, good);
 
     const letters = await readTopic(kafka.brokers, dlq, 2);
     assert.equal(letters.length, 2);
@@ -511,12 +458,10 @@ Deno.test({
       assert.equal(summary.unacked, 0);
       assert.ok(Number(summary.events) > 0, "each worker read a share");
     }
-    const expected = totals(batches.flat());
-    const store = new DynamoDBStore(client, TABLE);
-    const stored = await store.getMany(
+    await assertPageTotals(
+      new DynamoDBStore(client, TABLE),
       { namespace: name, monoid: sum() },
-      [...expected.keys()].map((page) => ({ entity: page, bucket: null })),
+      batches.flat(),
     );
-    assert.deepEqual(stored, [...expected.values()]);
   },
 });

@@ -18,10 +18,10 @@
 
 import process from "node:process";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { seededRandom } from "../../internal/prng.ts";
 import { sum } from "../../monoid/mod.ts";
 import { pipeline } from "../../pipeline/mod.ts";
 import { kafkaSource } from "../../source/kafka.ts";
+import { seededRandom, Zipf } from "../../source/mod.ts";
 import { DynamoDBStore, ensureTable } from "../../state/dynamodb.ts";
 import { type MetricsRecorder, noopMetrics, run } from "../../streaming/mod.ts";
 import { createTopic, highWatermarks, produce } from "../../tests/_kafka.ts";
@@ -47,21 +47,10 @@ const kafka = await service("kafka");
 const dynamo = await service("dynamodb");
 const db = new DynamoDBClient(awsConfig(dynamo));
 
-// Zipf(1) page ranks by inverse CDF.
-const random = seededRandom(7);
-const cumulative = new Float64Array(PAGES);
-let total = 0;
-for (let k = 0; k < PAGES; k++) cumulative[k] = total += 1 / (k + 1);
+// Zipf(1) page ranks.
+const pages = new Zipf(PAGES, 1, seededRandom(7));
 function page(): string {
-  const target = random() * total;
-  let lo = 0;
-  let hi = PAGES - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cumulative[mid]! < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return `/p/${lo}`;
+  return `/p/${pages.next()}`;
 }
 
 // --topic reuses a topic an earlier run produced (same --events), e.g. to profile one side.
