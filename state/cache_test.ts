@@ -9,6 +9,7 @@ import {
 } from "./cache.ts";
 import { MemoryStore } from "./memory.ts";
 import type { Scope, StateKey, Store } from "./store.ts";
+import { zeroCacheStats } from "./_cache_stats.ts";
 
 const scope: Scope<number> = { namespace: "clicks", monoid: sum() };
 const key: StateKey = { entity: "post:1", bucket: null };
@@ -244,15 +245,7 @@ function brokenCache(): Cache {
     beginWrite: () => fail("beginWrite"),
     merge: () => fail("merge"),
     invalidate: () => fail("invalidate"),
-    stats: () => ({
-      hits: 0,
-      misses: 0,
-      fills: 0,
-      fillsRefused: 0,
-      updates: 0,
-      invalidations: 0,
-      errors: 0,
-    }),
+    stats: zeroCacheStats,
     close: () => Promise.resolve(),
   };
 }

@@ -15,6 +15,7 @@ import {
   DEFAULT_WRITE_LEASE_MS,
 } from "./cache.ts";
 import type { Delta, MergeResult, Scope, StateKey } from "./store.ts";
+import { zeroCacheStats } from "./_cache_stats.ts";
 import { scopedKeyString, uniqueStateKeys } from "../internal/state_key.ts";
 
 /** Options for {@linkcode MemoryCache}. */
@@ -81,15 +82,7 @@ export class MemoryCache implements Cache {
   #entries = new Map<string, MemoryEntry>();
   #counter = 0;
   #closed = false;
-  #stats = {
-    hits: 0,
-    misses: 0,
-    fills: 0,
-    fillsRefused: 0,
-    updates: 0,
-    invalidations: 0,
-    errors: 0,
-  };
+  #stats = zeroCacheStats();
 
   /**
    * Creates an empty cache.

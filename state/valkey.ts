@@ -42,6 +42,7 @@ import {
 } from "./cache.ts";
 import type { Delta, MergeResult, Scope, StateKey } from "./store.ts";
 import { BEGIN, FILL, INVALIDATE, LEASE, MERGE } from "./_valkey_scripts.ts";
+import { zeroCacheStats } from "./_cache_stats.ts";
 
 /** Options for {@linkcode ValkeyCache}. */
 export interface ValkeyCacheOptions {
@@ -204,15 +205,7 @@ export class ValkeyCache implements Cache {
   #batch: number;
   #cluster: boolean;
   #metaTtl: string;
-  #stats = {
-    hits: 0,
-    misses: 0,
-    fills: 0,
-    fillsRefused: 0,
-    updates: 0,
-    invalidations: 0,
-    errors: 0,
-  };
+  #stats = zeroCacheStats();
 
   /**
    * Creates the client; it connects on first use.
