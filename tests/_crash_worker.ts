@@ -12,43 +12,28 @@ import type {
   MergeOptions,
   MergeResult,
   Scope,
-  StateKey,
   Store,
 } from "../state/mod.ts";
-import { type MetricsRecorder, run } from "../streaming/mod.ts";
+import { ForwardingStore } from "../testing/_forwarding_store.ts";
+import { run } from "../streaming/mod.ts";
 import { awsConfig, service } from "./_stack.ts";
+import { say, stepMetrics, stopOnSigterm, workerArgs } from "./_steps.ts";
 
-const [topic, groupId, table, name] = Deno.args;
-if (!topic || !groupId || !table || !name) {
-  console.error(
-    "usage: _crash_worker.ts <topic> <group> <table> <pipeline>",
-  );
-  Deno.exit(2);
-}
-
-const say = (line: Record<string, unknown>) =>
-  console.log(JSON.stringify(line));
+const { topic, group: groupId, table, pipeline: name } = workerArgs(
+  "_crash_worker.ts",
+  ["topic", "group", "table", "pipeline"],
+);
 
 /**
  * Writes each merge in small sequential chunks and reports every chunk, so the
  * test can kill the process between two chunks of one flush: a merge that is
  * partly applied, as a crash in the middle of a real store call leaves it.
  */
-class ChunkedStore implements Store {
-  readonly name: string;
-  constructor(readonly inner: Store, readonly chunk: number) {
-    this.name = inner.name;
+class ChunkedStore extends ForwardingStore {
+  constructor(inner: Store, readonly chunk: number) {
+    super(inner);
   }
-  get<V>(scope: Scope<V>, key: StateKey): Promise<V | undefined> {
-    return this.inner.get(scope, key);
-  }
-  getMany<V>(
-    scope: Scope<V>,
-    keys: readonly StateKey[],
-  ): Promise<(V | undefined)[]> {
-    return this.inner.getMany(scope, keys);
-  }
-  async merge<V>(
+  override async merge<V>(
     scope: Scope<V>,
     deltas: readonly Delta<V>[],
     options?: MergeOptions,
@@ -69,9 +54,6 @@ class ChunkedStore implements Store {
     }
     return { applied, skipped };
   }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 const kafka = await service("kafka");
@@ -87,21 +69,7 @@ const counts = pipeline<{ page: string }>(name)
   .storeIn(store)
   .build();
 
-const metrics: MetricsRecorder = {
-  eventsIn: (_pipeline, count) => say({ step: "read", count }),
-  merged: (_pipeline, deltas) => say({ step: "merged", deltas }),
-  flushed: (_pipeline, records, keys) =>
-    say({ step: "flushed", records, keys }),
-  error: (_pipeline, error) => say({ step: "error", error: String(error) }),
-  retried: () => {},
-  deadLettered: () => {},
-  dedupSkipped: (_pipeline, count) => say({ step: "skipped", count }),
-  debounced: () => {},
-  lag: () => {},
-};
-
-const stop = new AbortController();
-Deno.addSignalListener("SIGTERM", () => stop.abort());
+const signal = stopOnSigterm();
 
 const source = kafkaSource<{ page: string }>({
   brokers: kafka.brokers,
@@ -126,8 +94,8 @@ const summary = await run(counts, {
   source,
   batchWindow: { time: 400 },
   dedup: true,
-  metrics,
-  signal: stop.signal,
+  metrics: stepMetrics(),
+  signal,
 });
 say({ step: "stopped", events: summary.events, unacked: summary.unacked });
 await store.close();

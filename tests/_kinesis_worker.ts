@@ -10,17 +10,12 @@ import { kinesisSource } from "../source/kinesis.ts";
 import { DynamoDBStore } from "../state/dynamodb.ts";
 import { run } from "../streaming/mod.ts";
 import { awsConfig, service } from "./_stack.ts";
+import { say, stepMetrics, stopOnSigterm, workerArgs } from "./_steps.ts";
 
-const [stream, leaseTable, stateTable, name, mode, workerId] = Deno.args;
-if (!stream || !leaseTable || !stateTable || !name || !mode || !workerId) {
-  console.error(
-    "usage: _kinesis_worker.ts <stream> <leaseTable> <stateTable> <pipeline> <marks|claims> <workerId>",
-  );
-  Deno.exit(2);
-}
-
-const say = (line: Record<string, unknown>) =>
-  console.log(JSON.stringify(line));
+const { stream, leaseTable, stateTable, name, mode, workerId } = workerArgs(
+  "_kinesis_worker.ts",
+  ["stream", "leaseTable", "stateTable", "name", "mode", "workerId"],
+);
 
 interface View {
   readonly page: string;
@@ -53,26 +48,14 @@ const source = kinesisSource<View>({
   onLease: (event) => say({ step: "lease", at: Date.now(), ...event }),
 });
 
-const stop = new AbortController();
-Deno.addSignalListener("SIGTERM", () => stop.abort());
-
+const signal = stopOnSigterm();
 say({ step: "started", worker: workerId });
 const summary = await run(views, {
   source,
   batchWindow: { time: 200 },
   dedup: true,
-  signal: stop.signal,
-  metrics: {
-    eventsIn: (_p, count) => say({ step: "read", count }),
-    merged: () => {},
-    flushed: (_p, records) => say({ step: "flushed", records }),
-    error: (_p, error) => say({ step: "error", error: String(error) }),
-    retried: () => {},
-    deadLettered: () => {},
-    dedupSkipped: (_p, count) => say({ step: "skipped", count }),
-    debounced: () => {},
-    lag: () => {},
-  },
+  signal,
+  metrics: stepMetrics(),
 });
 say({ step: "stopped", events: summary.events, unacked: summary.unacked });
 kinesis.destroy();
