@@ -152,6 +152,29 @@ export class ByteReader {
     }
   }
 
+  /** Like {@linkcode ByteReader.header}, accepting any of `versions`; returns the one read. */
+  headerVersion(
+    magic: readonly number[],
+    versions: readonly number[],
+    name: string,
+  ): number {
+    const got = this.take(magic.length, "header");
+    for (let i = 0; i < magic.length; i++) {
+      if (got[i] !== magic[i]) {
+        this.fail(`bad header: these bytes are not a ${name}`);
+      }
+    }
+    const version = this.take(1, "version")[0]!;
+    if (!versions.includes(version)) {
+      this.fail(
+        `unsupported version ${version}; this build reads versions ${
+          versions.join(", ")
+        }`,
+      );
+    }
+    return version;
+  }
+
   end(): void {
     if (this.remaining !== 0) {
       this.fail(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { nextProbe } from "./_probe.ts";
+import { blockOf } from "./_bloom_blocked.ts";
 
 Deno.test("nextProbe() is (x + y) mod m for every m up to 2^31", () => {
   fc.assert(
@@ -25,4 +26,22 @@ Deno.test("nextProbe() is (x + y) mod m for every m up to 2^31", () => {
       }
     }
   }
+});
+
+Deno.test("blockOf() is floor((h >>> 1) * blocks / 2^31), exactly, for every block count up to 2^22", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 1, max: 2 ** 22 }),
+      (h, blocks) => {
+        assert.equal(
+          blockOf(h, blocks),
+          Number((BigInt(h >>> 1) * BigInt(blocks)) >> 31n),
+        );
+      },
+    ),
+    { numRuns: 20_000 },
+  );
+  assert.equal(blockOf(2 ** 32 - 1, 2 ** 22 - 1), 2 ** 22 - 2);
+  assert.equal(blockOf(0, 7), 0);
 });

@@ -37,11 +37,14 @@ import {
 import { IncompatibleSketchError } from "./_errors.ts";
 import { hashHighBits, hashLow } from "./_murmurhash.ts";
 import { nextProbe } from "./_probe.ts";
+import { BLOCK_BITS, blockedBits, blockOf } from "./_bloom_blocked.ts";
 
 export { IncompatibleSketchError } from "./_errors.ts";
 
 const MAGIC = [0x4d, 0x42, 0x46] as const; // "MBF"
+// The version byte names the layout: 1 standard, 2 blocked.
 const VERSION = 1;
+const VERSION_BLOCKED = 2;
 const FORMAT = "murmur.bloom.v1";
 // As a signed 32-bit integer (the same bits), which the hash core takes without conversion.
 const SEED = 0x9747b28c | 0;
@@ -49,6 +52,10 @@ const DEFAULT_CAPACITY = 10_000;
 const DEFAULT_FALSE_POSITIVE_RATE = 0.01;
 const MAX_BITS = 2 ** 31;
 const MAX_HASHES = 255;
+// The blocked layout's probe sequence: the golden-ratio Weyl step and a
+// MurmurHash3 finalizer multiplier.
+const WEYL = 0x9e3779b9 | 0;
+const MIX = 0x85ebca6b | 0;
 // Scratch for one item's probe positions.
 const PROBES = new Int32Array(MAX_HASHES);
 
@@ -76,7 +83,28 @@ export interface BloomFilterOptions {
    * @default {0.01}
    */
   readonly falsePositiveRate?: number;
+  /**
+   * Where an item's probes fall; see {@linkcode BloomLayout}. Filters of
+   * different layouts never merge.
+   *
+   * @default {"standard"}
+   */
+  readonly layout?: BloomLayout;
 }
+
+/**
+ * How a filter places an item's probes.
+ *
+ * - `"standard"`: anywhere in the bit array (enhanced double hashing over
+ *   all bits), the classic filter and the smallest for its rate; an add
+ *   touches `hashes` cache lines.
+ * - `"blocked"`: all in one 512-bit block (one 64-byte cache line) that the
+ *   item's hash picks, so an add or a lookup touches one cache line: about
+ *   twice as fast on filters larger than the CPU cache, for a few percent
+ *   more bits at rates around 1 % (more at very small rates; sized so the
+ *   rate still holds at `capacity` items).
+ */
+export type BloomLayout = "standard" | "blocked";
 
 /** The size of a filter: what must match for two filters to merge. */
 export interface BloomFilterShape {
@@ -88,6 +116,8 @@ export interface BloomFilterShape {
   readonly bits: number;
   /** Number of hash probes per item, k = round(m/n · ln 2), at least 1. */
   readonly hashes: number;
+  /** Where the probes fall; see {@linkcode BloomLayout}. */
+  readonly layout: BloomLayout;
 }
 
 /**
@@ -104,14 +134,26 @@ export interface BloomFilterShape {
  * assert.equal(Math.ceil(bits / 8), 11982);
  * ```
  *
- * @param options Capacity and false-positive rate (defaults 10 000 and 0.01).
+ * @example The blocked layout rounds up to whole 512-bit blocks
+ * ```ts
+ * import { bloomShape } from "@murmur/core/sketch/bloom";
+ * import assert from "node:assert/strict";
+ * const shape = bloomShape({ capacity: 10_000, layout: "blocked" });
+ * assert.equal(shape.bits % 512, 0);
+ * assert.equal(shape.bits > 95851, true);
+ * assert.equal(shape.hashes, 7);
+ * ```
+ *
+ * @param options Capacity, false-positive rate and layout (defaults 10 000,
+ * 0.01 and `"standard"`).
  * @returns The shape.
  * @throws {RangeError} When the capacity is not a positive integer, the
- * rate is not strictly between 0 and 1, or the filter would need more than
- * 2^31 bits or 255 probes.
+ * rate is not strictly between 0 and 1, the layout is unknown, or the filter
+ * would need more than 2^31 bits or 255 probes.
  */
 export function bloomShape(options: BloomFilterOptions = {}): BloomFilterShape {
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
+  const layout = options.layout ?? "standard";
   const falsePositiveRate = options.falsePositiveRate ??
     DEFAULT_FALSE_POSITIVE_RATE;
   if (!Number.isSafeInteger(capacity) || capacity < 1) {
@@ -124,16 +166,46 @@ export function bloomShape(options: BloomFilterOptions = {}): BloomFilterShape {
       `bloom: falsePositiveRate must be between 0 and 1 (exclusive), got ${falsePositiveRate}`,
     );
   }
-  const bits = Math.ceil(
-    -capacity * Math.log(falsePositiveRate) / (Math.LN2 * Math.LN2),
-  );
-  const hashes = Math.max(1, Math.round(bits / capacity * Math.LN2));
-  if (bits > MAX_BITS || hashes > MAX_HASHES) {
+  if (layout !== "standard" && layout !== "blocked") {
     throw new RangeError(
-      `bloom: capacity ${capacity} at rate ${falsePositiveRate} needs ${bits} bits and ${hashes} probes; the limits are 2^31 bits and 255 probes`,
+      `bloom: layout must be "standard" or "blocked", got ${String(layout)}`,
     );
   }
-  return { capacity, falsePositiveRate, bits, hashes };
+  const standardBits = Math.ceil(
+    -capacity * Math.log(falsePositiveRate) / (Math.LN2 * Math.LN2),
+  );
+  const hashes = Math.max(1, Math.round(standardBits / capacity * Math.LN2));
+  const bits = layout === "standard"
+    ? standardBits
+    : blockedSize(capacity, falsePositiveRate, hashes, standardBits);
+  if (bits > MAX_BITS || hashes > MAX_HASHES) {
+    throw new RangeError(
+      `bloom: capacity ${capacity} at rate ${falsePositiveRate} needs ${bits} bits and ${hashes} probes${
+        layout === "blocked" ? " in the blocked layout" : ""
+      }; the limits are 2^31 bits and 255 probes`,
+    );
+  }
+  return { capacity, falsePositiveRate, bits, hashes, layout };
+}
+
+// Blocked sizes by capacity and rate: sizing sums a series, and a pipeline
+// creates a filter of one shape per event.
+const blockedSizes = new Map<string, number>();
+
+function blockedSize(
+  capacity: number,
+  rate: number,
+  hashes: number,
+  standardBits: number,
+): number {
+  const key = `${capacity}:${rate}`;
+  let bits = blockedSizes.get(key);
+  if (bits === undefined) {
+    if (blockedSizes.size >= 256) blockedSizes.clear();
+    bits = blockedBits(capacity, rate, hashes, standardBits, MAX_BITS);
+    blockedSizes.set(key, bits);
+  }
+  return bits;
 }
 
 // Set just before a private construction so the constructor takes this shape as is.
@@ -142,11 +214,13 @@ let restoring: BloomFilterShape | undefined;
 function sameShape(a: BloomFilterShape, b: BloomFilterShape): boolean {
   return a.capacity === b.capacity &&
     a.falsePositiveRate === b.falsePositiveRate && a.bits === b.bits &&
-    a.hashes === b.hashes;
+    a.hashes === b.hashes && a.layout === b.layout;
 }
 
 function describe(shape: BloomFilterShape): string {
-  return `capacity ${shape.capacity}, rate ${shape.falsePositiveRate} (${shape.bits} bits, ${shape.hashes} probes)`;
+  return `capacity ${shape.capacity}, rate ${shape.falsePositiveRate} (${shape.bits} bits, ${shape.hashes} probes${
+    shape.layout === "blocked" ? ", blocked" : ""
+  })`;
 }
 
 /**
@@ -184,7 +258,11 @@ export class BloomFilter implements BloomFilterShape {
   readonly bits: number;
   /** Number of probes per item. */
   readonly hashes: number;
+  /** Where the probes fall; see {@linkcode BloomLayout}. */
+  readonly layout: BloomLayout;
   #data: Uint8Array;
+  // The number of 512-bit blocks of a blocked filter; 0 for a standard one.
+  #blocks: number;
 
   /**
    * Creates an empty filter.
@@ -199,6 +277,8 @@ export class BloomFilter implements BloomFilterShape {
     this.falsePositiveRate = shape.falsePositiveRate;
     this.bits = shape.bits;
     this.hashes = shape.hashes;
+    this.layout = shape.layout;
+    this.#blocks = shape.layout === "blocked" ? shape.bits / BLOCK_BITS : 0;
     this.#data = new Uint8Array(Math.ceil(shape.bits / 8));
   }
 
@@ -229,6 +309,7 @@ export class BloomFilter implements BloomFilterShape {
         `bloom.add() takes a string or a Uint8Array, got ${typeof item}`,
       );
     }
+    if (this.#blocks !== 0) return this.#addBlocked(item);
     const m = this.bits;
     const k = this.hashes;
     const data = this.#data;
@@ -255,6 +336,43 @@ export class BloomFilter implements BloomFilterShape {
       data[byte] = old | mask;
     }
     return changed !== 0;
+  }
+
+  // The blocked layout: the low hash half picks the block (blockOf(): a multiply, not a
+  // division); the high half
+  // seeds the probes in it, probe i at the top 9 bits of a mixed Weyl step
+  // (high + i·WEYL). Not double hashing: inside one small block, arithmetic
+  // progressions of two items overlap so often that at k = 10 the measured
+  // rate doubled; mixed steps keep the Poisson model's rate.
+  #addBlocked(item: string | Uint8Array): boolean {
+    const k = this.hashes;
+    const data = this.#data;
+    const base = blockOf(hashLow(item, SEED) >>> 0, this.#blocks) * BLOCK_BITS;
+    let x = hashHighBits();
+    let changed = 0;
+    for (let i = 0; i < k; i++) {
+      x = (x + WEYL) | 0;
+      const p = base + (Math.imul(x ^ (x >>> 16), MIX) >>> 23);
+      const byte = p >>> 3;
+      const mask = 1 << (p & 7);
+      const old = data[byte]!;
+      changed |= ~old & mask;
+      data[byte] = old | mask;
+    }
+    return changed !== 0;
+  }
+
+  #hasBlocked(item: string | Uint8Array): boolean {
+    const k = this.hashes;
+    const data = this.#data;
+    const base = blockOf(hashLow(item, SEED) >>> 0, this.#blocks) * BLOCK_BITS;
+    let x = hashHighBits();
+    for (let i = 0; i < k; i++) {
+      x = (x + WEYL) | 0;
+      const p = base + (Math.imul(x ^ (x >>> 16), MIX) >>> 23);
+      if ((data[p >>> 3]! & (1 << (p & 7))) === 0) return false;
+    }
+    return true;
   }
 
   /**
@@ -303,6 +421,7 @@ export class BloomFilter implements BloomFilterShape {
         `bloom.has() takes a string or a Uint8Array, got ${typeof item}`,
       );
     }
+    if (this.#blocks !== 0) return this.#hasBlocked(item);
     const m = this.bits;
     const k = this.hashes;
     const data = this.#data;
@@ -482,7 +601,7 @@ export class BloomFilter implements BloomFilterShape {
   toBytes(): Uint8Array {
     const writer = new ByteWriter(this.#data.length + 24);
     writer.bytes(MAGIC);
-    writer.bytes([VERSION]);
+    writer.bytes([this.#blocks !== 0 ? VERSION_BLOCKED : VERSION]);
     writer.varint(this.capacity);
     writer.f64(this.falsePositiveRate);
     writer.varint(this.bits);
@@ -510,15 +629,20 @@ export class BloomFilter implements BloomFilterShape {
    */
   static fromBytes(bytes: Uint8Array): BloomFilter {
     const reader = new ByteReader(bytes, FORMAT);
-    reader.header(MAGIC, VERSION, 'Bloom filter (they start with "MBF")');
+    const version = reader.headerVersion(
+      MAGIC,
+      [VERSION, VERSION_BLOCKED],
+      'Bloom filter (they start with "MBF")',
+    );
     const capacity = reader.varint("capacity");
     const falsePositiveRate = reader.f64("false-positive rate");
     const bits = reader.varint("bit count");
     const hashes = reader.take(1, "probe count")[0]!;
     const data = reader.take(Math.ceil(bits / 8), "bit array");
     reader.end();
+    const layout = version === VERSION_BLOCKED ? "blocked" : "standard";
     return BloomFilter.#validated(
-      { capacity, falsePositiveRate, bits, hashes },
+      { capacity, falsePositiveRate, bits, hashes, layout },
       data,
     );
   }
@@ -536,6 +660,11 @@ export class BloomFilter implements BloomFilterShape {
       fail(`bit count ${bits} is outside 1..2^31`);
     }
     if (hashes < 1) fail("probe count must be at least 1");
+    if (shape.layout === "blocked" && bits % BLOCK_BITS !== 0) {
+      fail(
+        `bit count ${bits} of a blocked filter is not a multiple of ${BLOCK_BITS}`,
+      );
+    }
     if (data.length !== Math.ceil(bits / 8)) {
       fail(
         `bit array holds ${data.length} bytes, expected ${Math.ceil(bits / 8)}`,
@@ -576,6 +705,7 @@ export class BloomFilter implements BloomFilterShape {
       falsePositiveRate: this.falsePositiveRate,
       bits: this.bits,
       hashes: this.hashes,
+      ...(this.#blocks !== 0 ? { layout: "blocked" } : {}),
       data: toBase64(this.#data),
     };
   }
@@ -605,6 +735,14 @@ export class BloomFilter implements BloomFilterShape {
       );
     }
     const hashes = jsonCount(object, "hashes", FORMAT);
+    const layout = object["layout"] ?? "standard";
+    if (layout !== "standard" && layout !== "blocked") {
+      throw new CodecError(
+        `${FORMAT}: JSON field "layout" must be "standard" or "blocked", got ${
+          JSON.stringify(layout)
+        }`,
+      );
+    }
     if (hashes > MAX_HASHES) {
       throw new CodecError(
         `${FORMAT}: probe count ${hashes} is above ${MAX_HASHES}`,
@@ -616,6 +754,7 @@ export class BloomFilter implements BloomFilterShape {
         falsePositiveRate: rate,
         bits: jsonCount(object, "bits", FORMAT),
         hashes,
+        layout,
       },
       fromBase64(object["data"] ?? null, FORMAT, `JSON field "data"`),
     );
@@ -692,10 +831,13 @@ export function bloom(options: BloomFilterOptions = {}): Monoid<BloomFilter> {
   const settings = {
     capacity: shape.capacity,
     falsePositiveRate: shape.falsePositiveRate,
+    layout: shape.layout,
   };
   return sketchMonoid({
     kind: "bloom",
-    name: `bloom(capacity=${shape.capacity}, p=${shape.falsePositiveRate})`,
+    name: `bloom(capacity=${shape.capacity}, p=${shape.falsePositiveRate}${
+      shape.layout === "blocked" ? ", layout=blocked" : ""
+    })`,
     idempotent: true,
     empty: (): BloomFilter => new BloomFilter(settings),
     codec: bloomCodecFor(shape),

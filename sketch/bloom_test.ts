@@ -21,6 +21,7 @@ Deno.test("bloomShape() sizes the default at about 12 KB: 95 851 bits and 7 prob
     falsePositiveRate: 0.01,
     bits: 95_851,
     hashes: 7,
+    layout: "standard",
   });
   const filter = new BloomFilter();
   assert.equal(filter.byteLength, 11_982);

@@ -12,10 +12,16 @@
 // item. Not like for like: the Go HLL hashes with metro hash into its own
 // sparse/dense layout, ours hashes with MurmurHash64A into Redis's HYLL bytes
 // (the format fixes the hash); both filters take 16-byte items at a 1 %
-// false-positive rate.
+// false-positive rate. The blocked-layout rows are our opt-in cache-friendly
+// filter (every probe in one 64-byte block, about 4 % more bits at 1 %)
+// against Go's standard one: same task and rate, not the same algorithm.
 // Prints a table and writes bench/results/compare_sketch.json.
 
-import { BloomFilter, HyperLogLog } from "../../sketch/mod.ts";
+import {
+  BloomFilter,
+  type BloomLayout,
+  HyperLogLog,
+} from "../../sketch/mod.ts";
 import { buildGo, writeResults } from "./_go.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -63,10 +69,12 @@ function hllAdd(input: readonly (string | Uint8Array)[]) {
 function bloomAddHas(
   input: readonly (string | Uint8Array)[],
   missing: readonly (string | Uint8Array)[],
+  layout: BloomLayout = "standard",
 ) {
-  let filter = new BloomFilter({ capacity: n, falsePositiveRate: 0.01 });
+  const options = { capacity: n, falsePositiveRate: 0.01, layout };
+  let filter = new BloomFilter(options);
   const add = best(() => {
-    filter = new BloomFilter({ capacity: n, falsePositiveRate: 0.01 });
+    filter = new BloomFilter(options);
     for (let i = 0; i < n; i++) filter.add(input[i]!);
     return n;
   });
@@ -85,6 +93,8 @@ const hllS = hllAdd(items);
 const bloomS = bloomAddHas(items, absent);
 const hllB = hllAdd(itemBytes);
 const bloomB = bloomAddHas(itemBytes, absentBytes);
+const blockedS = bloomAddHas(items, absent, "blocked");
+const blockedB = bloomAddHas(itemBytes, absentBytes, "blocked");
 const binary = await buildGo("sketch");
 const out = await new Deno.Command(binary, {
   args: ["-n", String(n), "-rounds", String(rounds)],
@@ -138,6 +148,34 @@ const rows = [
     ours: bloomB.has,
     go: go.bloomHas,
     note: `false positives ${fp(bloomB.falsePositiveRate)} / ${
+      fp(go.bloomFalsePositiveRate)
+    }`,
+  },
+  {
+    path: `Bloom add, ${n} strings, blocked layout (opt-in)`,
+    ours: blockedS.add,
+    go: go.bloomAdd,
+    note: "1 % rate, +4 % bits; Go's filter is standard",
+  },
+  {
+    path: `Bloom add, ${n} Uint8Array, blocked layout (opt-in)`,
+    ours: blockedB.add,
+    go: go.bloomAdd,
+    note: "1 % rate, +4 % bits; Go's filter is standard",
+  },
+  {
+    path: `Bloom has (absent), ${n} strings, blocked layout (opt-in)`,
+    ours: blockedS.has,
+    go: go.bloomHas,
+    note: `false positives ${fp(blockedS.falsePositiveRate)} / ${
+      fp(go.bloomFalsePositiveRate)
+    }`,
+  },
+  {
+    path: `Bloom has (absent), ${n} Uint8Array, blocked layout (opt-in)`,
+    ours: blockedB.has,
+    go: go.bloomHas,
+    note: `false positives ${fp(blockedB.falsePositiveRate)} / ${
       fp(go.bloomFalsePositiveRate)
     }`,
   },
