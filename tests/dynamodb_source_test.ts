@@ -1,10 +1,14 @@
 // DynamoDB snapshot + Streams against DynamoDB Local: writes during the scan counted once after the handoff, resume exact.
 
-import { interleaved, pageCounter } from "./_bootstrap.ts";
+import {
+  ackedIds,
+  interleaved,
+  LaggingCheckpoint,
+  pageCounter,
+} from "./_bootstrap.ts";
 import assert from "node:assert/strict";
 import {
   BatchWriteItemCommand,
-  CreateTableCommand,
   DeleteItemCommand,
   DeleteTableCommand,
   DynamoDBClient,
@@ -19,6 +23,8 @@ import {
 import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { createItemTable } from "./_dynamodb.ts";
+import { pageTotals, wrongTotals } from "./_totals.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const endpoint = await service("dynamodb");
@@ -34,18 +40,7 @@ async function withTable(
   body: (table: string) => Promise<void>,
 ): Promise<void> {
   const table = uniqueName("ddbsrc");
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-      StreamSpecification: {
-        StreamEnabled: true,
-        StreamViewType: "NEW_AND_OLD_IMAGES",
-      },
-    }),
-  );
+  await createItemTable(client, table, { stream: true });
   try {
     await body(table);
   } finally {
@@ -81,15 +76,8 @@ async function assertCounts(
   p: ReturnType<typeof pageCounter<Order>>,
   all: Order[],
 ): Promise<void> {
-  const want = new Map<string, number>();
-  for (const o of all) want.set(o.page, (want.get(o.page) ?? 0) + 1);
-  for (const [page, n] of want) {
-    assert.equal(
-      await store.get(p.scope, { entity: page, bucket: null }),
-      n,
-      page,
-    );
-  }
+  const want = pageTotals(all, (o) => o.page);
+  assert.deepEqual(await wrongTotals(store, p.scope, want), []);
 }
 
 Deno.test(
@@ -202,18 +190,6 @@ Deno.test(
   },
 );
 
-/** Keeps the first `keep` saves and ignores the rest, like a process killed before it saved again. */
-class LaggingCheckpoint extends MemoryCheckpoint {
-  #saves = 0;
-  constructor(readonly keep: number) {
-    super();
-  }
-  override save(value: unknown): Promise<void> {
-    if (++this.#saves > this.keep) return Promise.resolve();
-    return super.save(value);
-  }
-}
-
 Deno.test(
   "dynamodb stream source resumes from its checkpoint without counting twice",
   integration,
@@ -235,15 +211,7 @@ Deno.test(
         batchSize: 100,
         pollInterval: 20,
       });
-      const ids: string[] = [];
-      for await (const batch of first) {
-        for (const r of batch) {
-          ids.push(r.id);
-          r.ack();
-        }
-        if (ids.length >= 100) break;
-      }
-      await first.close();
+      const ids = await ackedIds(first, 100);
       const second = new DynamoDBStreamSource<Order>({
         streams,
         handoff,
@@ -251,12 +219,7 @@ Deno.test(
         idleTimeout: 1000,
         pollInterval: 20,
       });
-      for await (const batch of second) {
-        for (const r of batch) {
-          ids.push(r.id);
-          r.ack();
-        }
-      }
+      ids.push(...await ackedIds(second));
       assert.equal(ids.length, 300);
       assert.equal(new Set(ids).size, 300);
     });

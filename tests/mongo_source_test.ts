@@ -1,6 +1,6 @@
 // Mongo snapshot + change stream against mongo-java-server: writes during the scan counted once, SIGKILL resume exact.
 
-import { interleaved, pageCounter } from "./_bootstrap.ts";
+import { ackedIds, interleaved, pageCounter } from "./_bootstrap.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MongoClient, type ObjectId } from "mongodb";
@@ -14,6 +14,7 @@ import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
 import { Worker } from "./_process.ts";
 import { service, uniqueName } from "./_stack.ts";
+import { pageTotals, wrongTotals } from "./_totals.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const mongo = await service("mongo");
@@ -26,16 +27,27 @@ function page(i: number): string {
   return `/p${i % 23}`;
 }
 
+/** Runs `body` with a client and a fresh database named from `prefix`, dropped afterwards. */
+async function withDb(
+  prefix: string,
+  body: (client: MongoClient, db: string) => Promise<void>,
+): Promise<void> {
+  const client = new MongoClient(mongo.url, { serverSelectionTimeoutMS: 5000 });
+  const db = uniqueName(prefix);
+  try {
+    await body(client, db);
+  } finally {
+    await client.db(db).dropDatabase().catch(() => {});
+    await client.close();
+  }
+}
+
 Deno.test(
   "mongo snapshot + change stream count every write made during the scan exactly once",
   integration,
-  async () => {
-    const client = new MongoClient(mongo.url, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    const db = uniqueName("msrc");
-    const coll = client.db(db).collection<View & { _id?: ObjectId }>("views");
-    try {
+  () =>
+    withDb("msrc", async (client, db) => {
+      const coll = client.db(db).collection<View & { _id?: ObjectId }>("views");
       const pages: string[] = [];
       const initial = Array.from(
         { length: 2000 },
@@ -103,32 +115,17 @@ Deno.test(
         idleTimeout: 1500,
       });
       await run(p, { dedup: true, source: live });
-      const want = new Map<string, number>();
-      for (const pg of pages) want.set(pg, (want.get(pg) ?? 0) + 1);
-      for (const [pg, n] of want) {
-        assert.equal(
-          await store.get(p.scope, { entity: pg, bucket: null }),
-          n,
-          pg,
-        );
-      }
-    } finally {
-      await client.db(db).dropDatabase().catch(() => {});
-      await client.close();
-    }
-  },
+      const want = pageTotals(pages, (pg) => pg);
+      assert.deepEqual(await wrongTotals(store, p.scope, want), []);
+    }),
 );
 
 Deno.test(
   "mongo change stream resumes from its checkpoint without counting twice",
   integration,
-  async () => {
-    const client = new MongoClient(mongo.url, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    const db = uniqueName("msrc");
-    const coll = client.db(db).collection<View>("views");
-    try {
+  () =>
+    withDb("msrc", async (client, db) => {
+      const coll = client.db(db).collection<View>("views");
       const snapshot = new MongoSnapshotSource<View>({
         client,
         db,
@@ -147,15 +144,7 @@ Deno.test(
         checkpoint,
         batchSize: 100,
       });
-      const ids: string[] = [];
-      for await (const batch of first) {
-        for (const r of batch) {
-          ids.push(r.id);
-          r.ack();
-        }
-        if (ids.length >= 100) break;
-      }
-      await first.close();
+      const ids = await ackedIds(first, 100);
       const second = new MongoChangeStreamSource<View>({
         client,
         db,
@@ -164,92 +153,75 @@ Deno.test(
         checkpoint,
         idleTimeout: 1000,
       });
-      for await (const batch of second) for (const r of batch) ids.push(r.id);
+      ids.push(...await ackedIds(second));
       assert.equal(ids.length, 300);
       assert.equal(new Set(ids).size, 300);
-    } finally {
-      await client.db(db).dropDatabase().catch(() => {});
-      await client.close();
-    }
-  },
+    }),
 );
 
 Deno.test(
   "mongo snapshot killed with SIGKILL mid-scan resumes by _id and ends exact",
   integration,
-  async () => {
-    const client = new MongoClient(mongo.url, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    const db = uniqueName("mkill");
-    const coll = client.db(db).collection<View>("views");
-    const dir = await Deno.makeTempDir();
-    const checkpointPath = `${dir}/checkpoint.json`;
-    const kvPath = `${dir}/state.kv`;
-    const name = uniqueName("mkill_views");
-    const script = fileURLToPath(
-      new URL("./_mongo_scan_worker.ts", import.meta.url),
-    );
-    const args = [mongo.url, db, "views", checkpointPath, kvPath, name];
-    try {
-      const docs = Array.from({ length: 6000 }, (_, i) => ({ page: page(i) }));
-      await coll.insertMany(docs);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const first = new Worker(script, args);
-      await first.until(
-        (s) => s.step === "batch" && first.count("batch") >= 20,
-        60_000,
+  () =>
+    withDb("mkill", async (client, db) => {
+      const coll = client.db(db).collection<View>("views");
+      const dir = await Deno.makeTempDir();
+      const checkpointPath = `${dir}/checkpoint.json`;
+      const kvPath = `${dir}/state.kv`;
+      const name = uniqueName("mkill_views");
+      const script = fileURLToPath(
+        new URL("./_mongo_scan_worker.ts", import.meta.url),
       );
-      await first.kill();
-      assert.equal(
-        first.count("done"),
-        0,
-        "the first worker was killed before the end",
-      );
-      const saved = JSON.parse(await Deno.readTextFile(checkpointPath));
-      assert.ok(
-        saved.after !== undefined,
-        "the first worker committed part of the scan",
-      );
-      const second = new Worker(script, args);
-      await second.until((s) => s.step === "done", 60_000);
-      assert.ok(
-        second.total("batch", "records") < docs.length,
-        "the second worker resumed instead of starting over",
-      );
-      const store = await KvStore.open(kvPath);
+      const args = [mongo.url, db, "views", checkpointPath, kvPath, name];
       try {
-        const p = pageCounter<View>(store, name);
-        const want = new Map<string, number>();
-        for (const d of docs) want.set(d.page, (want.get(d.page) ?? 0) + 1);
-        for (const [pg, n] of want) {
-          assert.equal(
-            await store.get(p.scope, { entity: pg, bucket: null }),
-            n,
-            pg,
-          );
+        const docs = Array.from(
+          { length: 6000 },
+          (_, i) => ({ page: page(i) }),
+        );
+        await coll.insertMany(docs);
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        const first = new Worker(script, args);
+        await first.until(
+          (s) => s.step === "batch" && first.count("batch") >= 20,
+          60_000,
+        );
+        await first.kill();
+        assert.equal(
+          first.count("done"),
+          0,
+          "the first worker was killed before the end",
+        );
+        const saved = JSON.parse(await Deno.readTextFile(checkpointPath));
+        assert.ok(
+          saved.after !== undefined,
+          "the first worker committed part of the scan",
+        );
+        const second = new Worker(script, args);
+        await second.until((s) => s.step === "done", 60_000);
+        assert.ok(
+          second.total("batch", "records") < docs.length,
+          "the second worker resumed instead of starting over",
+        );
+        const store = await KvStore.open(kvPath);
+        try {
+          const p = pageCounter<View>(store, name);
+          const want = pageTotals(docs, (d) => d.page);
+          assert.deepEqual(await wrongTotals(store, p.scope, want), []);
+        } finally {
+          await store.close();
         }
       } finally {
-        await store.close();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
-    } finally {
-      await client.db(db).dropDatabase().catch(() => {});
-      await client.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 );
 
 Deno.test(
   "mongo change stream delivers updates as new events when asked",
   integration,
-  async () => {
-    const client = new MongoClient(mongo.url, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    const db = uniqueName("msrc");
-    const coll = client.db(db).collection<View & { n?: number }>("views");
-    try {
+  () =>
+    withDb("msrc", async (client, db) => {
+      const coll = client.db(db).collection<View & { n?: number }>("views");
       const snapshot = new MongoSnapshotSource<View>({
         client,
         db,
@@ -278,9 +250,5 @@ Deno.test(
       assert.equal(seen[0]!.n, undefined);
       assert.equal(seen[1]!.n, 2);
       assert.match(seen[1]!.id, /@\d+\.\d+$/, "an update has its own event id");
-    } finally {
-      await client.db(db).dropDatabase().catch(() => {});
-      await client.close();
-    }
-  },
+    }),
 );

@@ -1,24 +1,17 @@
 // Parquet source: local and S3 (moto), Hive partition pruning, projection, row groups, resume, corrupt files.
 
 import assert from "node:assert/strict";
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { sum } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
-import {
-  MemoryCheckpoint,
-  ParquetFileError,
-  ParquetSource,
-} from "../source/parquet.ts";
-import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { ParquetFileError, ParquetSource } from "../source/parquet.ts";
+import { awsConfig, service } from "./_stack.ts";
+import { LaggingCheckpoint } from "./_bootstrap.ts";
+import { withBucket } from "./_s3.ts";
+import { pageTotals, wrongTotals } from "./_totals.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
@@ -66,24 +59,14 @@ function counter(source: ParquetSource<View>, store: MemoryStore) {
     .build();
 }
 
-function expected(pages: Iterable<string>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const p of pages) out.set(p, (out.get(p) ?? 0) + 1);
-  return out;
-}
-
+/** Checks that `store` holds one per page of `pages` (each row's `n` is 1). */
 async function assertCounts(
   store: MemoryStore,
   p: ReturnType<typeof counter>,
-  want: Map<string, number>,
+  pages: Iterable<string>,
 ): Promise<void> {
-  for (const [page, n] of want) {
-    assert.equal(
-      await store.get(p.scope, { entity: page, bucket: null }),
-      n,
-      page,
-    );
-  }
+  const want = pageTotals(pages, (page) => page);
+  assert.deepEqual(await wrongTotals(store, p.scope, want), []);
 }
 
 async function localDataset(): Promise<
@@ -138,7 +121,7 @@ Deno.test(
         "the 2026-12-01 files were pruned",
       );
       const kept = [...files].filter(([k]) => !k.includes(DAYS[0]!));
-      await assertCounts(store, p, expected(kept.flatMap(([, f]) => f.pages)));
+      await assertCounts(store, p, kept.flatMap(([, f]) => f.pages));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -170,7 +153,7 @@ Deno.test(
       await assertCounts(
         store,
         p,
-        expected([...files.values()].flatMap((f) => f.pages)),
+        [...files.values()].flatMap((f) => f.pages),
       );
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -183,14 +166,12 @@ Deno.test(
   integration,
   async () => {
     const client = new S3Client(awsConfig(await service("s3")));
-    const Bucket = uniqueName("pqsrc");
     const files = dataset();
-    const keys = [...files.keys(), "views/dt=2026-12-04/broken.parquet"];
-    await client.send(new CreateBucketCommand({ Bucket }));
-    try {
-      for (const [Key, { bytes }] of files) {
-        await client.send(new PutObjectCommand({ Bucket, Key, Body: bytes }));
-      }
+    const objects = Object.fromEntries(
+      [...files].map(([key, { bytes }]) => [key, bytes]),
+    );
+    const brokenKey = "views/dt=2026-12-04/broken.parquet";
+    await withBucket(client, "pqsrc", objects, async (Bucket) => {
       const store = new MemoryStore();
       const source = new ParquetSource<View>({
         client,
@@ -205,7 +186,7 @@ Deno.test(
       await assertCounts(
         store,
         p,
-        expected([...files.values()].flatMap((f) => f.pages)),
+        [...files.values()].flatMap((f) => f.pages),
       );
       assert.ok(source.progress().bytes > 0);
 
@@ -213,7 +194,7 @@ Deno.test(
       const broken = good.slice();
       broken.fill(7, 4, broken.length - 64);
       await client.send(
-        new PutObjectCommand({ Bucket, Key: keys.at(-1)!, Body: broken }),
+        new PutObjectCommand({ Bucket, Key: brokenKey, Body: broken }),
       );
       const again = new ParquetSource<View>({
         client,
@@ -226,19 +207,12 @@ Deno.test(
         },
         (error: unknown) => {
           assert.ok(error instanceof ParquetFileError, String(error));
-          assert.equal(error.file, `s3://${Bucket}/${keys.at(-1)}`);
+          assert.equal(error.file, `s3://${Bucket}/${brokenKey}`);
           return true;
         },
       );
-    } finally {
-      for (const Key of keys) {
-        await client.send(new DeleteObjectCommand({ Bucket, Key })).catch(
-          () => {},
-        );
-      }
-      await client.send(new DeleteBucketCommand({ Bucket })).catch(() => {});
-      client.destroy();
-    }
+    });
+    client.destroy();
   },
 );
 
@@ -266,15 +240,3 @@ Deno.test(
     }
   },
 );
-
-/** Keeps the first `keep` saves and ignores the rest, like a process killed before it saved again. */
-class LaggingCheckpoint extends MemoryCheckpoint {
-  #saves = 0;
-  constructor(readonly keep: number) {
-    super();
-  }
-  override save(value: unknown): Promise<void> {
-    if (++this.#saves > this.keep) return Promise.resolve();
-    return super.save(value);
-  }
-}

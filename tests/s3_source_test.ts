@@ -1,13 +1,7 @@
 // S3 JSON-Lines source against moto: gzip by extension and content-encoding, key filter, dead letters, resume, corrupt gzip.
 
 import assert from "node:assert/strict";
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
 import { gzipSync } from "node:zlib";
 import { sum } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
@@ -18,7 +12,10 @@ import {
   S3JsonLinesSource,
   S3ObjectError,
 } from "../source/s3.ts";
-import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { awsConfig, service } from "./_stack.ts";
+import { ackedIds, LaggingCheckpoint } from "./_bootstrap.ts";
+import { type TestObject, withBucket as withS3Bucket } from "./_s3.ts";
+import { pageTotals, wrongTotals } from "./_totals.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
 const client = new S3Client(awsConfig(await service("s3")));
@@ -27,45 +24,11 @@ interface View {
   page: string;
 }
 
-async function withBucket(
-  objects: Record<
-    string,
-    Uint8Array | string | { body: Uint8Array; encoding: string }
-  >,
+function withBucket(
+  objects: Readonly<Record<string, TestObject>>,
   body: (bucket: string) => Promise<void>,
 ): Promise<void> {
-  const Bucket = uniqueName("s3src");
-  await client.send(new CreateBucketCommand({ Bucket }));
-  try {
-    for (const [Key, value] of Object.entries(objects)) {
-      const put = typeof value === "string" || value instanceof Uint8Array
-        ? { Body: value }
-        : { Body: value.body, ContentEncoding: value.encoding };
-      await client.send(new PutObjectCommand({ Bucket, Key, ...put }));
-    }
-    await body(Bucket);
-  } finally {
-    for (const Key of Object.keys(objects)) {
-      await client.send(new DeleteObjectCommand({ Bucket, Key })).catch(
-        () => {},
-      );
-    }
-    await client.send(new DeleteBucketCommand({ Bucket })).catch(() => {});
-  }
-}
-
-/** Keeps the first `keep` saves and ignores the rest. */
-class LaggingCheckpoint extends MemoryCheckpoint {
-  kept: unknown = undefined;
-  #saves = 0;
-  constructor(readonly keep: number) {
-    super();
-  }
-  override save(value: unknown): Promise<void> {
-    if (++this.#saves > this.keep) return Promise.resolve();
-    this.kept = value;
-    return super.save(value);
-  }
+  return withS3Bucket(client, "s3src", objects, body);
 }
 
 function lines(pages: string[]): string {
@@ -167,17 +130,8 @@ Deno.test(
       });
       const p = counter(second, store);
       await run(p, { dedup: true });
-      const expected = new Map<string, number>();
-      for (const page of pages) {
-        expected.set(page, (expected.get(page) ?? 0) + 1);
-      }
-      for (const [page, n] of expected) {
-        assert.equal(
-          await store.get(p.scope, { entity: page, bucket: null }),
-          n,
-          page,
-        );
-      }
+      const expected = pageTotals(pages, (page) => page);
+      assert.deepEqual(await wrongTotals(store, p.scope, expected), []);
       const done = new MemoryCheckpoint(second.position());
       const third = new S3JsonLinesSource<View>({
         client,
@@ -204,16 +158,9 @@ Deno.test(
         batchSize: 100,
         checkpoint,
       });
-      let acked = 0;
-      for await (const batch of source) {
-        for (const r of batch) r.ack();
-        acked += batch.length;
-        if (acked >= 100) break;
-      }
-      await source.close();
+      await ackedIds(source, 100);
       const rest = new S3JsonLinesSource<View>({ client, bucket, checkpoint });
-      const ids: string[] = [];
-      for await (const batch of rest) for (const r of batch) ids.push(r.id);
+      const ids = await ackedIds(rest);
       assert.equal(ids.length, 200);
       assert.equal(ids[0], `s3://${bucket}/one.jsonl:101`);
     });
