@@ -142,6 +142,20 @@ function settledFlag(promise: Promise<unknown>): { settled: boolean } {
 
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Opens a source over a fake client, asks for the first batch and assigns `partitions`. */
+async function assigned(
+  partitions: readonly number[],
+  options: Partial<KafkaSourceOptions<Event>> = {},
+) {
+  const client = new FakeClient();
+  const source = open(client, options);
+  const iterator = source[Symbol.asyncIterator]();
+  const first = iterator.next();
+  await tick();
+  client.assign(...partitions);
+  return { client, source, iterator, first };
+}
+
 Deno.test("kafkaSource() validates brokers, topic and group", () => {
   assert.throws(
     () => kafkaSource({ brokers: [], topic: "t", groupId: "g" }),
@@ -168,12 +182,7 @@ Deno.test("kafkaSource() validates brokers, topic and group", () => {
 });
 
 Deno.test("kafkaSource maps messages to records with id, time, stream and position", async () => {
-  const client = new FakeClient();
-  const source = open(client);
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0]);
   const held = client.deliver(0, [7n, 8n]);
   const { value } = await first;
   const records = value as readonly SourceRecord<Event>[];
@@ -194,12 +203,7 @@ Deno.test("kafkaSource maps messages to records with id, time, stream and positi
 });
 
 Deno.test("kafkaSource commits only contiguous acked offsets when acks arrive out of order", async () => {
-  const client = new FakeClient();
-  const source = open(client);
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0]);
   const held = client.deliver(0, [0n, 1n, 2n, 3n, 4n]);
   const records = (await first).value as readonly SourceRecord<Event>[];
   const batchDone = settledFlag(held);
@@ -220,12 +224,7 @@ Deno.test("kafkaSource commits only contiguous acked offsets when acks arrive ou
 });
 
 Deno.test("kafkaSource commits past trailing transaction markers once the batch is acked", async () => {
-  const client = new FakeClient();
-  const source = open(client);
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0]);
   const held = client.deliver(0, [0n, 1n], undefined, 2n);
   for (const record of (await first).value!) record.ack();
   await held;
@@ -234,12 +233,7 @@ Deno.test("kafkaSource commits past trailing transaction markers once the batch 
 });
 
 Deno.test("kafkaSource turns undecodable messages into records with a KafkaDecodeError", async () => {
-  const client = new FakeClient();
-  const source = open(client);
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(2);
+  const { client, source, first } = await assigned([2]);
   const held = client.deliver(
     2,
     [0n, 1n],
@@ -259,18 +253,13 @@ Deno.test("kafkaSource turns undecodable messages into records with a KafkaDecod
 });
 
 Deno.test("kafkaSource uses custom decode, id and time, falling back on an empty id", async () => {
-  const client = new FakeClient();
-  const source = open(client, {
+  const { client, source, first } = await assigned([1], {
     decode: (bytes, message) => ({
       n: Number(new TextDecoder().decode(bytes)) * 10 + message.partition,
     }),
     id: (_message, value) => value.n === 0 ? "" : `event-${value.n}`,
     time: (_message, value) => value.n * 1000,
   });
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(1);
   const held = client.deliver(1, [0n, 3n], (offset) => String(offset));
   const records = (await first).value!;
   assert.equal(records[0]!.id, "event-1");
@@ -282,12 +271,9 @@ Deno.test("kafkaSource uses custom decode, id and time, falling back on an empty
 });
 
 Deno.test("kafkaSource marks a record whose time() is not finite as undecodable", async () => {
-  const client = new FakeClient();
-  const source = open(client, { time: () => Number.NaN });
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0], {
+    time: () => Number.NaN,
+  });
   const held = client.deliver(0, [0n]);
   const [record] = (await first).value!;
   assert.ok(record!.error instanceof KafkaDecodeError);
@@ -298,12 +284,9 @@ Deno.test("kafkaSource marks a record whose time() is not finite as undecodable"
 });
 
 Deno.test("kafkaSource holds a fetch while the buffer is full (backpressure)", async () => {
-  const client = new FakeClient();
-  const source = open(client, { maxBufferedRecords: 3 });
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0, 1, 2);
+  const { client, source, iterator, first } = await assigned([0, 1, 2], {
+    maxBufferedRecords: 3,
+  });
   const batch0 = client.deliver(0, [0n, 1n]);
   const records0 = (await first).value!;
   const held1 = client.deliver(1, [0n, 1n, 2n]);
@@ -325,12 +308,7 @@ Deno.test("kafkaSource holds a fetch while the buffer is full (backpressure)", a
 });
 
 Deno.test("kafkaSource finishes and commits a held batch before handing partitions over", async () => {
-  const client = new FakeClient();
-  const source = open(client);
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0]);
   const held = client.deliver(0, [0n, 1n]);
   const records = (await first).value!;
   const done = settledFlag(held);
@@ -346,12 +324,9 @@ Deno.test("kafkaSource finishes and commits a held batch before handing partitio
 });
 
 Deno.test("kafkaSource lets a partition go uncommitted when acks miss the handover timeout", async () => {
-  const client = new FakeClient();
-  const source = open(client, { handoverTimeout: 50 });
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0);
+  const { client, source, first } = await assigned([0], {
+    handoverTimeout: 50,
+  });
   const held = client.deliver(0, [0n, 1n]);
   const records = (await first).value!;
   records[0]!.ack();
@@ -368,12 +343,10 @@ Deno.test("kafkaSource lets a partition go uncommitted when acks miss the handov
 });
 
 Deno.test("kafkaSource.close() waits for handed-out records, commits, drops unread ones", async () => {
-  const client = new FakeClient();
-  const source = open(client, { closeTimeout: 1_000, commitInterval: 60_000 });
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  await tick();
-  client.assign(0, 1);
+  const { client, source, iterator, first } = await assigned([0, 1], {
+    closeTimeout: 1_000,
+    commitInterval: 60_000,
+  });
   const held0 = client.deliver(0, [0n, 1n]);
   const records = (await first).value!;
   const held1 = client.deliver(1, [5n]); // buffered, never pulled
