@@ -229,6 +229,9 @@ function describe(shape: BloomFilterShape): string {
  * bits, about 12 KB, 7 probes). Each item is hashed once with MurmurHash64A
  * (seed `0x9747b28c`; strings as UTF-8) and the two 32-bit halves drive
  * enhanced double hashing (Dillinger and Manolios, 2004) to pick the probes.
+ * With `layout: "blocked"` (see {@linkcode BloomLayout}) all of an item's
+ * probes fall in one 64-byte block instead: about twice as fast once the
+ * filter outgrows the CPU cache, for a few percent more bits.
  *
  * Filters merge by bitwise OR only when their shapes are identical; other
  * merges throw {@linkcode IncompatibleSketchError} instead of silently
@@ -582,7 +585,8 @@ export class BloomFilter implements BloomFilterShape {
   }
 
   /**
-   * The bytes (format `"murmur.bloom.v1"`): `MBF`, version byte 1, varint
+   * The bytes (format `"murmur.bloom.v1"`): `MBF`, a version byte naming
+   * the layout (1 standard, 2 blocked), varint
    * capacity, the false-positive rate as a little-endian float64, varint bit
    * count, one byte of probe count, then the bit array (bit i is bit i % 8 of
    * byte i / 8; unused high bits of the last byte are zero).
@@ -687,7 +691,8 @@ export class BloomFilter implements BloomFilterShape {
 
   /**
    * The JSON form: `{ capacity, falsePositiveRate, bits, hashes, data }`
-   * with the bit array in base64.
+   * with the bit array in base64, plus `layout: "blocked"` for a blocked
+   * filter (a standard one has no `layout` field, as before).
    *
    * @example Usage
    * ```ts
