@@ -8,8 +8,9 @@
 // library only) has the shape of Go Murmur's Run(): a source goroutine and a
 // 1024-slot channel, per record a store merge and an ack; with a window, a
 // per-key map flushed by a ticker and at 1024 acks per key. Ours:
-// `MemorySource` (batches of 1000) → `run()` → `MemoryStore`. Rounds
-// alternate Go and ours; the table shows medians. Not like for like: our
+// `MemorySource` (batches of 1000) → `run()` → `MemoryStore`. After one
+// unmeasured warm-up round per side, rounds alternate Go and ours; the table
+// shows medians. Not like for like: our
 // source hands over batches of 1000 where Go's channel carries one record.
 // Prints one table and writes bench/results/compare_inproc.json.
 
@@ -123,6 +124,10 @@ const rows = [];
 for (const s of scenarios) {
   const go: number[] = [];
   const ours: number[] = [];
+  // One unmeasured round per side first: a worker runs for hours, so the
+  // table compares warm code (V8's JIT, Go's page faults), not start-up.
+  await goRun(s.window);
+  await oursRun(s.options);
   for (let r = 0; r < ROUNDS; r++) {
     for (
       const [side, sample] of [
