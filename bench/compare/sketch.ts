@@ -15,7 +15,8 @@
 // false-positive rate. The blocked-layout rows are our opt-in cache-friendly
 // filter (every probe in one 64-byte block, about 4 % more bits at 1 %)
 // against Go's standard one: same task and rate, not the same algorithm.
-// Prints a table and writes bench/results/compare_sketch.json.
+// Go and ours alternate twice (Go, ours, Go, ours); each side keeps its best
+// round. Prints a table and writes bench/results/compare_sketch.json.
 
 import {
   BloomFilter,
@@ -87,27 +88,66 @@ function bloomAddHas(
   return { add, has, falsePositiveRate: falsePositives / n };
 }
 
-// Strings first, then bytes through the same methods (so the bytes runs see
-// call sites that have seen strings too, the harder case).
-const hllS = hllAdd(items);
-const bloomS = bloomAddHas(items, absent);
-const hllB = hllAdd(itemBytes);
-const bloomB = bloomAddHas(itemBytes, absentBytes);
-const blockedS = bloomAddHas(items, absent, "blocked");
-const blockedB = bloomAddHas(itemBytes, absentBytes, "blocked");
-const binary = await buildGo("sketch");
-const out = await new Deno.Command(binary, {
-  args: ["-n", String(n), "-rounds", String(rounds)],
-  stdout: "piped",
-}).output();
-if (!out.success) throw new Error("the Go sketch baseline failed");
-const go = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+interface GoResult {
   hllAdd: number;
   hllEstimate: number;
   bloomAdd: number;
   bloomHas: number;
   bloomFalsePositiveRate: number;
+}
+
+const binary = await buildGo("sketch");
+
+async function runGo(): Promise<GoResult> {
+  const out = await new Deno.Command(binary, {
+    args: ["-n", String(n), "-rounds", String(rounds)],
+    stdout: "piped",
+  }).output();
+  if (!out.success) throw new Error("the Go sketch baseline failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as GoResult;
+}
+
+// Strings first, then bytes through the same methods (so the bytes runs see
+// call sites that have seen strings too, the harder case).
+function runOurs() {
+  return {
+    hllS: hllAdd(items),
+    bloomS: bloomAddHas(items, absent),
+    hllB: hllAdd(itemBytes),
+    bloomB: bloomAddHas(itemBytes, absentBytes),
+    blockedS: bloomAddHas(items, absent, "blocked"),
+    blockedB: bloomAddHas(itemBytes, absentBytes, "blocked"),
+  };
+}
+
+// The machine is shared: alternate Go and ours (Go, ours, Go, ours) and keep
+// each side's best, so a burst of load elsewhere does not land on one side only.
+const goRuns: GoResult[] = [];
+const ourRuns: ReturnType<typeof runOurs>[] = [];
+for (let pass = 0; pass < 2; pass++) {
+  goRuns.push(await runGo());
+  ourRuns.push(runOurs());
+}
+const top = <T>(runs: T[], pick: (run: T) => number) =>
+  Math.max(...runs.map(pick));
+const go: GoResult = {
+  ...goRuns[0]!,
+  hllAdd: top(goRuns, (r) => r.hllAdd),
+  bloomAdd: top(goRuns, (r) => r.bloomAdd),
+  bloomHas: top(goRuns, (r) => r.bloomHas),
 };
+const first = ourRuns[0]!;
+const hllS = { ...first.hllS, rate: top(ourRuns, (r) => r.hllS.rate) };
+const hllB = { ...first.hllB, rate: top(ourRuns, (r) => r.hllB.rate) };
+const bloomBest = (key: "bloomS" | "bloomB" | "blockedS" | "blockedB") => ({
+  ...first[key],
+  add: top(ourRuns, (r) => r[key].add),
+  has: top(ourRuns, (r) => r[key].has),
+});
+const bloomS = bloomBest("bloomS");
+const bloomB = bloomBest("bloomB");
+const blockedS = bloomBest("blockedS");
+const blockedB = bloomBest("blockedB");
 
 const fp = (rate: number) => `${(rate * 100).toFixed(2)} %`;
 const rows = [
@@ -191,4 +231,4 @@ for (const r of rows) {
     } | ${r.note} |`,
   );
 }
-await writeResults("compare_sketch", { n, rounds, rows });
+await writeResults("compare_sketch", { n, rounds, passes: 2, rows });
