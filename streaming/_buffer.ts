@@ -126,17 +126,28 @@ export class Folder<V> {
     value: V,
     expiresAt: number | undefined,
   ): Slot<V> {
-    const slot: Slot<V> = {
-      entity,
-      bucket,
-      owner: buffer,
-      value,
-      pending: null,
-      expiresAt,
-      marks: null,
-    };
-    slots.set(entity, slot);
-    if (stale === undefined) this.#indexed++;
+    let slot: Slot<V>;
+    if (stale !== undefined && stale.owner === null) {
+      // The key's slot of a buffer already written: reuse the object, so a
+      // hot key allocates nothing and the index keeps pointing at old objects
+      // (a young object stored in the old index would survive scavenges).
+      slot = stale;
+      slot.owner = buffer;
+      slot.value = value;
+      slot.expiresAt = expiresAt;
+    } else {
+      slot = {
+        entity,
+        bucket,
+        owner: buffer,
+        value,
+        pending: null,
+        expiresAt,
+        marks: null,
+      };
+      slots.set(entity, slot);
+      if (stale === undefined) this.#indexed++;
+    }
     buffer.list.push(slot);
     buffer.slots++;
     buffer.bytes += SLOT_BYTES + entity.length * 2;
