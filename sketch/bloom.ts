@@ -36,7 +36,7 @@ import {
 } from "./_bytes.ts";
 import { IncompatibleSketchError } from "./_errors.ts";
 import { hashHighBits, hashLow } from "./_murmurhash.ts";
-import { nextProbe } from "./_probe.ts";
+import { modOf, nextProbe } from "./_probe.ts";
 import { BLOCK_BITS, blockedBits, blockOf } from "./_bloom_blocked.ts";
 
 export { IncompatibleSketchError } from "./_errors.ts";
@@ -266,6 +266,8 @@ export class BloomFilter implements BloomFilterShape {
   #data: Uint8Array;
   // The number of 512-bit blocks of a blocked filter; 0 for a standard one.
   #blocks: number;
+  // 1 / bits, for modOf().
+  #inverse: number;
 
   /**
    * Creates an empty filter.
@@ -282,6 +284,7 @@ export class BloomFilter implements BloomFilterShape {
     this.hashes = shape.hashes;
     this.layout = shape.layout;
     this.#blocks = shape.layout === "blocked" ? shape.bits / BLOCK_BITS : 0;
+    this.#inverse = 1 / shape.bits;
     this.#data = new Uint8Array(Math.ceil(shape.bits / 8));
   }
 
@@ -317,8 +320,9 @@ export class BloomFilter implements BloomFilterShape {
     const k = this.hashes;
     const data = this.#data;
     // Enhanced double hashing (Dillinger and Manolios): probe x, step y.
-    let x = (hashLow(item, SEED) >>> 0) % m;
-    let y = (hashHighBits() >>> 0) % m;
+    const inverse = this.#inverse;
+    let x = modOf(hashLow(item, SEED) >>> 0, m, inverse);
+    let y = modOf(hashHighBits() >>> 0, m, inverse);
     // The positions first, then the bits: the loads of all k probes are
     // then queued back to back rather than between the arithmetic.
     const probes = PROBES;
@@ -428,8 +432,9 @@ export class BloomFilter implements BloomFilterShape {
     const m = this.bits;
     const k = this.hashes;
     const data = this.#data;
-    let x = (hashLow(item, SEED) >>> 0) % m;
-    let y = (hashHighBits() >>> 0) % m;
+    const inverse = this.#inverse;
+    let x = modOf(hashLow(item, SEED) >>> 0, m, inverse);
+    let y = modOf(hashHighBits() >>> 0, m, inverse);
     for (let i = 1;; i++) {
       if ((data[x >>> 3]! & (1 << (x & 7))) === 0) return false;
       if (i === k) return true;
