@@ -1,7 +1,8 @@
 // Kafka helpers for the integration tests and the benchmark: topics, producing, reading back, committed offsets.
 
 import { Buffer } from "node:buffer";
-import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
+import { type Endpoint, service, uniqueName } from "./_stack.ts";
 
 /** One message to produce. */
 export interface TestMessage {
@@ -29,22 +30,56 @@ function client(brokers: readonly string[]): Kafka {
   });
 }
 
+/** Runs `body` with a connected admin client, disconnecting it afterwards. */
+async function withAdmin<T>(
+  brokers: readonly string[],
+  body: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    return await body(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Creates a topic and waits for its partition leaders. */
-export async function createTopic(
+export function createTopic(
   brokers: readonly string[],
   topic: string,
   partitions: number,
 ): Promise<void> {
-  const admin = client(brokers).admin();
-  await admin.connect();
-  try {
+  return withAdmin(brokers, async (admin) => {
     await admin.createTopics({
       topics: [{ topic, numPartitions: partitions }],
       waitForLeaders: true,
     });
-  } finally {
-    await admin.disconnect();
-  }
+  });
+}
+
+/** A fresh topic on the stack's Kafka and a fresh consumer group name for it. */
+export interface FreshTopic {
+  /** The Kafka endpoint (`kafka.brokers`). */
+  readonly kafka: Endpoint;
+  /** The topic, named from the prefix. */
+  readonly topic: string;
+  /** A group id no one used yet, `<prefix>-group-…`. */
+  readonly groupId: string;
+}
+
+/**
+ * Creates a topic named from `prefix` with `partitions` partitions on the
+ * stack's Kafka (failing loudly when it is down) and names a fresh group.
+ */
+export async function freshTopic(
+  prefix: string,
+  partitions: number,
+): Promise<FreshTopic> {
+  const kafka = await service("kafka");
+  const topic = uniqueName(prefix);
+  await createTopic(kafka.brokers, topic, partitions);
+  return { kafka, topic, groupId: uniqueName(`${prefix}-group`) };
 }
 
 /** Produces messages in requests of `chunk` messages, in order. */
@@ -84,40 +119,32 @@ export async function produce(
 }
 
 /** The group's committed next-offset per partition (`-1n` when none). */
-export async function committedOffsets(
+export function committedOffsets(
   brokers: readonly string[],
   groupId: string,
   topic: string,
 ): Promise<Map<number, bigint>> {
-  const admin = client(brokers).admin();
-  await admin.connect();
-  try {
+  return withAdmin(brokers, async (admin) => {
     const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const out = new Map<number, bigint>();
     for (const { partition, offset } of entry?.partitions ?? []) {
       out.set(partition, BigInt(offset));
     }
     return out;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** The high watermark (next offset to be written) per partition. */
-export async function highWatermarks(
+export function highWatermarks(
   brokers: readonly string[],
   topic: string,
 ): Promise<Map<number, bigint>> {
-  const admin = client(brokers).admin();
-  await admin.connect();
-  try {
+  return withAdmin(brokers, async (admin) => {
     const offsets = await admin.fetchTopicOffsets(topic);
     return new Map(
       offsets.map(({ partition, high }) => [partition, BigInt(high)]),
     );
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Reads a topic from the beginning until `count` messages arrived (or the timeout passes). */
@@ -172,17 +199,13 @@ export async function readTopic(
 }
 
 /** Deletes topics, ignoring ones that are already gone. */
-export async function deleteTopics(
+export function deleteTopics(
   brokers: readonly string[],
   topics: readonly string[],
 ): Promise<void> {
-  const admin = client(brokers).admin();
-  await admin.connect();
-  try {
+  return withAdmin(brokers, async (admin) => {
     await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Waits until the group committed every partition of `topic` up to its high watermark. */

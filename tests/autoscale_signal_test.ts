@@ -17,13 +17,10 @@ import {
 import { createHandler } from "../admin/mod.ts";
 import { InMemoryMetrics } from "../streaming/mod.ts";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
-import { createTopic, produce } from "./_kafka.ts";
+import { freshTopic, produce } from "./_kafka.ts";
 
 Deno.test("kafkaLag() measures end offset minus committed offset per partition", async () => {
-  const kafka = await service("kafka");
-  const topic = uniqueName("autoscale-lag");
-  const groupId = uniqueName("autoscale-group");
-  await createTopic(kafka.brokers, topic, 2);
+  const { kafka, topic, groupId } = await freshTopic("autoscale-lag", 2);
   await produce(
     kafka.brokers,
     topic,

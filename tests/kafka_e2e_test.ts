@@ -20,9 +20,11 @@ import { fileURLToPath } from "node:url";
 import { service, uniqueName } from "./_stack.ts";
 import { stateTable } from "./_dynamodb.ts";
 import { pageTotals, wrongTotals } from "./_totals.ts";
+import { pageCounter } from "./_bootstrap.ts";
 import { Worker } from "./_process.ts";
 import {
   createTopic,
+  freshTopic,
   produce,
   readTopic,
   type TestMessage,
@@ -75,16 +77,6 @@ function viewSource(topic: string, groupId: string) {
   });
 }
 
-/** Views per page, unwindowed, stored in `store`. */
-function pageViews(name: string, store: DynamoDBStore) {
-  return pipeline<View>(name)
-    .key((e) => e.page)
-    .value(() => 1)
-    .aggregate(sum())
-    .storeIn(store)
-    .build();
-}
-
 /** Checks that `store` holds exactly the number of `events` of each page. */
 async function assertPageTotals(
   store: DynamoDBStore,
@@ -96,27 +88,38 @@ async function assertPageTotals(
 }
 
 /**
- * Runs a pipeline with exactly-once on and a 200 ms batch window over a
- * fresh Kafka source until the group committed the whole topic.
+ * Starts a run with exactly-once on and a 200 ms batch window over a fresh
+ * Kafka source; abort `stop` to end it.
  */
-async function runUntilCommitted<V>(
+function startRun<V>(
   p: Pipeline<View, V>,
   topic: string,
   groupId: string,
   options: RunPipelineOptions<View> = {},
-): Promise<RunSummary> {
+): { stop: AbortController; done: Promise<RunSummary> } {
   const stop = new AbortController();
-  const running = run(p, {
+  const done = run(p, {
     source: viewSource(topic, groupId),
     batchWindow: { time: 200 },
     dedup: true,
     signal: stop.signal,
     ...options,
   });
+  return { stop, done };
+}
+
+/** Runs a pipeline as {@linkcode startRun} does until the group committed the whole topic. */
+async function runUntilCommitted<V>(
+  p: Pipeline<View, V>,
+  topic: string,
+  groupId: string,
+  options: RunPipelineOptions<View> = {},
+): Promise<RunSummary> {
+  const { stop, done } = startRun(p, topic, groupId, options);
   const committed = waitForCommits(kafka.brokers, groupId, topic);
-  await Promise.race([committed, running]);
+  await Promise.race([committed, done]);
   stop.abort();
-  const summary = await running;
+  const summary = await done;
   await committed;
   return summary;
 }
@@ -125,17 +128,16 @@ Deno.test({
   name: "kafka → sum → DynamoDB ends with exact totals per page",
   ...integration,
   async fn() {
-    const topic = uniqueName("e2e-sum");
-    await createTopic(kafka.brokers, topic, 4);
+    const { topic, groupId } = await freshTopic("e2e-sum", 4);
     const events = views(6_000, 60, 500, 1);
     await produce(kafka.brokers, topic, messagesOf(events), 1_000);
 
     const store = new DynamoDBStore(client, TABLE);
-    const counts = pageViews(uniqueName("page_views"), store);
+    const counts = pageCounter<View>(store, uniqueName("page_views"));
     const summary = await runUntilCommitted(
       counts,
       topic,
-      uniqueName("e2e-sum-group"),
+      groupId,
     );
     assert.equal(summary.events, 6_000);
     assert.equal(summary.unacked, 0);
@@ -157,9 +159,7 @@ Deno.test({
     const cache = new ValkeyCache({ url: valkey.url, keyPrefix: prefix });
     const redis = new Redis(valkey.url);
     const store = new DynamoDBStore(client, TABLE);
-    const topic = uniqueName("e2e-hll");
-    const groupId = uniqueName("e2e-hll-group");
-    await createTopic(kafka.brokers, topic, 4);
+    const { topic, groupId } = await freshTopic("e2e-hll", 4);
     const name = uniqueName("visitors");
     const visitors = uniqueCount<View>(name, (e) => e.user)
       .key((e) => e.page)
@@ -220,8 +220,7 @@ Deno.test({
     "kafka → daily windowed counters → DynamoDB over events spread across days",
   ...integration,
   async fn() {
-    const topic = uniqueName("e2e-daily");
-    await createTopic(kafka.brokers, topic, 3);
+    const { topic, groupId } = await freshTopic("e2e-daily", 3);
     const window = daily({ retention: days(30) });
     const now = Date.now();
     const events = views(4_000, 10, 100, 4);
@@ -241,7 +240,7 @@ Deno.test({
     await runUntilCommitted(
       daily_views,
       topic,
-      uniqueName("e2e-daily-group"),
+      groupId,
     );
     const expected = new Map<string, { key: StateKey; count: number }>();
     events.forEach((event, i) => {
@@ -269,21 +268,11 @@ Deno.test({
     "two workers in one consumer group end with exact totals, one leaving midway",
   ...integration,
   async fn() {
-    const topic = uniqueName("e2e-pair");
-    const groupId = uniqueName("e2e-pair-group");
-    await createTopic(kafka.brokers, topic, 4);
+    const { topic, groupId } = await freshTopic("e2e-pair", 4);
     const store = new DynamoDBStore(client, TABLE);
-    const counts = pageViews(uniqueName("pair_views"), store);
-    const worker = () => {
-      const stop = new AbortController();
-      const done = run(counts, {
-        source: viewSource(topic, groupId),
-        batchWindow: { time: 150 },
-        dedup: true,
-        signal: stop.signal,
-      });
-      return { stop, done };
-    };
+    const counts = pageCounter<View>(store, uniqueName("pair_views"));
+    const worker = () =>
+      startRun(counts, topic, groupId, { batchWindow: { time: 150 } });
     const batches = [
       views(3_000, 40, 300, 5),
       views(3_000, 40, 300, 6),
@@ -313,9 +302,8 @@ Deno.test({
     "poison records go to the dead-letter topic with headers and the worker goes on",
   ...integration,
   async fn() {
-    const topic = uniqueName("e2e-poison");
+    const { topic, groupId } = await freshTopic("e2e-poison", 2);
     const dlq = `${topic}.dlq`;
-    await createTopic(kafka.brokers, topic, 2);
     await createTopic(kafka.brokers, dlq, 1);
     const good = views(500, 5, 50, 8);
     const messages: TestMessage[] = [
@@ -342,7 +330,7 @@ Deno.test({
     const summary = await runUntilCommitted(
       counts,
       topic,
-      uniqueName("e2e-poison-group"),
+      groupId,
       { deadLetter },
     );
     await deadLetter.close();
@@ -382,10 +370,8 @@ Deno.test({
   ...integration,
   async fn() {
     const valkey = await service("valkey");
-    const topic = uniqueName("e2e-worker");
-    const groupId = uniqueName("e2e-worker-group");
+    const { topic, groupId } = await freshTopic("e2e-worker", 4);
     const name = uniqueName("worker_views");
-    await createTopic(kafka.brokers, topic, 4);
     const script = fileURLToPath(
       new URL("../examples/worker.ts", import.meta.url),
     );

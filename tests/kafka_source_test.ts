@@ -12,9 +12,10 @@ import { eventually, service, uniqueName } from "./_stack.ts";
 import {
   committedOffsets,
   createTopic,
-  highWatermarks,
+  freshTopic,
   produce,
   readTopic,
+  waitForCommits,
 } from "./_kafka.ts";
 
 // kafkajs keeps request and reconnect timers alive briefly after disconnect().
@@ -55,10 +56,7 @@ Deno.test({
     "kafkaSource reads every partition with ids, streams, positions and decode errors",
   ...integration,
   async fn() {
-    const kafka = await service("kafka");
-    const topic = uniqueName("ks-read");
-    const groupId = uniqueName("ks-read-group");
-    await createTopic(kafka.brokers, topic, 3);
+    const { kafka, topic, groupId } = await freshTopic("ks-read", 3);
     const messages = Array.from({ length: 30 }, (_, n) => ({
       key: `k${n}`,
       value: n % 10 === 3 ? "{oops" : JSON.stringify({ page: `/p${n % 4}`, n }),
@@ -75,14 +73,7 @@ Deno.test({
       for (const record of batch) record.ack();
     });
     await eventually("30 records", () => seen.length >= 30 ? true : undefined);
-    const high = await highWatermarks(kafka.brokers, topic);
-    await eventually("commits at the high watermarks", async () => {
-      const committed = await committedOffsets(kafka.brokers, groupId, topic);
-      for (const [partition, offset] of high) {
-        if (committed.get(partition) !== offset) return undefined;
-      }
-      return true;
-    });
+    await waitForCommits(kafka.brokers, groupId, topic, 15_000);
     await source.close();
     await loop;
 
@@ -114,10 +105,7 @@ Deno.test({
     "kafkaSource commits only up to the first unacked offset when acks arrive out of order",
   ...integration,
   async fn() {
-    const kafka = await service("kafka");
-    const topic = uniqueName("ks-order");
-    const groupId = uniqueName("ks-order-group");
-    await createTopic(kafka.brokers, topic, 1);
+    const { kafka, topic, groupId } = await freshTopic("ks-order", 1);
     await produce(
       kafka.brokers,
       topic,
@@ -160,15 +148,13 @@ Deno.test({
   name: "kafkaSource uses a custom decoder, id and event time",
   ...integration,
   async fn() {
-    const kafka = await service("kafka");
-    const topic = uniqueName("ks-custom");
-    await createTopic(kafka.brokers, topic, 1);
+    const { kafka, topic, groupId } = await freshTopic("ks-custom", 1);
     await produce(kafka.brokers, topic, [
       { key: "u1", value: "click|/a|1700000001000" },
       { key: "u2", value: "click|/b|1700000002000" },
     ]);
     const source = kafkaSource<{ user: string; page: string; at: number }>({
-      ...fastOptions(kafka.brokers, topic, uniqueName("ks-custom-group")),
+      ...fastOptions(kafka.brokers, topic, groupId),
       decode: (bytes, message) => {
         const [, page, at] = new TextDecoder().decode(bytes).split("|");
         return {
@@ -205,10 +191,7 @@ Deno.test({
     "kafkaSource hands partitions over between group members without reading a record twice",
   ...integration,
   async fn() {
-    const kafka = await service("kafka");
-    const topic = uniqueName("ks-handover");
-    const groupId = uniqueName("ks-handover-group");
-    await createTopic(kafka.brokers, topic, 4);
+    const { kafka, topic, groupId } = await freshTopic("ks-handover", 4);
     const batchOf = (from: number, count: number) =>
       Array.from({ length: count }, (_, i) => ({
         key: `k${from + i}`,
@@ -254,14 +237,7 @@ Deno.test({
       () => seen.size >= 500 ? true : undefined,
       30_000,
     );
-    const high = await highWatermarks(kafka.brokers, topic);
-    await eventually("b commits everything", async () => {
-      const committed = await committedOffsets(kafka.brokers, groupId, topic);
-      for (const [partition, offset] of high) {
-        if (committed.get(partition) !== offset) return undefined;
-      }
-      return true;
-    }, 20_000);
+    await waitForCommits(kafka.brokers, groupId, topic, 20_000);
     await b.source.close();
     await b.loop;
 
@@ -278,10 +254,8 @@ Deno.test({
     "kafkaDeadLetter writes poison records to the dead-letter topic with headers",
   ...integration,
   async fn() {
-    const kafka = await service("kafka");
-    const topic = uniqueName("ks-poison");
+    const { kafka, topic, groupId } = await freshTopic("ks-poison", 2);
     const dlq = `${topic}.dlq`;
-    await createTopic(kafka.brokers, topic, 2);
     await createTopic(kafka.brokers, dlq, 1);
     await produce(kafka.brokers, topic, [
       { value: JSON.stringify({ page: "/", n: 1 }), partition: 0 },
@@ -289,7 +263,7 @@ Deno.test({
       { value: '{"page":', partition: 0 },
     ]);
     const source = kafkaSource<View>(
-      fastOptions(kafka.brokers, topic, uniqueName("ks-poison-group")),
+      fastOptions(kafka.brokers, topic, groupId),
     );
     const deadLetter = kafkaDeadLetter({
       brokers: kafka.brokers,
