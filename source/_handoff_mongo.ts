@@ -11,7 +11,8 @@ import {
 } from "mongodb";
 
 const EJSON = BSON.EJSON;
-import { positiveInteger } from "./_handoff.ts";
+import { messageOf, positiveInteger } from "./_handoff.ts";
+import type { SourceRecord } from "./source.ts";
 
 /**
  * What the Mongo sources need of a client: the `MongoClient` of
@@ -110,9 +111,43 @@ export function idPosition(id: unknown): bigint | undefined {
 }
 
 /** The default event time of a document. */
-export function defaultTime(doc: Document, now: () => number): number {
+function defaultTime(doc: Document, now: () => number): number {
   const id = doc._id;
   return id instanceof ObjectId ? id.getTimestamp().getTime() : now();
+}
+
+/** What a record of a document carries besides its value and time. */
+export type DocumentFields = Pick<
+  SourceRecord<unknown>,
+  "id" | "ack" | "stream" | "position"
+>;
+
+/**
+ * A document's record, decoded and timed with the source's `decode` and
+ * `time`, or an error record naming the document when either throws.
+ */
+export function documentRecord<T>(
+  fields: DocumentFields,
+  doc: MongoDocument,
+  options: MongoCommonOptions<T>,
+  now: () => number,
+): SourceRecord<T> {
+  try {
+    const value = options.decode === undefined ? doc as T : options.decode(doc);
+    const time = options.time === undefined
+      ? defaultTime(doc, now)
+      : options.time(value, doc);
+    return { ...fields, value, time };
+  } catch (error) {
+    return {
+      ...fields,
+      value: undefined,
+      time: now(),
+      error: new TypeError(`${fields.id}: ${messageOf(error)}`, {
+        cause: error,
+      }),
+    };
+  }
 }
 
 /** A cluster time as a bigint: seconds in the high 32 bits, increment in the low. */

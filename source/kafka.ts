@@ -55,6 +55,7 @@ import {
   resolveSourceOptions,
 } from "./_kafka_source.ts";
 import { openKafkaDeadLetter } from "./_kafka_dead_letter.ts";
+import { definedOnly } from "../internal/defined.ts";
 
 /** One Kafka message as decoders and extractors see it. */
 export interface KafkaMessage {
@@ -321,13 +322,11 @@ function connectionOf(options: KafkaConnectionOptions) {
     brokers: options.brokers,
     clientId: options.clientId ?? "murmur",
     logLevel: options.logLevel ?? "error",
-    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-    ...(options.connectionTimeout === undefined
-      ? {}
-      : { connectionTimeout: options.connectionTimeout }),
-    ...(options.requestTimeout === undefined
-      ? {}
-      : { requestTimeout: options.requestTimeout }),
+    ...definedOnly({
+      ssl: options.ssl,
+      sasl: options.sasl,
+      connectionTimeout: options.connectionTimeout,
+      requestTimeout: options.requestTimeout,
+    }),
   };
 }

@@ -41,7 +41,6 @@ import {
   CheckpointSaver,
   FileCheckpoint,
   MemoryCheckpoint,
-  messageOf,
 } from "./_handoff.ts";
 import { CheckpointMismatchError } from "./_handoff_lanes.ts";
 import {
@@ -49,7 +48,7 @@ import {
   captureHandoff,
   changeFilter,
   collectionOf,
-  defaultTime,
+  documentRecord,
   idPosition,
   idText,
   type MongoClientLike,
@@ -291,20 +290,7 @@ export class MongoSnapshotSource<T> implements Source<T> {
     const base = position === undefined
       ? { id, ack }
       : { id, ack, stream: `${this.name}:scan`, position };
-    try {
-      const value = o.decode === undefined ? doc as T : o.decode(doc);
-      const time = o.time === undefined
-        ? defaultTime(doc, now)
-        : o.time(value, doc);
-      return { ...base, value, time };
-    } catch (error) {
-      return {
-        ...base,
-        value: undefined,
-        time: now(),
-        error: new TypeError(`${id}: ${messageOf(error)}`, { cause: error }),
-      };
-    }
+    return documentRecord(base, doc, o, now);
   }
 
   /**

@@ -11,14 +11,14 @@ const EJSON = BSON.EJSON;
 import { delay } from "../internal/async.ts";
 import { AckTracker } from "./ack_tracker.ts";
 import type { Source, SourceRecord } from "./source.ts";
-import { type Checkpoint, CheckpointSaver, messageOf } from "./_handoff.ts";
+import { type Checkpoint, CheckpointSaver } from "./_handoff.ts";
 import { CheckpointMismatchError } from "./_handoff_lanes.ts";
 import {
   batchSizeOf,
   changeFilter,
   clusterBigInt,
   collectionOf,
-  defaultTime,
+  documentRecord,
   idText,
   type MongoCommonOptions,
   type MongoDocument,
@@ -209,20 +209,7 @@ export class MongoChangeStreamSource<T> implements Source<T> {
         ),
       };
     }
-    try {
-      const value = o.decode === undefined ? doc as T : o.decode(doc);
-      const time = o.time === undefined
-        ? defaultTime(doc, now)
-        : o.time(value, doc);
-      return { ...fields, value, time };
-    } catch (error) {
-      return {
-        ...fields,
-        value: undefined,
-        time: now(),
-        error: new TypeError(`${id}: ${messageOf(error)}`, { cause: error }),
-      };
-    }
+    return documentRecord(fields, doc, o, now);
   }
 
   /**
