@@ -1071,16 +1071,7 @@ export class DynamoDBStore implements Store {
         continue;
       }
       try {
-        // One token across retries: DynamoDB applies a repeated transaction once.
-        const command = new TransactWriteItemsCommand({
-          TransactItems: actions,
-          ClientRequestToken: crypto.randomUUID(),
-        });
-        await this.#send(
-          "TransactWriteItems",
-          (o) => this.#client.send(command, o),
-          signal,
-        );
+        await this.#transact(actions, signal);
         for (const plan of pending) done(plan, "apply");
         return;
       } catch (error) {
@@ -1092,9 +1083,7 @@ export class DynamoDBStore implements Store {
           }
           throw error;
         }
-        const reasons = (error as {
-          CancellationReasons?: { Code?: string; Item?: Item }[];
-        }).CancellationReasons ?? [];
+        const reasons = cancellationReasons(error);
         const codes = reasons.map((r) => r.Code ?? "None");
         if (codes.length !== actions.length) return await alone(pending);
         const again: Plan[] = [];
@@ -1131,6 +1120,22 @@ export class DynamoDBStore implements Store {
   }
 
   /** A delta's transaction actions: its state row's update, then one conditional put per claim. */
+  /** Writes `items` in one transaction, with one token across retries: DynamoDB applies a repeated transaction once. */
+  async #transact(
+    items: TransactWriteItem[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const command = new TransactWriteItemsCommand({
+      TransactItems: items,
+      ClientRequestToken: crypto.randomUUID(),
+    });
+    await this.#send(
+      "TransactWriteItems",
+      (o) => this.#client.send(command, o),
+      signal,
+    );
+  }
+
   #actions(
     plan: Plan,
     expression: Expression,
@@ -1208,22 +1213,11 @@ export class DynamoDBStore implements Store {
     }
     const items = this.#actions(plan, expression, claimTtl);
     try {
-      // One token across retries: DynamoDB applies a repeated transaction once.
-      const command = new TransactWriteItemsCommand({
-        TransactItems: items,
-        ClientRequestToken: crypto.randomUUID(),
-      });
-      await this.#send(
-        "TransactWriteItems",
-        (o) => this.#client.send(command, o),
-        signal,
-      );
+      await this.#transact(items, signal);
       return undefined;
     } catch (error) {
       if (errorName(error) !== "TransactionCanceledException") throw error;
-      const reasons = (error as {
-        CancellationReasons?: { Code?: string; Item?: Item }[];
-      }).CancellationReasons ?? [];
+      const reasons = cancellationReasons(error);
       const codes = reasons.map((r) => r.Code ?? "None");
       if (
         codes.some((c) => c !== "None" && c !== "ConditionalCheckFailed") ||
@@ -1287,3 +1281,12 @@ export class DynamoDBStore implements Store {
 
 /** The sort key DynamoDB holds for all-time values. */
 export const ALL_TIME_SORT_KEY: string = ALL_TIME;
+
+/** Why each item of a cancelled transaction failed (`TransactionCanceledException`), in item order. */
+function cancellationReasons(
+  error: unknown,
+): { Code?: string; Item?: Item }[] {
+  return (error as {
+    CancellationReasons?: { Code?: string; Item?: Item }[];
+  }).CancellationReasons ?? [];
+}
