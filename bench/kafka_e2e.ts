@@ -14,6 +14,7 @@
 //   c  b with the Valkey cache written through
 //   d  b with an in-memory store: the runtime's own ceiling, without DynamoDB Local's write rate
 
+import { writeResults } from "./_results.ts";
 import { parseArgs } from "node:util";
 import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { Kafka, logLevel } from "kafkajs";
@@ -378,29 +379,21 @@ console.log(
   }).\nDynamoDB Local takes ${dynamoWritesPerSecond} plain UpdateItem/s here; at ${b.writesPerEvent} writes/event that bounds (b) near ${bound} events/s. (d) shows the source + runtime without it.`,
 );
 
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  new URL("./results/kafka_e2e.json", import.meta.url),
-  JSON.stringify(
-    {
-      quick,
-      measuredAt: new Date().toISOString(),
-      workload: {
-        events: EVENTS,
-        pages: PAGES,
-        distinctPages: distinct.size,
-        zipfS: ZIPF_S,
-        partitions: PARTITIONS,
-        produceEventsPerSecond: Math.round(EVENTS / produceSeconds),
-        batchWindow: BATCH_WINDOW,
-        maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
-      },
-      dynamodbLocalWritesPerSecond: dynamoWritesPerSecond,
-      rows,
-      goals,
-    },
-    null,
-    2,
-  ) + "\n",
-);
+await writeResults("kafka_e2e", {
+  quick,
+  measuredAt: new Date().toISOString(),
+  workload: {
+    events: EVENTS,
+    pages: PAGES,
+    distinctPages: distinct.size,
+    zipfS: ZIPF_S,
+    partitions: PARTITIONS,
+    produceEventsPerSecond: Math.round(EVENTS / produceSeconds),
+    batchWindow: BATCH_WINDOW,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+  },
+  dynamodbLocalWritesPerSecond: dynamoWritesPerSecond,
+  rows,
+  goals,
+});
 Deno.exit(0);

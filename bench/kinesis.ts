@@ -12,6 +12,7 @@
 //   source  kinesisSource: lease table, leases, JSON decode, records handed out and acked, checkpoints
 //   run     the source through run(): count per page into an in-memory store, exactly-once on
 
+import { writeResults } from "./_results.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   GetRecordsCommand,
@@ -214,25 +215,17 @@ for (const r of rows) {
     } | ${(r.steadyPerSecond / steadyBase).toFixed(2)}× |`,
   );
 }
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  new URL("./results/kinesis.json", import.meta.url),
-  JSON.stringify(
-    {
-      harness: "kinesis",
-      date: new Date().toISOString(),
-      records: RECORDS,
-      shards: SHARDS,
-      rounds: ROUNDS,
-      rows: rows.map((r) => ({
-        ...r,
-        ratio: r.perSecond / base,
-        steadyRatio: r.steadyPerSecond / steadyBase,
-      })),
-    },
-    null,
-    2,
-  ) + "\n",
-);
+await writeResults("kinesis", {
+  harness: "kinesis",
+  date: new Date().toISOString(),
+  records: RECORDS,
+  shards: SHARDS,
+  rounds: ROUNDS,
+  rows: rows.map((r) => ({
+    ...r,
+    ratio: r.perSecond / base,
+    steadyRatio: r.steadyPerSecond / steadyBase,
+  })),
+});
 kinesis.destroy();
 dynamodb.destroy();

@@ -11,6 +11,7 @@
 //   memory    kinesisHandler: count per page into an in-memory store, exactly-once on
 //   dynamodb  kinesisHandler: the same into DynamoDB Local (one write per page, marks and progress intent)
 
+import { writeResults } from "./_results.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { count } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
@@ -133,13 +134,9 @@ for (const r of rows) {
     } | ${r.overheadMs.toFixed(2)} |`,
   );
 }
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  new URL("./results/lambda.json", import.meta.url),
-  JSON.stringify(
-    { harness: "lambda", date: new Date().toISOString(), rows },
-    null,
-    2,
-  ) + "\n",
-);
+await writeResults("lambda", {
+  harness: "lambda",
+  date: new Date().toISOString(),
+  rows,
+});
 dynamodb.destroy();

@@ -5,6 +5,7 @@
 //
 // Prints markdown tables and writes bench/results/monoid.json.
 
+import { writeResults } from "./_results.ts";
 import {
   count,
   decayedSum,
@@ -285,7 +286,4 @@ const result = {
   combine: combines,
   sink: Number.isFinite(sink),
 };
-const out = new URL("./results/monoid.json", import.meta.url);
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(out, JSON.stringify(result, null, 2) + "\n");
-console.log(`\nwrote ${out.pathname}`);
+await writeResults("monoid", result);

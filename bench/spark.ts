@@ -10,6 +10,7 @@
 // executor then runs the whole backfill into DynamoDB Local. Prints a
 // markdown table and writes bench/results/spark.json.
 
+import { writeResults } from "./_results.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   backfillSql,
@@ -177,21 +178,11 @@ for (const r of rows) {
     } | ${r.vsBare} |`,
   );
 }
-const out = new URL("./results/spark.json", import.meta.url);
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  out,
-  JSON.stringify(
-    {
-      harness: "spark",
-      quick,
-      at: new Date().toISOString(),
-      spark: "4.0.1 local[2], -Xmx1g, Spark Connect on loopback",
-      store: "DynamoDB Local",
-      rows,
-    },
-    null,
-    2,
-  ) + "\n",
-);
-console.error(`wrote ${out.pathname}`);
+await writeResults("spark", {
+  harness: "spark",
+  quick,
+  at: new Date().toISOString(),
+  spark: "4.0.1 local[2], -Xmx1g, Spark Connect on loopback",
+  store: "DynamoDB Local",
+  rows,
+});

@@ -6,6 +6,7 @@
 // measured in the same run: one UpdateItem ADD at a time (how the Go original
 // writes) and one un-pipelined INCRBY at a time.
 
+import { writeResults } from "./_results.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Redis } from "iovalkey";
 import { type Monoid, sum } from "../monoid/mod.ts";
@@ -321,12 +322,8 @@ const table = [
   ),
 ].join("\n");
 console.log(table);
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await Deno.writeTextFile(
-  new URL("./results/store.json", import.meta.url),
-  JSON.stringify(
-    { quick, measuredAt: new Date().toISOString(), rows },
-    null,
-    2,
-  ) + "\n",
-);
+await writeResults("store", {
+  quick,
+  measuredAt: new Date().toISOString(),
+  rows,
+});

@@ -4,6 +4,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUF, ensureGoPlugins } from "../../codegen/generate.ts";
 
+export { writeResults } from "../_results.ts";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const cache = join(
   Deno.env.get("HOME") ?? "/tmp",
@@ -60,13 +62,4 @@ export async function buildGo(name: string): Promise<string> {
     );
   }
   return output;
-}
-
-/** Writes `bench/results/<name>.json`. */
-export async function writeResults(name: string, data: unknown): Promise<void> {
-  const dir = join(here, "..", "results");
-  await Deno.mkdir(dir, { recursive: true });
-  const path = join(dir, `${name}.json`);
-  await Deno.writeTextFile(path, JSON.stringify(data, null, 2) + "\n");
-  console.log(`\nwrote ${path}`);
 }
