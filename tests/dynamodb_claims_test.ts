@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { count } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
-import type { Source, SourceRecord } from "../source/mod.ts";
+import { MemorySource, type Source } from "../source/mod.ts";
 import { DynamoDBStore, ensureTable } from "../state/dynamodb.ts";
 import { run } from "../streaming/mod.ts";
 import { serviceTest } from "./_service.ts";
@@ -14,19 +14,13 @@ const endpoint = await service("dynamodb");
 
 /** One batch of records without stream positions: dedup goes by claimed ids. */
 function claimed(ids: readonly string[]): Source<string> {
-  const batch: SourceRecord<string>[] = ids.map((id) => ({
-    value: "k",
-    id,
-    time: 0,
-    ack: () => {},
-  }));
-  return {
+  return MemorySource.of(ids.map(() => "k"), {
     name: "claimed",
-    close: () => Promise.resolve(),
-    async *[Symbol.asyncIterator]() {
-      yield batch;
-    },
-  };
+    stream: null,
+    batchSize: ids.length,
+    id: (_key, position) => ids[position]!,
+    time: () => 0,
+  });
 }
 
 serviceTest(
