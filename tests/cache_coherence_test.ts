@@ -1,7 +1,14 @@
 // DynamoDB store + Valkey cache under concurrent writers and reading fillers: the cache ends equal to the store.
 
 import assert from "node:assert/strict";
-import { defineMonoid, max, type Monoid, sum } from "../monoid/mod.ts";
+import {
+  type Codec,
+  defineMonoid,
+  jsonCodec,
+  max,
+  type Monoid,
+  sum,
+} from "../monoid/mod.ts";
 import { hll, type HyperLogLog } from "../sketch/hll.ts";
 import {
   CachedStore,
@@ -184,19 +191,13 @@ Deno.test({
   ...opts,
   fn: () =>
     race(
-      defineMonoid<readonly number[]>({
+      defineMonoid<number[]>({
         name: "sorted-union",
         identity: () => [],
         combine: (a, b) => [...new Set([...a, ...b])].sort((x, y) => x - y),
         commutative: true,
         idempotent: true,
-        codec: {
-          format: "json",
-          encode: (v) => new TextEncoder().encode(JSON.stringify(v)),
-          decode: (b) => JSON.parse(new TextDecoder().decode(b)),
-          toJSON: (v) => [...v],
-          fromJSON: (j) => j as number[],
-        },
+        codec: jsonCodec as Codec<number[]>,
       }),
       (r) => [Math.floor(r() * 50)],
       (a, b) => JSON.stringify(a) === JSON.stringify(b),

@@ -69,25 +69,41 @@ async function assertCounts(
   assert.deepEqual(await wrongTotals(store, p.scope, want), []);
 }
 
-async function localDataset(): Promise<
-  { dir: string; files: ReturnType<typeof dataset> }
-> {
+/**
+ * Writes `files` (path under the folder → content) into a fresh temporary
+ * folder, runs `body` on it and removes it, whatever happened.
+ */
+async function withFolder(
+  files: Iterable<readonly [string, Uint8Array | string]>,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const files = dataset();
-  for (const [key, { bytes }] of files) {
-    const path = `${dir}/${key}`;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    await Deno.writeFile(path, bytes);
+  try {
+    for (const [key, content] of files) {
+      const path = `${dir}/${key}`;
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), {
+        recursive: true,
+      });
+      if (typeof content === "string") await Deno.writeTextFile(path, content);
+      else await Deno.writeFile(path, content);
+    }
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-  return { dir, files };
+}
+
+/** The files of {@linkcode dataset} as (path, bytes). */
+function bytesOf(files: ReturnType<typeof dataset>) {
+  return [...files].map(([key, { bytes }]) => [key, bytes] as const);
 }
 
 Deno.test(
   "ParquetSource prunes Hive partitions by time and projects columns, local files",
   integration,
   async () => {
-    const { dir, files } = await localDataset();
-    try {
+    const files = dataset();
+    await withFolder(bytesOf(files), async (dir) => {
       const source = new ParquetSource<View>({
         path: `${dir}/views`,
         columns: ["page", "n"],
@@ -122,9 +138,7 @@ Deno.test(
       );
       const kept = [...files].filter(([k]) => !k.includes(DAYS[0]!));
       await assertCounts(store, p, kept.flatMap(([, f]) => f.pages));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -132,8 +146,8 @@ Deno.test(
   "ParquetSource resumes after a lagging checkpoint and ends exact with dedup",
   integration,
   async () => {
-    const { dir, files } = await localDataset();
-    try {
+    const files = dataset();
+    await withFolder(bytesOf(files), async (dir) => {
       const checkpoint = new LaggingCheckpoint(3);
       const store = new MemoryStore();
       const first = new ParquetSource<View>({
@@ -155,9 +169,7 @@ Deno.test(
         p,
         [...files.values()].flatMap((f) => f.pages),
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -167,9 +179,7 @@ Deno.test(
   async () => {
     const client = new S3Client(awsConfig(await service("s3")));
     const files = dataset();
-    const objects = Object.fromEntries(
-      [...files].map(([key, { bytes }]) => [key, bytes]),
-    );
+    const objects = Object.fromEntries(bytesOf(files));
     const brokenKey = "views/dt=2026-12-04/broken.parquet";
     await withBucket(client, "pqsrc", objects, async (Bucket) => {
       const store = new MemoryStore();
@@ -220,12 +230,8 @@ Deno.test(
   "ParquetSource names a local file that is not Parquet",
   integration,
   async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(
-        `${dir}/x.parquet`,
-        "this is not parquet at all",
-      );
+    const junk = [["x.parquet", "this is not parquet at all"]] as const;
+    await withFolder(junk, async (dir) => {
       const source = new ParquetSource<View>({ path: dir });
       await assert.rejects(
         async () => {
@@ -235,8 +241,6 @@ Deno.test(
           error instanceof ParquetFileError &&
           error.file === `${dir}/x.parquet`,
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );
