@@ -19,6 +19,17 @@ function clock(start = 1_000_000) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
+/** Fills `k` through a lease, as a reader that missed does. */
+async function fillOne<V>(
+  cache: MemoryCache,
+  s: Scope<V>,
+  k: StateKey,
+  value: V,
+): Promise<void> {
+  const [lease] = await cache.lease(s, [k]);
+  await cache.fill(s, [{ lease: lease!, value }]);
+}
+
 Deno.test("MemoryCache.fill() stores under a fresh lease and get() hits", async () => {
   const cache = new MemoryCache();
   assert.equal(await cache.get(scope, key), undefined);
@@ -97,8 +108,7 @@ Deno.test("MemoryCache.fill() is refused for a present key and a stale lease", a
 Deno.test("MemoryCache.merge() folds into present values with the monoid", async () => {
   const cache = new MemoryCache();
   const peak: Scope<number | null> = { namespace: "peak", monoid: max() };
-  const [lease] = await cache.lease(peak, [key]);
-  await cache.fill(peak, [{ lease: lease!, value: 5 }]);
+  await fillOne(cache, peak, key, 5);
   const intent = await cache.beginWrite(peak, [key]);
   const result = await cache.merge(peak, [{ key, value: 9 }, {
     key,
@@ -110,8 +120,7 @@ Deno.test("MemoryCache.merge() folds into present values with the monoid", async
 
 Deno.test("MemoryCache.merge() without an intent drops present keys", async () => {
   const cache = new MemoryCache();
-  const [lease] = await cache.lease(scope, [key]);
-  await cache.fill(scope, [{ lease: lease!, value: 5 }]);
+  await fillOne(cache, scope, key, 5);
   const result = await cache.merge(scope, [{ key, value: 1 }]);
   assert.deepEqual(result, { applied: 0, skipped: [0] });
   assert.equal(await cache.get(scope, key), undefined);
@@ -141,8 +150,7 @@ Deno.test("MemoryCache drops a value whose write intent expired unfinished", asy
 Deno.test("MemoryCache keeps a completed write's value past the intent's deadline", async () => {
   const time = clock();
   const cache = new MemoryCache({ now: time.now, writeLeaseMs: 1000 });
-  const [lease] = await cache.lease(scope, [key]);
-  await cache.fill(scope, [{ lease: lease!, value: 5 }]);
+  await fillOne(cache, scope, key, 5);
   const intent = await cache.beginWrite(scope, [key]);
   await cache.merge(scope, [{ key, value: 1 }], { intent });
   time.advance(5000);
@@ -180,8 +188,7 @@ Deno.test("MemoryCache.invalidate() drops keys and closes an intent", async () =
 Deno.test("MemoryCache keeps scopes apart", async () => {
   const cache = new MemoryCache();
   const other: Scope<number> = { namespace: "views", monoid: count() };
-  const [lease] = await cache.lease(scope, [key]);
-  await cache.fill(scope, [{ lease: lease!, value: 5 }]);
+  await fillOne(cache, scope, key, 5);
   assert.equal(await cache.get(other, key), undefined);
 });
 

@@ -187,21 +187,14 @@ export class MemoryCache implements Cache {
     scope: Scope<V>,
     keys: readonly StateKey[],
   ): Promise<(V | undefined)[]> {
-    this.#check();
-    const now = this.#now();
-    return Promise.resolve(keys.map((key) => {
-      const entry = this.#entry(
-        scopedKeyString(scope.namespace, key),
-        now,
-        false,
-      );
+    return this.#lookup(scope, keys, (_key, entry) => {
       if (entry?.bytes === undefined) {
         this.#stats.misses++;
         return undefined;
       }
       this.#stats.hits++;
       return scope.monoid.codec.decode(entry.bytes);
-    }));
+    });
   }
 
   /**
@@ -213,16 +206,27 @@ export class MemoryCache implements Cache {
    * @returns One lease per key, in order.
    */
   lease<V>(scope: Scope<V>, keys: readonly StateKey[]): Promise<FillLease[]> {
+    return this.#lookup(scope, keys, (key, entry, now) => ({
+      key,
+      token: `${entry?.generation ?? ""}@${now}`,
+    }));
+  }
+
+  /** Answers per key from its live entry (none is created), at one reading of the clock. */
+  #lookup<V, R>(
+    scope: Scope<V>,
+    keys: readonly StateKey[],
+    answer: (key: StateKey, entry: MemoryEntry | undefined, now: number) => R,
+  ): Promise<R[]> {
     this.#check();
     const now = this.#now();
-    return Promise.resolve(keys.map((key) => {
-      const entry = this.#entry(
-        scopedKeyString(scope.namespace, key),
+    return Promise.resolve(keys.map((key) =>
+      answer(
+        key,
+        this.#entry(scopedKeyString(scope.namespace, key), now, false),
         now,
-        false,
-      );
-      return { key, token: `${entry?.generation ?? ""}@${now}` };
-    }));
+      )
+    ));
   }
 
   /**

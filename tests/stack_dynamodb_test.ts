@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   ConditionalCheckFailedException,
-  CreateTableCommand,
   DeleteTableCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -9,19 +8,13 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
+import { createItemTable } from "./_dynamodb.ts";
 
 Deno.test("stack: dynamodb UpdateItem ADD and a conditional put", async () => {
   const client = new DynamoDBClient(awsConfig(await service("dynamodb")));
   const TableName = uniqueName("stack-dynamo");
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-      }),
-    );
+    await createItemTable(client, TableName, { key: "pk" });
     const Key = { pk: { S: "clicks" } };
     for (const n of [5, 7]) {
       await client.send(
