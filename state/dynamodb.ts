@@ -792,14 +792,7 @@ export class DynamoDBStore implements Store {
       const refusal = await this.#write(plan, expression, claimTtl, signal);
       if (refusal === undefined) return "apply";
       if (refusal.conflict) {
-        if (attempt >= this.#maxCasAttempts) {
-          throw new DynamoDBContentionError(
-            this.table,
-            scope.namespace,
-            plan.key,
-            attempt,
-          );
-        }
+        this.#giveUpAfter(attempt, scope.namespace, plan);
         this.#stats.conflictRetries++;
         await sleep(this.#conflictBackoff(attempt), signal);
         item = path === "cas" ? null : item;
@@ -830,14 +823,7 @@ export class DynamoDBStore implements Store {
         );
       }
       // The marks and claims allow the delta: the value condition failed.
-      if (attempt >= this.#maxCasAttempts) {
-        throw new DynamoDBContentionError(
-          this.table,
-          scope.namespace,
-          plan.key,
-          attempt,
-        );
-      }
+      this.#giveUpAfter(attempt, scope.namespace, plan);
       if (old !== undefined && (path === "max" || path === "min")) {
         if (!this.#beats(path, plan, old)) {
           // The stored value already wins; only the marks, claims and expiry move.
@@ -1120,6 +1106,18 @@ export class DynamoDBStore implements Store {
   }
 
   /** A delta's transaction actions: its state row's update, then one conditional put per claim. */
+  /** Throws {@linkcode DynamoDBContentionError} once a key lost the race on its last allowed attempt. */
+  #giveUpAfter(attempt: number, namespace: string, plan: Plan): void {
+    if (attempt >= this.#maxCasAttempts) {
+      throw new DynamoDBContentionError(
+        this.table,
+        namespace,
+        plan.key,
+        attempt,
+      );
+    }
+  }
+
   /** Writes `items` in one transaction, with one token across retries: DynamoDB applies a repeated transaction once. */
   async #transact(
     items: TransactWriteItem[],
