@@ -391,3 +391,59 @@ export interface S3ClientLike {
     options?: { abortSignal?: AbortSignal },
   ): Promise<unknown>;
 }
+
+/** A delivered record as a {@linkcode DeliveryQueue} sees it. */
+export interface QueuedRecord {
+  /** Its position in its stream (read only for the committed one). */
+  readonly position: bigint;
+  /** Whether it was acked. */
+  readonly isAcked: boolean;
+}
+
+/**
+ * One stream's delivered records, in order. A stream whose positions only
+ * grow commits the last record of its acked prefix: an ack flags its record
+ * and, at the head, walks the prefix (no search, no bigint arithmetic per
+ * record; the committed position is built only when asked for).
+ */
+export class DeliveryQueue {
+  #records: QueuedRecord[] = [];
+  #head = 0;
+  #last: QueuedRecord | undefined = undefined;
+  readonly #onAck: () => void;
+
+  /** @param onAck Called once per record acked (counters, checkpoint). */
+  constructor(onAck: () => void) {
+    this.#onAck = onAck;
+  }
+
+  /** The highest position at or below which every delivered record was acked. */
+  get committed(): bigint | undefined {
+    return this.#last?.position;
+  }
+
+  /** Records a delivery; positions must grow. */
+  push(record: QueuedRecord): void {
+    this.#records.push(record);
+  }
+
+  /** Call once when `record` (delivered here, now flagged acked) is acked. */
+  acked(record: QueuedRecord): void {
+    this.#onAck();
+    const records = this.#records;
+    let h = this.#head;
+    if (records[h] !== record) return;
+    while (h < records.length && records[h]!.isAcked) h++;
+    this.#last = records[h - 1];
+    if (h === records.length) {
+      this.#records = [];
+      this.#head = 0;
+    } else if (h > 1024 && h * 2 > records.length) {
+      // Drop the acked prefix once it is the larger part: pushes and acks stay amortized O(1).
+      this.#records = records.slice(h);
+      this.#head = 0;
+    } else {
+      this.#head = h;
+    }
+  }
+}

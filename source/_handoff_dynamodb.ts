@@ -1,7 +1,5 @@
 // DynamoDB helpers of the bootstrap and Streams sources: item decoding, stable key hashes, stream shards, the handoff.
 
-import { fnv1a32 } from "../internal/hash.ts";
-
 /**
  * What the sources need of a client: the AWS SDK v3 `DynamoDBClient` (for
  * the scan) or `DynamoDBStreamsClient` of
@@ -81,11 +79,6 @@ export function keyText(item: WireItem, keyNames: readonly string[]): string {
     out += out === "" ? text : `|${text}`;
   }
   return out;
-}
-
-/** A 64-bit hash of a key text (two FNV-1a passes), the item's stable rank inside a scan segment. */
-export function keyHash(text: string): bigint {
-  return (BigInt(fnv1a32(text)) << 32n) | BigInt(fnv1a32(`\u0001${text}`));
 }
 
 /** One shard as DescribeStream lists it. */

@@ -4,6 +4,7 @@ import type { SourceRecord } from "./source.ts";
 import {
   type Checkpoint,
   CheckpointSaver,
+  DeliveryQueue,
   INDEX_BITS,
   LaneMerge,
   splitLanePosition,
@@ -67,48 +68,6 @@ export type MakeRecord<T> = (
   raw?: Uint8Array,
 ) => SourceRecord<T>;
 
-/**
- * One lane's delivered records in order. A lane's positions only grow, so
- * its committed position is the last record of the acked prefix: an ack
- * flags its record and, at the head, walks the prefix (no search, no bigint
- * arithmetic per record).
- */
-class LaneQueue {
-  records: LaneRecord<unknown>[] = [];
-  head = 0;
-  /** The last record of the acked prefix (its position is built only when a checkpoint asks). */
-  #last: LaneRecord<unknown> | undefined = undefined;
-  readonly #onAck: () => void;
-
-  constructor(onAck: () => void) {
-    this.#onAck = onAck;
-  }
-
-  /** The highest position at or below which every delivered record was acked. */
-  get committed(): bigint | undefined {
-    return this.#last?.position;
-  }
-
-  acked(record: LaneRecord<unknown>): void {
-    this.#onAck();
-    const records = this.records;
-    let h = this.head;
-    if (records[h] !== record) return;
-    while (h < records.length && records[h]!.isAcked) h++;
-    this.#last = records[h - 1];
-    if (h === records.length) {
-      this.records = [];
-      this.head = 0;
-    } else if (h > 1024 && h * 2 > records.length) {
-      // Drop the acked prefix once it is the larger part: pushes and acks stay amortized O(1).
-      this.records = records.slice(h);
-      this.head = 0;
-    } else {
-      this.head = h;
-    }
-  }
-}
-
 /** A record of a lane source; a class, so a record costs one object and no closure. */
 class LaneRecord<T> implements SourceRecord<T> {
   readonly value: T | undefined;
@@ -120,10 +79,10 @@ class LaneRecord<T> implements SourceRecord<T> {
   readonly #prefix: string;
   readonly #index: number;
   #position: bigint | undefined = undefined;
-  #queue: LaneQueue | null;
+  #queue: DeliveryQueue | null;
 
   constructor(
-    queue: LaneQueue,
+    queue: DeliveryQueue,
     stream: string,
     base: bigint,
     prefix: string,
@@ -162,7 +121,7 @@ class LaneRecord<T> implements SourceRecord<T> {
     const queue = this.#queue;
     if (queue === null) return;
     this.#queue = null;
-    queue.acked(this as LaneRecord<unknown>);
+    queue.acked(this);
   }
 }
 
@@ -189,7 +148,7 @@ export interface LaneSettings {
 export class LaneReader<T> {
   readonly #settings: LaneSettings;
   /** Each lane's queue, by lane number, once reading started. */
-  #queues: LaneQueue[] = [];
+  #queues: DeliveryQueue[] = [];
   #state: LaneState | null = null;
   #saver: CheckpointSaver;
   #merge: LaneMerge<SourceRecord<T>[]> | null = null;
@@ -286,7 +245,7 @@ export class LaneReader<T> {
       const from = at === null || at === undefined
         ? { ordinal: -1, index: -1 }
         : splitLanePosition(BigInt(at));
-      const queue = this.#queues[lane] = new LaneQueue(onAck);
+      const queue = this.#queues[lane] = new DeliveryQueue(onAck);
       merge.run(async (signal) => {
         const stream = this.#stream(lane, lanes);
         for (let o = lane; o < state.items.length; o += lanes) {
@@ -312,7 +271,7 @@ export class LaneReader<T> {
                 error,
                 raw,
               );
-              queue.records.push(record as LaneRecord<unknown>);
+              queue.push(record);
               return record;
             };
           await readItem(

@@ -37,11 +37,12 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from "@aws-sdk/client-dynamodb";
-import { AckTracker } from "./ack_tracker.ts";
+import { fnv1a32 } from "../internal/hash.ts";
 import type { Source, SourceRecord } from "./source.ts";
 import {
   type Checkpoint,
   CheckpointSaver,
+  DeliveryQueue,
   FileCheckpoint,
   LaneMerge,
   MemoryCheckpoint,
@@ -55,7 +56,6 @@ import {
   type DynamoDBHandoff,
   type DynamoDBSendLike,
   fromItem,
-  keyHash,
   keyText,
   listShards,
   readShard,
@@ -147,6 +147,75 @@ interface ScanState {
 }
 
 const MASK64 = (1n << 64n) - 1n;
+/** FNV-1a's state after the byte 0x01: the key's second hash pass continues from it. */
+const SECOND_PASS = fnv1a32("\u0001");
+
+/** An item with its rank in its segment: the key's two 32-bit hashes. */
+interface Ranked {
+  readonly hi: number;
+  readonly lo: number;
+  readonly key: string;
+  readonly item: WireItem;
+}
+
+/** A record of the scan: one object, no closure; id and position built when read. */
+class ScanRecord<T> implements SourceRecord<T> {
+  readonly value: T | undefined;
+  readonly time: number;
+  readonly stream: string;
+  error?: Error;
+  readonly #base: bigint;
+  readonly #hi: number;
+  readonly #lo: number;
+  readonly #table: string;
+  readonly #key: string;
+  #position: bigint | undefined = undefined;
+  #queue: DeliveryQueue | null;
+
+  constructor(
+    queue: DeliveryQueue,
+    stream: string,
+    base: bigint,
+    hi: number,
+    lo: number,
+    table: string,
+    key: string,
+    value: T | undefined,
+    time: number,
+  ) {
+    this.#queue = queue;
+    this.stream = stream;
+    this.#base = base;
+    this.#hi = hi;
+    this.#lo = lo;
+    this.#table = table;
+    this.#key = key;
+    this.value = value;
+    this.time = time;
+  }
+
+  /** (segment, key hash rank): the segment in the high 64 bits. */
+  get position(): bigint {
+    return this.#position ??= this.#base |
+      (BigInt(this.#hi) << 32n) | BigInt(this.#lo);
+  }
+
+  /** `"<table>/<key>"`. */
+  get id(): string {
+    return `${this.#table}/${this.#key}`;
+  }
+
+  get isAcked(): boolean {
+    return this.#queue === null;
+  }
+
+  ack(): void {
+    const queue = this.#queue;
+    if (queue === null) return;
+    this.#queue = null;
+    queue.acked(this);
+  }
+}
 
 /**
  * A finite source over a DynamoDB table: a ParallelScan of fixed hash
@@ -174,7 +243,8 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
   /** `"dynamodb:<table>"`. */
   readonly name: string;
   readonly #o: DynamoDBSnapshotOptions<T>;
-  readonly #tracker = new AckTracker();
+  /** Each lane's delivered records, by lane number, once reading started. */
+  #queues: DeliveryQueue[] = [];
   readonly #saver: CheckpointSaver;
   readonly #batchSize: number;
   #state: ScanState | null = null;
@@ -235,7 +305,7 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
     const state = this.#state;
     if (state === null) return null;
     const at = state.at.map((old, lane) => {
-      const p = this.#tracker.committable(this.#lane(lane, state.lanes));
+      const p = this.#queues[lane]?.committed;
       return p === undefined ? old : p.toString();
     });
     return this.#state = { ...state, at };
@@ -363,9 +433,14 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
     const merge = this.#merge = new LaneMerge<SourceRecord<T>[]>(
       state.lanes * 2,
     );
+    const onAck = () => {
+      this.#acked++;
+      this.#saver.touch();
+    };
     for (let lane = 0; lane < state.lanes; lane++) {
       const at = state.at[lane];
       const from = at === null || at === undefined ? -1n : BigInt(at);
+      const queue = this.#queues[lane] = new DeliveryQueue(onAck);
       merge.run(async (signal) => {
         const stream = this.#lane(lane, state.lanes);
         for (let s = lane; s < state.totalSegments; s += state.lanes) {
@@ -376,27 +451,57 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
           }
           const items = await this.#readSegment(s, state.totalSegments, signal);
           const inserted = peek === null ? null : await peek.drain();
-          const skipBelow = from >= 0n && BigInt(s) === from >> 64n
+          // Ranks are 64-bit key hashes kept as two 32-bit numbers: compared
+          // and sorted without BigInt; a position is built only when read.
+          const skip = from >= 0n && BigInt(s) === from >> 64n
             ? from & MASK64
             : -1n;
-          const ranked: { h: bigint; key: string; item: WireItem }[] = [];
+          const skipHi = skip < 0n ? -1 : Number(skip >> 32n);
+          const skipLo = skip < 0n ? -1 : Number(skip & 0xffffffffn);
+          const ranked: Ranked[] = [];
           for (const item of items) {
             const key = keyText(item, this.#keyNames);
             if (inserted?.has(key)) {
               this.#handedOver++;
               continue;
             }
-            const h = keyHash(key);
-            if (h > skipBelow) ranked.push({ h, key, item });
+            const hi = fnv1a32(key);
+            const lo = fnv1a32(key, SECOND_PASS);
+            if (hi > skipHi || (hi === skipHi && lo > skipLo)) {
+              ranked.push({ hi, lo, key, item });
+            }
           }
-          ranked.sort((a, b) => a.h < b.h ? -1 : a.h > b.h ? 1 : 0);
+          ranked.sort((a, b) => a.hi - b.hi || a.lo - b.lo);
           let batch: SourceRecord<T>[] = [];
-          let last = -1n;
+          // Equal hashes (rare) take the next free rank, as they always did.
+          let lastHi = -1;
+          let lastLo = -1;
           const base = BigInt(s) << 64n;
-          for (const { h, key, item } of ranked) {
-            const rank = h <= last ? last + 1n : h;
-            last = rank;
-            batch.push(this.#record(stream, base | rank, key, item));
+          const readAt = (this.#o.now ?? Date.now)();
+          for (const r of ranked) {
+            let { hi, lo } = r;
+            if (hi < lastHi || (hi === lastHi && lo <= lastLo)) {
+              hi = lastHi;
+              lo = lastLo + 1;
+              if (lo > 0xffffffff) {
+                lo = 0;
+                hi++;
+              }
+            }
+            lastHi = hi;
+            lastLo = lo;
+            const record = this.#record(
+              queue,
+              stream,
+              base,
+              hi,
+              lo,
+              r.key,
+              r.item,
+              readAt,
+            );
+            queue.push(record);
+            batch.push(record);
             if (batch.length >= this.#batchSize) {
               if (!await merge.push(batch)) return;
               batch = [];
@@ -411,39 +516,47 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
   }
 
   #record(
+    queue: DeliveryQueue,
     stream: string,
-    position: bigint,
+    base: bigint,
+    hi: number,
+    lo: number,
     key: string,
     item: WireItem,
-  ): SourceRecord<T> {
+    readAt: number,
+  ): ScanRecord<T> {
     const o = this.#o;
-    const now = o.now ?? Date.now;
-    const id = `${o.table}/${key}`;
-    this.#tracker.delivered(stream, position);
-    let done = false;
-    const ack = () => {
-      if (done) return;
-      done = true;
-      if (this.#tracker.ack(stream, position)) {
-        this.#acked++;
-        this.#saver.touch();
-      }
-    };
     try {
       const plain = fromItem(item);
       const value = o.decode === undefined ? plain as T : o.decode(plain);
-      const time = o.time === undefined ? now() : o.time(value, plain);
-      return { value, id, time, stream, position, ack };
-    } catch (error) {
-      return {
-        value: undefined,
-        id,
-        time: now(),
+      const time = o.time === undefined ? readAt : o.time(value, plain);
+      return new ScanRecord(
+        queue,
         stream,
-        position,
-        ack,
-        error: new TypeError(`${id}: ${messageOf(error)}`, { cause: error }),
-      };
+        base,
+        hi,
+        lo,
+        o.table,
+        key,
+        value,
+        time,
+      );
+    } catch (error) {
+      const record = new ScanRecord<T>(
+        queue,
+        stream,
+        base,
+        hi,
+        lo,
+        o.table,
+        key,
+        undefined,
+        readAt,
+      );
+      record.error = new TypeError(`${record.id}: ${messageOf(error)}`, {
+        cause: error,
+      });
+      return record;
     }
   }
 
