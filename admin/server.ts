@@ -17,7 +17,7 @@ import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
 import { Registry } from "./_registry.ts";
 import { createAdminService } from "../rpc/_admin_service.ts";
 import { createUnaryHandler, type UnaryMethod } from "../rpc/_unary.ts";
-import { codeName, dropUnboundedDeadline } from "../rpc/_wire.ts";
+import { codeName, dropUnboundedDeadline, pathOf } from "../rpc/_wire.ts";
 import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
 import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
 import type { QueryTarget } from "../query/mod.ts";
@@ -243,8 +243,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
   ): Promise<Response> => {
-    const url = new URL(request.url);
-    const path = url.pathname;
+    const path = pathOf(request.url);
     const connect = rpc.get(path);
     if (unary.paths.has(path)) {
       // The hot path: read the body once, answer without copying the request.
@@ -256,7 +255,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
       completed?.then(undefined, () => controller.abort());
       const answered = await unary.handle(
         request,
-        url,
+        path,
         body,
         controller.signal,
       );
@@ -365,13 +364,21 @@ async function readBody(
   request: Request,
   limit: number,
 ): Promise<Uint8Array<ArrayBuffer> | null | Response> {
-  if (request.body === null) return null;
+  // No `request.body` unless needed: asking for it makes a stream, and
+  // arrayBuffer() without one takes the body in one piece.
+  if (request.method === "GET" || request.method === "HEAD") return null;
   const declared = Number(request.headers.get("Content-Length") ?? NaN);
-  const body = declared <= limit + 5
-    ? new Uint8Array(await request.arrayBuffer())
-    : declared > limit + 5
-    ? null
-    : await readBounded(request.body, limit);
+  let body: Uint8Array<ArrayBuffer> | null;
+  if (declared === 0) return null;
+  if (declared <= limit + 5) {
+    body = new Uint8Array(await request.arrayBuffer());
+  } else if (declared > limit + 5) {
+    body = null;
+  } else {
+    const stream = request.body;
+    if (stream === null) return null;
+    body = await readBounded(stream, limit);
+  }
   if (body === null) {
     return new Response(
       `request body over ${limit} bytes: send smaller requests\n`,

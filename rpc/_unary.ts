@@ -63,15 +63,38 @@ export interface UnaryHandlerOptions {
   readonly record?: (procedure: string, code: Code | 0, ms: number) => void;
 }
 
+/**
+ * What the unary layer reads of a request: a served `Request` fits, and so
+ * does the gRPC listener's forwarded call, which needs no `Request` built.
+ */
+export interface UnaryRequest {
+  /** The HTTP method. */
+  readonly method: string;
+  /** The full URL (only a Connect GET reads its query). */
+  readonly url: string;
+  /** The request headers. */
+  readonly headers: Headers;
+}
+
 /** Answers one request, or `undefined` when the Connect library should. */
 export type UnaryHandler = (
-  request: Request,
-  url: URL,
+  request: UnaryRequest,
+  path: string,
   body: Uint8Array | null,
   signal: AbortSignal,
 ) => Promise<Response | undefined>;
 
 const JSON_READ: Partial<JsonReadOptions> = { ignoreUnknownFields: true };
+const CONNECT_JSON: WireFormat = Object.freeze({
+  protocol: "connect",
+  binary: false,
+  stream: false,
+});
+const CONNECT_PROTO: WireFormat = Object.freeze({
+  protocol: "connect",
+  binary: true,
+  stream: false,
+});
 const OK_TRAILER = grpcWebTrailer(0, "");
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -97,13 +120,12 @@ export function createUnaryHandler(
   const jsonWrite = options.jsonWrite ?? {};
   const limit = options.maxBytes;
 
-  const decode = async (
+  /** Decodes an uncompressed message (no await on the common path). */
+  const parse = (
     schema: DescMessage,
     format: WireFormat,
-    bytes: Uint8Array,
-    compressed: boolean,
-  ): Promise<Message> => {
-    const data = compressed ? await gunzip(bytes, limit) : bytes;
+    data: Uint8Array,
+  ): Message => {
     if (data.byteLength > limit) {
       throw new ConnectError(
         `the message is ${data.byteLength} bytes; at most ${limit}`,
@@ -127,13 +149,12 @@ export function createUnaryHandler(
 
   /** The request message's bytes, unwrapped from the protocol. */
   const messageOf = (
-    request: Request,
-    url: URL,
+    request: UnaryRequest,
+    params: URLSearchParams | undefined,
     format: WireFormat,
     body: Uint8Array | null,
   ): { data: Uint8Array; compressed: boolean } => {
-    if (request.method === "GET") {
-      const params = url.searchParams;
+    if (params !== undefined) {
       const message = params.get("message") ?? "";
       let data: Uint8Array;
       if (params.get("base64") === "1") {
@@ -171,24 +192,25 @@ export function createUnaryHandler(
     };
   };
 
-  const handle: UnaryHandler = async (request, url, body, signal) => {
-    const path = url.pathname;
+  const handle: UnaryHandler = async (request, path, body, signal) => {
     const unary = byPath.get(path);
     const stream = unary === undefined ? streams.get(path) : undefined;
     if (unary === undefined && stream === undefined) return undefined;
     const method = unary?.method ?? stream!;
     let format: WireFormat | undefined;
+    let params: URLSearchParams | undefined;
     if (request.method === "GET") {
       if (unary === undefined) return undefined;
-      const encoding = url.searchParams.get("encoding");
+      params = new URL(request.url).searchParams;
+      const encoding = params.get("encoding");
       format = encoding === "proto"
-        ? { protocol: "connect", binary: true, stream: false }
+        ? CONNECT_PROTO
         : encoding === "json"
-        ? { protocol: "connect", binary: false, stream: false }
+        ? CONNECT_JSON
         : undefined;
       if (format === undefined) {
         return errorResponse(
-          { protocol: "connect", binary: false, stream: false },
+          CONNECT_JSON,
           new ConnectError(
             `encoding: ${
               JSON.stringify(encoding)
@@ -201,7 +223,13 @@ export function createUnaryHandler(
         method.idempotency !== 1 /* NO_SIDE_EFFECTS */
       ) return undefined;
     } else if (request.method === "POST") {
-      format = wireFormat(request.headers.get("content-type"));
+      const type = request.headers.get("content-type");
+      // The two common content types without parsing.
+      format = type === "application/json"
+        ? CONNECT_JSON
+        : type === "application/proto"
+        ? CONNECT_PROTO
+        : wireFormat(type);
       if (format === undefined) return undefined;
       if (
         format.stream !==
@@ -216,13 +244,14 @@ export function createUnaryHandler(
     const began = performance.now();
     const procedure = path;
     let extraHeaders: Headers | undefined;
+    let called: Context | undefined;
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let callSignal = signal;
     try {
       if (format.protocol === "connect") {
-        const version = request.method === "GET"
-          ? url.searchParams.get("connect")
+        const version = params !== undefined
+          ? params.get("connect")
           : request.headers.get("connect-protocol-version");
         if (version !== null && version !== "1" && version !== "v1") {
           throw new ConnectError(
@@ -252,16 +281,13 @@ export function createUnaryHandler(
       if (options.gate !== undefined) {
         options.gate(method, request.headers, extraHeaders ??= new Headers());
       }
-      const { data, compressed } = messageOf(request, url, format, body);
-      const input = await decode(method.input, format, data, compressed);
+      const { data, compressed } = messageOf(request, params, format, body);
+      const input = compressed
+        ? parse(method.input, format, await gunzip(data, limit))
+        : parse(method.input, format, data);
       if (stream !== undefined) return undefined; // checked; the library streams it
-      const context: CallContext = {
-        signal: callSignal,
-        requestHeader: request.headers,
-        get responseHeader() {
-          return extraHeaders ??= new Headers();
-        },
-      };
+      const context = new Context(callSignal, request.headers, extraHeaders);
+      called = context;
       const pending = (unary!.call as (i: Message, c: CallContext) => unknown)(
         input,
         context,
@@ -272,14 +298,15 @@ export function createUnaryHandler(
       const output = isMessage(result, method.output)
         ? result
         : create(method.output, result as never);
+      extraHeaders = context.extra;
       const json = unary!.json as ((o: Message) => string) | undefined;
-      const bytes = format.binary
-        ? toBinary(method.output, output)
-        : encoder.encode(
-          json === undefined
-            ? toJsonString(method.output, output, jsonWrite)
-            : json(output),
-        );
+      // JSON goes out as a string: Deno.serve sends a string body with a
+      // single application/json header without copying it through JS.
+      const text = format.binary
+        ? undefined
+        : json === undefined
+        ? toJsonString(method.output, output, jsonWrite)
+        : json(output);
       options.record?.(procedure, 0, performance.now() - began);
       const contentType = contentTypeOf(format);
       let headers: HeadersInit = { "content-type": contentType };
@@ -287,6 +314,12 @@ export function createUnaryHandler(
         extraHeaders.set("content-type", contentType);
         headers = extraHeaders;
       }
+      if (text !== undefined && format.protocol === "connect") {
+        return new Response(text, { headers });
+      }
+      const bytes = text === undefined
+        ? toBinary(method.output, output)
+        : encoder.encode(text);
       if (format.protocol === "grpc-web") {
         const out = new Uint8Array(5 + bytes.byteLength + OK_TRAILER.length);
         new DataView(out.buffer).setUint32(1, bytes.byteLength);
@@ -298,12 +331,31 @@ export function createUnaryHandler(
     } catch (error) {
       const connectError = asConnectError(error, callSignal);
       options.record?.(procedure, connectError.code, performance.now() - began);
-      return errorResponse(format, connectError, extraHeaders);
+      return errorResponse(
+        format,
+        connectError,
+        called?.extra ?? extraHeaders,
+      );
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
   };
   return { paths: new Set([...byPath.keys(), ...streams.keys()]), handle };
+}
+
+/** A call's context; response headers are made only when asked for. */
+class Context implements CallContext {
+  readonly signal: AbortSignal;
+  readonly requestHeader: Headers;
+  extra: Headers | undefined;
+  constructor(signal: AbortSignal, requestHeader: Headers, extra?: Headers) {
+    this.signal = signal;
+    this.requestHeader = requestHeader;
+    this.extra = extra;
+  }
+  get responseHeader(): Headers {
+    return this.extra ??= new Headers();
+  }
 }
 
 const stringFields = new WeakMap<DescMessage, ReadonlySet<string>>();
@@ -334,8 +386,9 @@ function simpleJson(schema: DescMessage, text: string): Message | undefined {
   if (
     parsed === null || typeof parsed !== "object" || Array.isArray(parsed)
   ) return undefined;
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!names.has(key) || typeof value !== "string") return undefined;
+  const record = parsed as Record<string, unknown>;
+  for (const key in record) {
+    if (!names.has(key) || typeof record[key] !== "string") return undefined;
   }
   return create(schema, parsed as never);
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { createHandler } from "../admin/mod.ts";
 import { hourly, sum } from "../monoid/mod.ts";
 import { MemoryStore } from "../state/mod.ts";
+import fc from "fast-check";
+import { pathOf } from "./_wire.ts";
 
 function fixture() {
   const store = new MemoryStore({ maxEntityBytes: 64 });
@@ -243,4 +245,39 @@ Deno.test("GetWindow takes a trailing duration_ms; Query's window takes duration
     }),
   )).json();
   assert.equal(both.code, "invalid_argument");
+});
+
+Deno.test("pathOf() reads the same path as new URL().pathname", () => {
+  const unit = fc.constantFrom(
+    ..."/abzABZ09.%?#\\ @:;=[]é\t\"<>`{}|^~-_+!$&'()*,".split(""),
+  );
+  fc.assert(
+    fc.property(
+      fc.string({ unit, maxLength: 20 }),
+      fc.string({ unit, maxLength: 6 }),
+      (path, host) => {
+        for (
+          const url of [
+            `http://127.0.0.1:80/${path}`,
+            `http://localhost${path}`,
+            `http://${host}/${path}`,
+            `https://x${host}.y/${path}`,
+          ]
+        ) {
+          let want: string;
+          try {
+            want = new URL(url).pathname;
+          } catch {
+            continue;
+          }
+          assert.equal(pathOf(url), want, url);
+        }
+      },
+    ),
+    { numRuns: 5000 },
+  );
+  assert.equal(
+    pathOf("http://127.0.0.1:8080/murmur.v1.QueryService/Get?x=1"),
+    "/murmur.v1.QueryService/Get",
+  );
 });
