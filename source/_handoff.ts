@@ -395,7 +395,7 @@ export interface S3ClientLike {
 /** A delivered record as a {@linkcode DeliveryQueue} sees it. */
 export interface QueuedRecord {
   /** Its position in its stream (read only for the committed one). */
-  readonly position: bigint;
+  readonly position?: bigint | undefined;
   /** Whether it was acked. */
   readonly isAcked: boolean;
 }
@@ -420,6 +420,11 @@ export class DeliveryQueue {
   /** The highest position at or below which every delivered record was acked. */
   get committed(): bigint | undefined {
     return this.#last?.position;
+  }
+
+  /** The last record of the acked prefix, or `undefined` before the first. */
+  get last(): QueuedRecord | undefined {
+    return this.#last;
   }
 
   /** Records a delivery; positions must grow. */

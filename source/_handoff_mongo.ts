@@ -85,12 +85,16 @@ export function idText(id: unknown): string {
 const NUMBER_BASE = 1n << 64n;
 const OBJECT_ID_BASE = 1n << 100n;
 
-/**
- * A scan position for an `_id` that grows with Mongo's `_id` order and stays
- * the same across runs: integers and ObjectIds have one (ObjectIds sort after
- * numbers, as in BSON); other ids have none (the runtime then dedups that
- * record by a claim on its id).
- */
+/** Whether an `_id` orders as a position: ObjectIds and 64-bit integers. */
+export function hasIdPosition(id: unknown): boolean {
+  if (id instanceof ObjectId) return true;
+  if (typeof id === "number") return Number.isSafeInteger(id);
+  if (typeof id === "bigint") return id >= -(1n << 63n) && id < 1n << 63n;
+  return typeof id === "object" && id !== null &&
+    (id as { _bsontype?: string })._bsontype === "Long";
+}
+
+/** An `_id`'s position in the scan's stream, or `undefined` when {@linkcode hasIdPosition} says it has none. */
 export function idPosition(id: unknown): bigint | undefined {
   if (id instanceof ObjectId) {
     return OBJECT_ID_BASE + BigInt(`0x${id.toHexString()}`);
@@ -122,6 +126,38 @@ export type DocumentFields = Pick<
   "id" | "ack" | "stream" | "position"
 >;
 
+/** A document decoded and timed, or the error that refused it. */
+export interface DecodedDocument<T> {
+  readonly value: T | undefined;
+  readonly time: number;
+  readonly error?: Error;
+}
+
+/**
+ * Decodes and times a document with the source's `decode` and `time`; when
+ * either throws, the error names the document (`idOf()` is called only then).
+ */
+export function decodeDocument<T>(
+  doc: MongoDocument,
+  options: MongoCommonOptions<T>,
+  now: () => number,
+  idOf: () => string,
+): DecodedDocument<T> {
+  try {
+    const value = options.decode === undefined ? doc as T : options.decode(doc);
+    const time = options.time === undefined
+      ? defaultTime(doc, now)
+      : options.time(value, doc);
+    return { value, time };
+  } catch (error) {
+    return {
+      value: undefined,
+      time: now(),
+      error: new TypeError(`${idOf()}: ${messageOf(error)}`, { cause: error }),
+    };
+  }
+}
+
 /**
  * A document's record, decoded and timed with the source's `decode` and
  * `time`, or an error record naming the document when either throws.
@@ -132,22 +168,7 @@ export function documentRecord<T>(
   options: MongoCommonOptions<T>,
   now: () => number,
 ): SourceRecord<T> {
-  try {
-    const value = options.decode === undefined ? doc as T : options.decode(doc);
-    const time = options.time === undefined
-      ? defaultTime(doc, now)
-      : options.time(value, doc);
-    return { ...fields, value, time };
-  } catch (error) {
-    return {
-      ...fields,
-      value: undefined,
-      time: now(),
-      error: new TypeError(`${fields.id}: ${messageOf(error)}`, {
-        cause: error,
-      }),
-    };
-  }
+  return { ...fields, ...decodeDocument(doc, options, now, () => fields.id) };
 }
 
 /** A cluster time as a bigint: seconds in the high 32 bits, increment in the low. */

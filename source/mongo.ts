@@ -34,11 +34,11 @@ const EJSON = BSON.EJSON;
  */
 
 import { BSON, type Document, type FindCursor } from "mongodb";
-import { AckTracker } from "./ack_tracker.ts";
 import type { Source, SourceRecord } from "./source.ts";
 import {
   type Checkpoint,
   CheckpointSaver,
+  DeliveryQueue,
   FileCheckpoint,
   MemoryCheckpoint,
 } from "./_handoff.ts";
@@ -48,7 +48,8 @@ import {
   captureHandoff,
   changeFilter,
   collectionOf,
-  documentRecord,
+  decodeDocument,
+  hasIdPosition,
   idPosition,
   idText,
   type MongoClientLike,
@@ -121,6 +122,58 @@ interface ScanState {
   readonly after?: string;
 }
 
+/** A record of the scan: one object, no closure; id and position built when read. */
+class ScanRecord<T> implements SourceRecord<T> {
+  value: T | undefined = undefined;
+  time = 0;
+  error?: Error;
+  /** The document's `_id`: where a restart resumes once this record is the last committed. */
+  readonly docId: unknown;
+  /** Whether the checkpoint state already holds this record's `_id`. */
+  saved = false;
+  readonly #ns: string;
+  #queue: DeliveryQueue | null;
+
+  constructor(queue: DeliveryQueue, ns: string, id: unknown) {
+    this.#queue = queue;
+    this.#ns = ns;
+    this.docId = id;
+  }
+
+  /** `"<db>.<collection>/<_id>"`. */
+  get id(): string {
+    return `${this.#ns}/${idText(this.docId)}`;
+  }
+
+  get isAcked(): boolean {
+    return this.#queue === null;
+  }
+
+  ack(): void {
+    const queue = this.#queue;
+    if (queue === null) return;
+    this.#queue = null;
+    queue.acked(this);
+  }
+}
+
+/** A scan record whose `_id` orders as a position (ObjectIds and integers); other ids dedup by claim. */
+class PositionedScanRecord<T> extends ScanRecord<T> {
+  /** `"mongo:<db>.<collection>:scan"`. */
+  readonly stream: string;
+  #position: bigint | undefined = undefined;
+
+  constructor(queue: DeliveryQueue, stream: string, ns: string, id: unknown) {
+    super(queue, ns, id);
+    this.stream = stream;
+  }
+
+  /** The `_id` as a position, built when first read. */
+  get position(): bigint {
+    return this.#position ??= idPosition(this.docId)!;
+  }
+}
+
 /**
  * A finite source over a collection, in `_id` order, `batchSize` documents
  * a round trip. Record ids are `"<db>.<collection>/<_id>"`; integer and
@@ -153,15 +206,15 @@ export class MongoSnapshotSource<T> implements Source<T> {
   readonly #options: MongoSnapshotOptions<T>;
   readonly #ns: string;
   readonly #batchSize: number;
-  readonly #tracker = new AckTracker();
-  /** Delivered ordinal → the `_id`, until committed. */
-  readonly #ids = new Map<bigint, unknown>();
+  /** Delivered records in `_id` order; the last of the acked prefix is the resume point. */
+  readonly #queue: DeliveryQueue;
+  /** The stream of records whose `_id` has a position. */
+  readonly #stream: string;
   readonly #saver: CheckpointSaver;
   #state: ScanState | null = null;
   #begun: Promise<void> | null = null;
   #cursor: FindCursor<Document> | null = null;
   #closed = false;
-  #ordinal = 0n;
   #scanned = 0;
   #handedOver = 0;
   #acked = 0;
@@ -178,25 +231,26 @@ export class MongoSnapshotSource<T> implements Source<T> {
     this.#options = options;
     this.#ns = `${options.db}.${options.collection}`;
     this.name = `mongo:${this.#ns}`;
+    this.#stream = `${this.name}:scan`;
     this.#batchSize = batchSizeOf(this.name, options.batchSize);
     this.#saver = new CheckpointSaver(
       options.checkpoint,
       options.checkpointInterval ?? 1000,
       () => this.#position(),
     );
+    this.#queue = new DeliveryQueue(() => {
+      this.#acked++;
+      this.#saver.touch();
+    });
   }
 
   #position(): ScanState | null {
     const state = this.#state;
     if (state === null) return null;
-    const at = this.#tracker.committable("scan");
-    if (at === undefined) return state;
-    if (!this.#ids.has(at)) return state;
-    const after = EJSON.stringify(this.#ids.get(at), { relaxed: false });
-    for (const ordinal of this.#ids.keys()) {
-      if (ordinal > at) break;
-      this.#ids.delete(ordinal);
-    }
+    const last = this.#queue.last as ScanRecord<T> | undefined;
+    if (last === undefined || last.saved) return state;
+    last.saved = true;
+    const after = EJSON.stringify(last.docId, { relaxed: false });
     return this.#state = { ...state, after };
   }
 
@@ -266,31 +320,20 @@ export class MongoSnapshotSource<T> implements Source<T> {
 
   #record(doc: Document): SourceRecord<T> {
     const o = this.#options;
-    const now = o.now ?? Date.now;
-    const id = `${this.#ns}/${idText(doc._id)}`;
-    const ordinal = ++this.#ordinal;
-    this.#ids.set(ordinal, doc._id);
-    this.#tracker.delivered("scan", ordinal);
-    let done = false;
-    const ack = () => {
-      if (done) return;
-      done = true;
-      if (this.#tracker.ack("scan", ordinal)) {
-        this.#acked++;
-        this.#saver.touch();
-        // Without a checkpoint nothing saves: drop committed ids now and then.
-        if (
-          this.#options.checkpoint === undefined && (this.#acked & 1023) === 0
-        ) {
-          this.#position();
-        }
-      }
-    };
-    const position = idPosition(doc._id);
-    const base = position === undefined
-      ? { id, ack }
-      : { id, ack, stream: `${this.name}:scan`, position };
-    return documentRecord(base, doc, o, now);
+    const record = hasIdPosition(doc._id)
+      ? new PositionedScanRecord<T>(
+        this.#queue,
+        this.#stream,
+        this.#ns,
+        doc._id,
+      )
+      : new ScanRecord<T>(this.#queue, this.#ns, doc._id);
+    const decoded = decodeDocument(doc, o, o.now ?? Date.now, () => record.id);
+    record.value = decoded.value;
+    record.time = decoded.time;
+    if (decoded.error !== undefined) record.error = decoded.error;
+    this.#queue.push(record);
+    return record;
   }
 
   /**
