@@ -190,6 +190,38 @@ async function answer<E>(
 }
 
 /**
+ * The plumbing every handler shares: map the event's records to batch
+ * items (with one clock reading for fallback times), run them, and report
+ * failures by each record's identifier.
+ */
+function batchHandler<R, E, V>(
+  pipeline: Pipeline<E, V>,
+  name: string,
+  options: LambdaHandlerOptions & {
+    readonly decode?: unknown;
+    readonly time?: unknown;
+    readonly exactlyOnceBy?: unknown;
+  },
+  toItem: (record: R, now: number) => BatchItem<E>,
+  identifier: (record: R) => string,
+): BatchHandler<{ readonly Records: readonly R[] }> {
+  // The handler's own options (decoding, event time, dedup key) stay out of run().
+  const { decode: _decode, time: _time, exactlyOnceBy: _by, ...common } =
+    options;
+  return (event, context) => {
+    const now = Date.now();
+    return answer(
+      pipeline as Pipeline<E, unknown>,
+      name,
+      event.Records.map((record) => toItem(record, now)),
+      event.Records.map(identifier),
+      common,
+      context,
+    );
+  };
+}
+
+/**
  * A Lambda handler for a Kinesis event source. Each record's stream is
  * `kinesis:<stream>:<shard>` and its position the sequence number, exactly
  * as the `@murmur/core/source/kinesis` source gives them, so a Lambda and a worker may
@@ -231,10 +263,12 @@ export function kinesisHandler<E, V>(
 ): BatchHandler<KinesisStreamEvent> {
   const decode = options.decode ??
     ((data: Uint8Array) => JSON.parse(decoder.decode(data)) as E);
-  const { decode: _decode, time: _time, exactlyOnceBy, ...common } = options;
-  const byId = exactlyOnceBy === "id";
-  return (event, context) => {
-    const items = event.Records.map((record) => {
+  const byId = options.exactlyOnceBy === "id";
+  return batchHandler(
+    pipeline,
+    "lambda:kinesis",
+    options,
+    (record: KinesisEventRecord) => {
       const { shard, stream } = kinesisOrigin(record);
       const k = record.kinesis;
       const raw = base64Bytes(k.data);
@@ -250,16 +284,9 @@ export function kinesisHandler<E, V>(
           raw,
         },
       );
-    });
-    return answer(
-      pipeline as Pipeline<E, unknown>,
-      "lambda:kinesis",
-      items,
-      event.Records.map((r) => r.kinesis.sequenceNumber),
-      common,
-      context,
-    );
-  };
+    },
+    (r) => r.kinesis.sequenceNumber,
+  );
 }
 
 /**
@@ -300,10 +327,11 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
 ): BatchHandler<DynamoDBStreamEvent> {
   const decode = options.decode ??
     ((r: DynamoDBStreamEventRecord) => toChange(r) as E);
-  const { decode: _decode, time: _time, ...common } = options;
-  return (event, context) => {
-    const now = Date.now();
-    const items = event.Records.map((record) => {
+  return batchHandler(
+    pipeline,
+    "lambda:dynamodb-streams",
+    options,
+    (record: DynamoDBStreamEventRecord, now) => {
       const created = record.dynamodb.ApproximateCreationDateTime;
       return item(
         record,
@@ -313,16 +341,9 @@ export function dynamoDBStreamsHandler<E = DynamoDBChange, V = unknown>(
         options.time,
         {},
       );
-    });
-    return answer(
-      pipeline as Pipeline<E, unknown>,
-      "lambda:dynamodb-streams",
-      items,
-      event.Records.map((r) => r.dynamodb.SequenceNumber),
-      common,
-      context,
-    );
-  };
+    },
+    (r) => r.dynamodb.SequenceNumber,
+  );
 }
 
 /**
@@ -364,10 +385,11 @@ export function sqsHandler<E, V>(
   options: SQSHandlerOptions<E> = {},
 ): BatchHandler<SQSEvent> {
   const decode = options.decode ?? ((body: string) => JSON.parse(body) as E);
-  const { decode: _decode, time: _time, ...common } = options;
-  return (event, context) => {
-    const now = Date.now();
-    const items = event.Records.map((record) => {
+  return batchHandler(
+    pipeline,
+    "lambda:sqs",
+    options,
+    (record: SQSEventRecord, now) => {
       const sent = Number(record.attributes?.SentTimestamp);
       return item(
         record,
@@ -377,14 +399,7 @@ export function sqsHandler<E, V>(
         options.time,
         {},
       );
-    });
-    return answer(
-      pipeline as Pipeline<E, unknown>,
-      "lambda:sqs",
-      items,
-      event.Records.map((r) => r.messageId),
-      common,
-      context,
-    );
-  };
+    },
+    (r) => r.messageId,
+  );
 }
