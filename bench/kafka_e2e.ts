@@ -14,7 +14,7 @@
 //   c  b with the Valkey cache written through
 //   d  b with an in-memory store: the runtime's own ceiling, without DynamoDB Local's write rate
 
-import { writeResults } from "./_results.ts";
+import { markdownTable, writeResults } from "./_results.ts";
 import { parseArgs } from "node:util";
 import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { Kafka, logLevel } from "kafkajs";
@@ -356,17 +356,33 @@ const goals = {
   },
 };
 
-const table = [
-  "| row | case | events | seconds | events/s | store writes | writes/event | flushes | peak RSS MiB | vs (a) |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ...rows.map((r) =>
-    `| ${r.id} | ${r.case} | ${r.events} | ${r.seconds} | ${r.eventsPerSecond} | ${
-      r.storeWrites ?? "–"
-    } | ${r.writesPerEvent ?? "–"} | ${r.flushes ?? "–"} | ${r.peakRssMiB} | ${
-      r.vsRaw === null ? "baseline" : `${r.vsRaw}×`
-    } |`
-  ),
-].join("\n");
+const num = (head: string) => ({ head, right: true });
+const table = markdownTable(
+  [
+    { head: "row" },
+    { head: "case" },
+    num("events"),
+    num("seconds"),
+    num("events/s"),
+    num("store writes"),
+    num("writes/event"),
+    num("flushes"),
+    num("peak RSS MiB"),
+    num("vs (a)"),
+  ],
+  rows.map((r) => [
+    r.id,
+    r.case,
+    r.events,
+    r.seconds,
+    r.eventsPerSecond,
+    r.storeWrites,
+    r.writesPerEvent,
+    r.flushes,
+    r.peakRssMiB,
+    r.vsRaw === null ? "baseline" : `${r.vsRaw}×`,
+  ]),
+);
 const bound = b.writesPerEvent === null || b.writesPerEvent === 0
   ? null
   : Math.round(dynamoWritesPerSecond / b.writesPerEvent);

@@ -6,7 +6,7 @@
 // measured in the same run: one UpdateItem ADD at a time (how the Go original
 // writes) and one un-pipelined INCRBY at a time.
 
-import { writeResults } from "./_results.ts";
+import { markdownTable, writeResults } from "./_results.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Redis } from "iovalkey";
 import { type Monoid, sum } from "../monoid/mod.ts";
@@ -64,6 +64,13 @@ const keysOf = (n: number, salt: string): StateKey[] =>
     bucket: 1_700_000_000_000,
   }));
 
+/** Requests the stores sent to DynamoDB, reads and writes. */
+const requests = (...stores: DynamoDBStore[]): number =>
+  stores.reduce(
+    (n, s) => n + s.stats().writeRequests + s.stats().readRequests,
+    0,
+  );
+
 async function dynamodb(url: string): Promise<void> {
   const client = new DynamoDBClient({
     endpoint: url,
@@ -97,14 +104,17 @@ async function dynamodb(url: string): Promise<void> {
   const baseline = "ADD, one request at a time (baseline)";
 
   const store = () => new DynamoDBStore(client, TABLE, { concurrency: 32 });
-  const addStore = store();
+  /** One case: all `deltas` in one merge call on a fresh 32-in-flight store. */
+  const mergeCase = <V>(label: string, scope: Scope<V>, deltas: Delta<V>[]) => {
+    const target = store();
+    return measure("DynamoDB Local", label, deltas.length, async () => {
+      await target.merge(scope, deltas);
+      return requests(target);
+    }, baseline);
+  };
   const addDeltas = keysOf(n, "add").map((key) => ({ key, value: 1 }));
-  await measure("DynamoDB Local", "ADD, 32 in flight", n, async () => {
-    await addStore.merge(counter, addDeltas);
-    return addStore.stats().writeRequests;
-  }, baseline);
+  await mergeCase("ADD, 32 in flight", counter, addDeltas);
 
-  const marked = store();
   let position = 0n;
   const markDeltas: Delta<number>[] = keysOf(n, "marks").map((key) => ({
     key,
@@ -115,32 +125,21 @@ async function dynamodb(url: string): Promise<void> {
       to: (position += 5n) - 1n,
     }],
   }));
-  await measure(
-    "DynamoDB Local",
+  await mergeCase(
     "ADD + marks (exactly-once), 32 in flight",
-    n,
-    async () => {
-      await marked.merge(counter, markDeltas);
-      return marked.stats().writeRequests;
-    },
-    baseline,
+    counter,
+    markDeltas,
   );
 
-  const claimed = store();
   const claimDeltas = keysOf(quick ? 200 : 1000, "claims").map((key, i) => ({
     key,
     value: 1,
     claims: [`ev-${i}-a`, `ev-${i}-b`],
   }));
-  await measure(
-    "DynamoDB Local",
+  await mergeCase(
     "ADD + 2 claims (transaction), 32 in flight",
-    claimDeltas.length,
-    async () => {
-      await claimed.merge(counter, claimDeltas);
-      return claimed.stats().writeRequests;
-    },
-    baseline,
+    counter,
+    claimDeltas,
   );
 
   const h: Monoid<HyperLogLog> = hll();
@@ -154,28 +153,16 @@ async function dynamodb(url: string): Promise<void> {
     for (let j = 0; j < 20; j++) sketch.add(`visitor-${i * 7 + j}`);
     return { key, value: sketch };
   });
-  const casFresh = store();
-  await measure(
-    "DynamoDB Local",
+  await mergeCase(
     "CAS (HLL read-combine-write), new items, 32 in flight",
-    casDeltas.length,
-    async () => {
-      await casFresh.merge(sketches, casDeltas);
-      return casFresh.stats().writeRequests + casFresh.stats().readRequests;
-    },
-    baseline,
+    sketches,
+    casDeltas,
   );
-  const casExisting = store();
-  await measure(
-    "DynamoDB Local",
+  // The same deltas again, from another store: every item exists now.
+  await mergeCase(
     "CAS (HLL read-combine-write), existing items, 32 in flight",
-    casDeltas.length,
-    async () => {
-      await casExisting.merge(sketches, casDeltas);
-      return casExisting.stats().writeRequests +
-        casExisting.stats().readRequests;
-    },
-    baseline,
+    sketches,
+    casDeltas,
   );
   const hot = store();
   const hotDeltas = casDeltas.slice(0, quick ? 48 : 200).map((d) => ({
@@ -188,7 +175,7 @@ async function dynamodb(url: string): Promise<void> {
     hotDeltas.length,
     async () => {
       await Promise.all(hotDeltas.map((d) => hot.merge(sketches, [d])));
-      return hot.stats().writeRequests + hot.stats().readRequests;
+      return requests(hot);
     },
     baseline,
   );
@@ -207,10 +194,7 @@ async function dynamodb(url: string): Promise<void> {
           racers[i % racers.length]!.merge(sketches, [d])
         ),
       );
-      return racers.reduce(
-        (n, r) => n + r.stats().writeRequests + r.stats().readRequests,
-        0,
-      );
+      return requests(...racers);
     },
     baseline,
   );
@@ -312,16 +296,27 @@ const where = {
 await dynamodb(where.dynamodb);
 await valkey(where.valkey);
 
-const table = [
-  "| target | case | ops | seconds | ops/s | requests per delta | vs baseline |",
-  "|---|---|---:|---:|---:|---:|---:|",
-  ...rows.map((r) =>
-    `| ${r.target} | ${r.case} | ${r.ops} | ${r.seconds} | ${r.perSecond} | ${
-      r.requestsPerDelta ?? ""
-    } | ${r.vsBaseline}× |`
-  ),
-].join("\n");
-console.log(table);
+const num = (head: string) => ({ head, right: true });
+console.log(markdownTable(
+  [
+    { head: "target" },
+    { head: "case" },
+    num("ops"),
+    num("seconds"),
+    num("ops/s"),
+    num("requests per delta"),
+    num("vs baseline"),
+  ],
+  rows.map((r) => [
+    r.target,
+    r.case,
+    r.ops,
+    r.seconds,
+    r.perSecond,
+    r.requestsPerDelta ?? "",
+    `${r.vsBaseline}×`,
+  ]),
+));
 await writeResults("store", {
   quick,
   measuredAt: new Date().toISOString(),
