@@ -21,9 +21,9 @@ import {
 import { ValkeyCache, type ValkeyCacheOptions } from "../state/valkey.ts";
 import { storeConformance } from "../testing/mod.ts";
 import { service, uniqueName } from "./_stack.ts";
+import { serviceTest } from "./_service.ts";
 
 const endpoint = await service("valkey");
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 function cacheOf(options: ValkeyCacheOptions = {}): ValkeyCache {
   return new ValkeyCache({
@@ -31,6 +31,47 @@ function cacheOf(options: ValkeyCacheOptions = {}): ValkeyCache {
     keyPrefix: `${uniqueName("h5")}:`,
     ...options,
   });
+}
+
+/** A test on a fresh cache of the stack's Valkey (own key prefix), closed afterwards whatever happened. */
+function cacheTest(
+  name: string,
+  ...args:
+    | [body: (cache: ValkeyCache) => Promise<void>]
+    | [
+      options: ValkeyCacheOptions,
+      body: (cache: ValkeyCache) => Promise<void>,
+    ]
+): void {
+  const [options, body] = args.length === 1 ? [{}, args[0]] : args;
+  serviceTest(name, async () => {
+    const cache = cacheOf(options);
+    try {
+      await body(cache);
+    } finally {
+      await cache.close();
+    }
+  });
+}
+
+/**
+ * A cache of a server that is not there (port 1), which reports each failed
+ * operation into `errors`, and a CachedStore over memory in front of it
+ * that retries failed invalidations once a minute.
+ */
+function downCache(outageCooldownMs: number) {
+  const errors: string[] = [];
+  const cache = new ValkeyCache({
+    port: 1,
+    host: "127.0.0.1",
+    commandTimeoutMs: 200,
+    outageCooldownMs,
+    onError: (_, operation) => errors.push(operation),
+  });
+  const store = new CachedStore(new MemoryStore(), cache, {
+    retryInvalidationsMs: 60_000,
+  });
+  return { errors, cache, store };
 }
 
 function scopeOf<V>(monoid: Scope<V>["monoid"]): Scope<V> {
@@ -116,11 +157,9 @@ storeConformance(
   { sanitize: false },
 );
 
-Deno.test({
-  name: "ValkeyCache fills under a lease and reads the value back",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
+cacheTest(
+  "ValkeyCache fills under a lease and reads the value back",
+  async (cache) => {
     const scope = scopeOf(sum());
     assert.equal(await cache.get(scope, key), undefined);
     assert.equal(await fillOne(cache, scope, key, 41), true);
@@ -131,15 +170,12 @@ Deno.test({
     assert.equal(stats.fills, 1);
     assert.equal(stats.fillsRefused, 1);
     assert.equal(stats.hits, 2);
-    await cache.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache write-through leaves cold keys absent",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
+cacheTest(
+  "ValkeyCache write-through leaves cold keys absent",
+  async (cache) => {
     const scope = scopeOf(count());
     const result = await writeThrough(cache, scope, [{ key, value: 3 }]);
     assert.deepEqual(result, { applied: 0, skipped: [0] });
@@ -147,61 +183,48 @@ Deno.test({
     const raw = new Redis(endpoint.url);
     assert.equal(await raw.exists(cache.keyOf(scope.namespace, key)), 0);
     raw.disconnect();
-    await cache.close();
   },
+);
+
+cacheTest("ValkeyCache refuses a fill raced by a write", async (cache) => {
+  const scope = scopeOf(sum());
+  // The write lands between the reader's lease and its fill.
+  const [early] = await cache.lease(scope, [key]);
+  await writeThrough(cache, scope, [{ key, value: 5 }]);
+  assert.deepEqual(await cache.fill(scope, [{ lease: early!, value: 0 }]), [
+    false,
+  ]);
+  // The write is in flight when the reader leases and fills.
+  const intent = await cache.beginWrite(scope, [key]);
+  const [during] = await cache.lease(scope, [key]);
+  assert.deepEqual(await cache.fill(scope, [{ lease: during!, value: 5 }]), [
+    false,
+  ]);
+  await cache.merge(scope, [{ key, value: 1 }], { intent });
+  // ... and when it completes between the reader's lease and fill.
+  assert.deepEqual(await cache.fill(scope, [{ lease: during!, value: 5 }]), [
+    false,
+  ]);
+  assert.equal(await cache.get(scope, key), undefined);
+  // A fresh lease after the writes fills.
+  assert.equal(await fillOne(cache, scope, key, 6), true);
+  assert.equal(cache.stats().fillsRefused, 3);
 });
 
-Deno.test({
-  name: "ValkeyCache refuses a fill raced by a write",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
-    const scope = scopeOf(sum());
-    // The write lands between the reader's lease and its fill.
-    const [early] = await cache.lease(scope, [key]);
-    await writeThrough(cache, scope, [{ key, value: 5 }]);
-    assert.deepEqual(await cache.fill(scope, [{ lease: early!, value: 0 }]), [
-      false,
-    ]);
-    // The write is in flight when the reader leases and fills.
-    const intent = await cache.beginWrite(scope, [key]);
-    const [during] = await cache.lease(scope, [key]);
-    assert.deepEqual(await cache.fill(scope, [{ lease: during!, value: 5 }]), [
-      false,
-    ]);
-    await cache.merge(scope, [{ key, value: 1 }], { intent });
-    // ... and when it completes between the reader's lease and fill.
-    assert.deepEqual(await cache.fill(scope, [{ lease: during!, value: 5 }]), [
-      false,
-    ]);
-    assert.equal(await cache.get(scope, key), undefined);
-    // A fresh lease after the writes fills.
-    assert.equal(await fillOne(cache, scope, key, 6), true);
-    assert.equal(cache.stats().fillsRefused, 3);
-    await cache.close();
-  },
+cacheTest("ValkeyCache refuses a fill whose lease is too old", {
+  fillLeaseMs: 50,
+}, async (cache) => {
+  const scope = scopeOf(sum());
+  const [lease] = await cache.lease(scope, [key]);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(await cache.fill(scope, [{ lease: lease!, value: 1 }]), [
+    false,
+  ]);
 });
 
-Deno.test({
-  name: "ValkeyCache refuses a fill whose lease is too old",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf({ fillLeaseMs: 50 });
-    const scope = scopeOf(sum());
-    const [lease] = await cache.lease(scope, [key]);
-    await new Promise((r) => setTimeout(r, 120));
-    assert.deepEqual(await cache.fill(scope, [{ lease: lease!, value: 1 }]), [
-      false,
-    ]);
-    await cache.close();
-  },
-});
-
-Deno.test({
-  name: "ValkeyCache write-through folds each kind or drops the key",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
+cacheTest(
+  "ValkeyCache write-through folds each kind or drops the key",
+  async (cache) => {
     const k2: StateKey = { entity: "post:2", bucket: 86_400_000 };
 
     const counter = scopeOf(sum());
@@ -259,15 +282,12 @@ Deno.test({
     assert.deepEqual(dropped.skipped, [0]);
     assert.equal(await cache.get(list, key), undefined);
     assert.equal(await fillOne(cache, list, key, "abc"), true);
-    await cache.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache HLL bytes answer PFCOUNT like our count",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
+cacheTest(
+  "ValkeyCache HLL bytes answer PFCOUNT like our count",
+  async (cache) => {
     const h = hll();
     const scope = scopeOf(h);
     const base = h.identity();
@@ -296,71 +316,61 @@ Deno.test({
     await writeThrough(cache, small, [{ key, value: two }]);
     assert.equal(await raw.pfcount(cache.keyOf(small.namespace, key)), 4);
     raw.disconnect();
-    await cache.close();
   },
+);
+
+cacheTest("ValkeyCache sets TTLs from expiresAt, capped by the maximum age", {
+  maxAgeMs: 60_000,
+  writeLeaseMs: 10_000,
+}, async (cache) => {
+  const raw = new Redis(endpoint.url);
+  const scope = scopeOf(sum());
+  const k2: StateKey = { entity: "post:2", bucket: 0 };
+  const now = Date.now();
+  await fillOne(cache, scope, key, 1, now + 20_000);
+  await fillOne(cache, scope, k2, 1);
+  const ttl = (k: StateKey) => raw.pttl(cache.keyOf(scope.namespace, k));
+  const near = (actual: number, expected: number) =>
+    assert.ok(
+      Math.abs(actual - expected) < 2_000,
+      `TTL ${actual} ms, expected about ${expected} ms`,
+    );
+  near(await ttl(key), 20_000);
+  near(await ttl(k2), 60_000);
+  // An open write intent shortens the TTL to its deadline...
+  const intent = await cache.beginWrite(scope, [key, k2]);
+  near(await ttl(k2), 10_000);
+  // ... and completing it restores the value's own expiry (or an earlier one from the delta).
+  await cache.merge(scope, [{ key, value: 1 }, {
+    key: k2,
+    value: 1,
+    expiresAt: now + 30_000,
+  }], { intent });
+  near(await ttl(key), 20_000);
+  near(await ttl(k2), 30_000);
+  assert.deepEqual(await cache.getMany(scope, [key, k2]), [2, 2]);
+  raw.disconnect();
 });
 
-Deno.test({
-  name: "ValkeyCache sets TTLs from expiresAt, capped by the maximum age",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf({ maxAgeMs: 60_000, writeLeaseMs: 10_000 });
-    const raw = new Redis(endpoint.url);
-    const scope = scopeOf(sum());
-    const k2: StateKey = { entity: "post:2", bucket: 0 };
-    const now = Date.now();
-    await fillOne(cache, scope, key, 1, now + 20_000);
-    await fillOne(cache, scope, k2, 1);
-    const ttl = (k: StateKey) => raw.pttl(cache.keyOf(scope.namespace, k));
-    const near = (actual: number, expected: number) =>
-      assert.ok(
-        Math.abs(actual - expected) < 2_000,
-        `TTL ${actual} ms, expected about ${expected} ms`,
-      );
-    near(await ttl(key), 20_000);
-    near(await ttl(k2), 60_000);
-    // An open write intent shortens the TTL to its deadline...
-    const intent = await cache.beginWrite(scope, [key, k2]);
-    near(await ttl(k2), 10_000);
-    // ... and completing it restores the value's own expiry (or an earlier one from the delta).
-    await cache.merge(scope, [{ key, value: 1 }, {
-      key: k2,
-      value: 1,
-      expiresAt: now + 30_000,
-    }], { intent });
-    near(await ttl(key), 20_000);
-    near(await ttl(k2), 30_000);
-    assert.deepEqual(await cache.getMany(scope, [key, k2]), [2, 2]);
-    raw.disconnect();
-    await cache.close();
-  },
+cacheTest("ValkeyCache drops a value whose write never completed", {
+  writeLeaseMs: 150,
+}, async (cache) => {
+  const scope = scopeOf(sum());
+  await fillOne(cache, scope, key, 5);
+  const intent = await cache.beginWrite(scope, [key]);
+  assert.equal(await cache.get(scope, key), 5);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await cache.get(scope, key), undefined);
+  // Fills work again, and the late completion drops what they stored.
+  assert.equal(await fillOne(cache, scope, key, 6), true);
+  const late = await cache.merge(scope, [{ key, value: 1 }], { intent });
+  assert.deepEqual(late.skipped, [0]);
+  assert.equal(await cache.get(scope, key), undefined);
 });
 
-Deno.test({
-  name: "ValkeyCache drops a value whose write never completed",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf({ writeLeaseMs: 150 });
-    const scope = scopeOf(sum());
-    await fillOne(cache, scope, key, 5);
-    const intent = await cache.beginWrite(scope, [key]);
-    assert.equal(await cache.get(scope, key), 5);
-    await new Promise((r) => setTimeout(r, 250));
-    assert.equal(await cache.get(scope, key), undefined);
-    // Fills work again, and the late completion drops what they stored.
-    assert.equal(await fillOne(cache, scope, key, 6), true);
-    const late = await cache.merge(scope, [{ key, value: 1 }], { intent });
-    assert.deepEqual(late.skipped, [0]);
-    assert.equal(await cache.get(scope, key), undefined);
-    await cache.close();
-  },
-});
-
-Deno.test({
-  name: "ValkeyCache keeps keys with separators and braces apart",
-  ...opts,
-  fn: async () => {
-    const cache = cacheOf();
+cacheTest(
+  "ValkeyCache keeps keys with separators and braces apart",
+  async (cache) => {
     const a: Scope<number> = { namespace: "a|b", monoid: sum() };
     const b: Scope<number> = { namespace: "a", monoid: sum() };
     const prefix = uniqueName("e");
@@ -373,22 +383,13 @@ Deno.test({
       cache.keyOf("p}", { entity: "{x}", bucket: 5 }).split("{").length,
       2,
     );
-    await cache.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache degrades to misses when the server is down",
-  ...opts,
-  fn: async () => {
-    const errors: string[] = [];
-    const cache = new ValkeyCache({
-      port: 1,
-      host: "127.0.0.1",
-      commandTimeoutMs: 200,
-      outageCooldownMs: 0,
-      onError: (_, operation) => errors.push(operation),
-    });
+serviceTest(
+  "ValkeyCache degrades to misses when the server is down",
+  async () => {
+    const { errors, cache, store } = downCache(0);
     const scope = scopeOf(sum());
     assert.deepEqual(await cache.getMany(scope, [key, key]), [
       undefined,
@@ -408,10 +409,6 @@ Deno.test({
     assert.equal(cache.stats().misses, 2);
     assert.equal(cache.stats().errors, 4);
 
-    const memory = new MemoryStore();
-    const store = new CachedStore(memory, cache, {
-      retryInvalidationsMs: 60_000,
-    });
     await store.merge(scope, [{ key, value: 4 }]);
     assert.equal(await store.get(scope, key), 4);
     // The store counts the write failures (intent, write-through, the
@@ -423,23 +420,12 @@ Deno.test({
     assert.equal(cache.stats().errors, 9);
     await store.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache stops asking a failed server for a cooldown",
-  ...opts,
-  fn: async () => {
-    const errors: string[] = [];
-    const cache = new ValkeyCache({
-      port: 1,
-      host: "127.0.0.1",
-      commandTimeoutMs: 200,
-      outageCooldownMs: 60_000,
-      onError: (_, operation) => errors.push(operation),
-    });
-    const store = new CachedStore(new MemoryStore(), cache, {
-      retryInvalidationsMs: 60_000,
-    });
+serviceTest(
+  "ValkeyCache stops asking a failed server for a cooldown",
+  async () => {
+    const { errors, cache, store } = downCache(60_000);
     const scope = scopeOf(sum());
     assert.equal(await cache.get(scope, key), undefined);
     assert.deepEqual(errors, ["getMany"]);
@@ -456,12 +442,11 @@ Deno.test({
     assert.equal(store.stats().pendingInvalidations, 1);
     await store.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache recovers from a flush without drifting from the store",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "ValkeyCache recovers from a flush without drifting from the store",
+  async () => {
     await using server = await startRedis();
     const cache = new ValkeyCache({ port: server.port, host: "127.0.0.1" });
     const memory = new MemoryStore();
@@ -502,12 +487,11 @@ Deno.test({
     raw.disconnect();
     await store.close();
   },
-});
+);
 
-Deno.test({
-  name: "ValkeyCache authenticates with a password and with an ACL user",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "ValkeyCache authenticates with a password and with an ACL user",
+  async () => {
     await using server = await startRedis(
       "--requirepass",
       "s3cret",
@@ -544,7 +528,7 @@ Deno.test({
     assert.equal(user.stats().errors, 0);
     await user.close();
   },
-});
+);
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", {
@@ -560,104 +544,99 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
   }
 }
 
-Deno.test({
-  name: "ValkeyCache connects over TLS with a custom CA",
-  ...opts,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "murmur-tls-" });
-    try {
-      await openssl(
-        dir,
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=murmur-test-ca",
-      );
-      await openssl(
-        dir,
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-      );
-      await Deno.writeTextFile(
-        `${dir}/san.ext`,
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-      );
-      await openssl(
-        dir,
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "san.ext",
-      );
-      await using server = await startRedis(
-        "--tls-port",
-        "--tls-cert-file",
-        `${dir}/server.crt`,
-        "--tls-key-file",
-        `${dir}/server.key`,
-        "--tls-ca-cert-file",
-        `${dir}/ca.crt`,
-        "--tls-auth-clients",
-        "no",
-      );
-      const scope = scopeOf(sum());
-      const cache = new ValkeyCache({
-        host: "127.0.0.1",
-        port: server.port,
-        tls: { ca: await Deno.readTextFile(`${dir}/ca.crt`) },
-      });
-      assert.equal(await fillOne(cache, scope, key, 3), true);
-      assert.equal(await cache.get(scope, key), 3);
-      assert.equal(cache.stats().errors, 0);
-      await cache.close();
-      // Without the CA the server's certificate is refused: reads degrade.
-      const untrusted = new ValkeyCache({
-        host: "127.0.0.1",
-        port: server.port,
-        tls: true,
-        commandTimeoutMs: 500,
-      });
-      assert.equal(await untrusted.get(scope, key), undefined);
-      assert.ok(untrusted.stats().errors > 0);
-      await untrusted.close();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+serviceTest("ValkeyCache connects over TLS with a custom CA", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "murmur-tls-" });
+  try {
+    await openssl(
+      dir,
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=murmur-test-ca",
+    );
+    await openssl(
+      dir,
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=localhost",
+    );
+    await Deno.writeTextFile(
+      `${dir}/san.ext`,
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    );
+    await openssl(
+      dir,
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.crt",
+      "-days",
+      "1",
+      "-extfile",
+      "san.ext",
+    );
+    await using server = await startRedis(
+      "--tls-port",
+      "--tls-cert-file",
+      `${dir}/server.crt`,
+      "--tls-key-file",
+      `${dir}/server.key`,
+      "--tls-ca-cert-file",
+      `${dir}/ca.crt`,
+      "--tls-auth-clients",
+      "no",
+    );
+    const scope = scopeOf(sum());
+    const cache = new ValkeyCache({
+      host: "127.0.0.1",
+      port: server.port,
+      tls: { ca: await Deno.readTextFile(`${dir}/ca.crt`) },
+    });
+    assert.equal(await fillOne(cache, scope, key, 3), true);
+    assert.equal(await cache.get(scope, key), 3);
+    assert.equal(cache.stats().errors, 0);
+    await cache.close();
+    // Without the CA the server's certificate is refused: reads degrade.
+    const untrusted = new ValkeyCache({
+      host: "127.0.0.1",
+      port: server.port,
+      tls: true,
+      commandTimeoutMs: 500,
+    });
+    assert.equal(await untrusted.get(scope, key), undefined);
+    assert.ok(untrusted.stats().errors > 0);
+    await untrusted.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
-Deno.test({
-  name: "ValkeyCache works in cluster mode, each key's scripts on its slot",
-  ...opts,
-  fn: async () => {
+serviceTest(
+  "ValkeyCache works in cluster mode, each key's scripts on its slot",
+  async () => {
     const dirs = await Promise.all(
       [0, 1, 2].map(() => Deno.makeTempDir({ prefix: "murmur-cluster-" })),
     );
@@ -748,4 +727,4 @@ Deno.test({
       for (const dir of dirs) await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);
