@@ -1,6 +1,11 @@
 // Shared by the service tests: the state table on the stack's DynamoDB, and a plain table with one string hash key, as source tables are.
 
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../state/dynamodb.ts";
 import { awsConfig, type Endpoint, service } from "./_stack.ts";
 
@@ -50,4 +55,23 @@ export async function createItemTable(
         : undefined,
     }),
   );
+}
+
+/** Writes `items` to `table` in BatchWriteItem requests of 25, the most one request takes. */
+export async function putItems(
+  client: DynamoDBClient,
+  table: string,
+  items: readonly Record<string, AttributeValue>[],
+): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [table]: items.slice(i, i + 25).map((Item) => ({
+            PutRequest: { Item },
+          })),
+        },
+      }),
+    );
+  }
 }

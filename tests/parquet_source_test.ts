@@ -98,78 +98,81 @@ function bytesOf(files: ReturnType<typeof dataset>) {
   return [...files].map(([key, { bytes }]) => [key, bytes] as const);
 }
 
-Deno.test(
-  "ParquetSource prunes Hive partitions by time and projects columns, local files",
-  integration,
-  async () => {
+/** A test over {@linkcode dataset} written to a temporary folder. */
+function datasetTest(
+  name: string,
+  body: (dir: string, files: ReturnType<typeof dataset>) => Promise<void>,
+): void {
+  Deno.test(name, integration, async () => {
     const files = dataset();
-    await withFolder(bytesOf(files), async (dir) => {
-      const source = new ParquetSource<View>({
-        path: `${dir}/views`,
-        columns: ["page", "n"],
-        partitions: {
-          from: Date.UTC(2026, 11, 2),
-          to: Date.UTC(2026, 11, 3, 12),
-        },
-        batchSize: 128,
-      });
-      const store = new MemoryStore();
-      const p = counter(source, store);
-      let sawBlob = false;
-      const summary = await run(p, {
-        source: {
-          name: source.name,
-          close: () => source.close(),
-          async *[Symbol.asyncIterator]() {
-            for await (const batch of source) {
-              for (const r of batch) sawBlob ||= "blob" in (r.value as object);
-              yield batch;
-            }
-          },
-        },
-        dedup: true,
-      });
-      assert.equal(summary.acked, 4000);
-      assert.equal(sawBlob, false, "only the projected columns are read");
-      assert.equal(
-        source.progress().items,
-        4,
-        "the 2026-12-01 files were pruned",
-      );
-      const kept = [...files].filter(([k]) => !k.includes(DAYS[0]!));
-      await assertCounts(store, p, kept.flatMap(([, f]) => f.pages));
+    await withFolder(bytesOf(files), (dir) => body(dir, files));
+  });
+}
+
+datasetTest(
+  "ParquetSource prunes Hive partitions by time and projects columns, local files",
+  async (dir, files) => {
+    const source = new ParquetSource<View>({
+      path: `${dir}/views`,
+      columns: ["page", "n"],
+      partitions: {
+        from: Date.UTC(2026, 11, 2),
+        to: Date.UTC(2026, 11, 3, 12),
+      },
+      batchSize: 128,
     });
+    const store = new MemoryStore();
+    const p = counter(source, store);
+    let sawBlob = false;
+    const summary = await run(p, {
+      source: {
+        name: source.name,
+        close: () => source.close(),
+        async *[Symbol.asyncIterator]() {
+          for await (const batch of source) {
+            for (const r of batch) sawBlob ||= "blob" in (r.value as object);
+            yield batch;
+          }
+        },
+      },
+      dedup: true,
+    });
+    assert.equal(summary.acked, 4000);
+    assert.equal(sawBlob, false, "only the projected columns are read");
+    assert.equal(
+      source.progress().items,
+      4,
+      "the 2026-12-01 files were pruned",
+    );
+    const kept = [...files].filter(([k]) => !k.includes(DAYS[0]!));
+    await assertCounts(store, p, kept.flatMap(([, f]) => f.pages));
   },
 );
 
-Deno.test(
+datasetTest(
   "ParquetSource resumes after a lagging checkpoint and ends exact with dedup",
-  integration,
-  async () => {
-    const files = dataset();
-    await withFolder(bytesOf(files), async (dir) => {
-      const checkpoint = new LaggingCheckpoint(3);
-      const store = new MemoryStore();
-      const first = new ParquetSource<View>({
-        path: dir,
-        checkpoint,
-        checkpointInterval: 0,
-        batchSize: 100,
-      });
-      await run(counter(first, store), { dedup: true });
-      const second = new ParquetSource<View>({ path: dir, checkpoint });
-      const p = counter(second, store);
-      const summary = await run(p, { dedup: true });
-      assert.ok(
-        summary.acked > 0,
-        "the second run read again what the checkpoint had not seen",
-      );
-      await assertCounts(
-        store,
-        p,
-        [...files.values()].flatMap((f) => f.pages),
-      );
+  async (dir, files) => {
+    const checkpoint = new LaggingCheckpoint(3);
+    const store = new MemoryStore();
+    const first = new ParquetSource<View>({
+      path: dir,
+      checkpoint,
+      checkpointInterval: 0,
+      batchSize: 100,
     });
+    await run(counter(first, store), { dedup: true });
+    const second = new ParquetSource<View>({ path: dir, checkpoint });
+    const p = counter(second, store);
+    const summary = await run(p, { dedup: true });
+    assert.ok(
+      summary.acked > 0,
+      "the second run read again what the checkpoint had not seen",
+    );
+    await assertCounts(
+      store,
+      p,
+      [...files.values()].flatMap((f) => f.pages),
+    );
   },
 );
 

@@ -1,11 +1,8 @@
 // Replay from the archives a config names: JSON-Lines in S3 (moto) and local Parquet files, each landing in its daily buckets.
 
 import assert from "node:assert/strict";
-import {
-  CreateBucketCommand,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
+import { withBucket } from "./_s3.ts";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { awsConfig, service, uniqueName } from "./_stack.ts";
 import { serviceTest } from "./_service.ts";
@@ -13,11 +10,8 @@ import { buildPipelines, openSource, parseConfig } from "../config/mod.ts";
 import { replay } from "../streaming/replay.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { sum } from "../monoid/mod.ts";
-import {
-  BatchWriteItemCommand,
-  DynamoDBClient,
-} from "@aws-sdk/client-dynamodb";
-import { createItemTable } from "./_dynamodb.ts";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createItemTable, putItems } from "./_dynamodb.ts";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 9, 1);
@@ -72,26 +66,19 @@ serviceTest(
   async () => {
     const s3 = await service("s3");
     const client = new S3Client(awsConfig(s3));
-    const bucket = uniqueName("archive");
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const events = month();
-    for (let part = 0; part < 4; part++) {
-      const lines = events.filter((_, i) => i % 4 === part).map((e) =>
-        JSON.stringify({ ...e, at: new Date(e.at).toISOString() })
-      );
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `orders/part-${part}.jsonl`,
-          Body: lines.join("\n") + "\n",
-        }),
-      );
-    }
-    client.destroy();
-    await check(`${PIPELINE}
+    const parts = Object.fromEntries([0, 1, 2, 3].map((part) => [
+      `orders/part-${part}.jsonl`,
+      events.filter((_, i) => i % 4 === part).map((e) =>
+        JSON.stringify({ ...e, at: new Date(e.at).toISOString() }) + "\n"
+      ).join(""),
+    ]));
+    await withBucket(client, "archive", parts, (bucket) =>
+      check(`${PIPELINE}
 replay:
   source: { kind: s3, bucket: ${bucket}, prefix: orders/, suffix: .jsonl, endpoint: "${s3.url}", concurrency: 2 }
-`);
+`));
+    client.destroy();
   },
 );
 
@@ -126,23 +113,16 @@ serviceTest(
     const client = new DynamoDBClient(awsConfig(dynamo));
     const table = uniqueName("orders");
     await createItemTable(client, table);
-    const items = month().map((e, i) => ({
-      PutRequest: {
-        Item: {
-          id: { S: `o${i}` },
-          at: { N: String(e.at) },
-          amount: { N: String(e.amount) },
-          shop: { S: e.shop },
-        },
-      },
-    }));
-    for (let i = 0; i < items.length; i += 25) {
-      await client.send(
-        new BatchWriteItemCommand({
-          RequestItems: { [table]: items.slice(i, i + 25) },
-        }),
-      );
-    }
+    await putItems(
+      client,
+      table,
+      month().map((e, i) => ({
+        id: { S: `o${i}` },
+        at: { N: String(e.at) },
+        amount: { N: String(e.amount) },
+        shop: { S: e.shop },
+      })),
+    );
     client.destroy();
     await check(`${PIPELINE}
 replay:
