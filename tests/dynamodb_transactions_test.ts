@@ -40,6 +40,20 @@ function marked(from: number, to: number, value = 1): Delta<number>[] {
   }));
 }
 
+/** A store on the shared table (transactions of the default size) and a fresh scope. */
+function fresh<V>(monoid: Scope<V>["monoid"]) {
+  return { store: new DynamoDBStore(shared, TABLE), scope: scopeOf(monoid) };
+}
+
+/** Checks that keys `k0..k(n-1)` each hold 1: every delta landed exactly once. */
+async function assertOnes(
+  store: DynamoDBStore,
+  scope: Scope<number>,
+  n: number,
+): Promise<void> {
+  assert.deepEqual(await values(store, scope, n), Array(n).fill(1));
+}
+
 async function values(
   store: DynamoDBStore,
   scope: Scope<number>,
@@ -54,20 +68,18 @@ async function values(
 serviceTest(
   "DynamoDBStore writes 250 deltas in three transactions",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sum());
+    const { store, scope } = fresh(sum());
     const result = await store.merge(scope, marked(0, 250));
     assert.deepEqual(result, { applied: 250, skipped: [] });
     assert.equal(store.stats().writeRequests, 3);
-    assert.deepEqual(await values(store, scope, 250), Array(250).fill(1));
+    await assertOnes(store, scope, 250);
   },
 );
 
 serviceTest(
   "DynamoDBStore skips the replayed deltas of a transaction and applies the new ones once",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sum());
+    const { store, scope } = fresh(sum());
     await store.merge(scope, marked(0, 150));
     // Replayed and new deltas interleaved in the same transactions.
     const again = [...marked(0, 150), ...marked(150, 300)]
@@ -78,20 +90,19 @@ serviceTest(
     for (const i of result.skipped) {
       assert.ok(Number(again[i]!.marks![0]!.from) < 150);
     }
-    assert.deepEqual(await values(store, scope, 300), Array(300).fill(1));
+    await assertOnes(store, scope, 300);
     // A full replay skips everything.
     const replay = await store.merge(scope, again);
     assert.equal(replay.applied, 0);
     assert.equal(replay.skipped.length, 300);
-    assert.deepEqual(await values(store, scope, 300), Array(300).fill(1));
+    await assertOnes(store, scope, 300);
   },
 );
 
 serviceTest(
   "DynamoDBStore keeps claims exact inside grouped transactions (replays skip, new ids apply)",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sum());
+    const { store, scope } = fresh(sum());
     const claimed = (from: number, to: number) =>
       Array.from({ length: to - from }, (_, i) => ({
         key: { entity: `k${from + i}`, bucket: null },
@@ -104,15 +115,14 @@ serviceTest(
     const result = await store.merge(scope, claimed(0, 160));
     assert.equal(result.applied, 80);
     assert.deepEqual(result.skipped, Array.from({ length: 80 }, (_, i) => i));
-    assert.deepEqual(await values(store, scope, 160), Array(160).fill(1));
+    await assertOnes(store, scope, 160);
   },
 );
 
 serviceTest(
   "DynamoDBStore refuses a partly applied delta in a transaction and writes its neighbours exactly once",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sum());
+    const { store, scope } = fresh(sum());
     await store.merge(scope, [{
       key: { entity: "k5", bucket: null },
       value: 1,
@@ -131,8 +141,7 @@ serviceTest(
 serviceTest(
   "DynamoDBStore finds the delta at fault when DynamoDB refuses a transaction's number",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sumBigInt());
+    const { store, scope } = fresh(sumBigInt());
     const big = 10n ** 38n - 1n; // 38 nines: adding it again needs 39 digits
     const deltas: Delta<bigint>[] = marked(0, 20).map((d) => ({
       ...d,
@@ -160,8 +169,7 @@ serviceTest(
 serviceTest(
   "DynamoDBStore max: losing deltas in a transaction keep the stored value and record their marks",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(max());
+    const { store, scope } = fresh(max());
     const deltas = (value: (i: number) => number, from: number) =>
       Array.from({ length: 30 }, (_, i) => ({
         key: { entity: `k${i}`, bucket: null },
@@ -192,8 +200,7 @@ serviceTest(
 serviceTest(
   "DynamoDBStore keeps 56-digit (Kinesis) mark positions exact and still reads marks stored as numbers",
   async () => {
-    const store = new DynamoDBStore(shared, TABLE);
-    const scope = scopeOf(sum());
+    const { store, scope } = fresh(sum());
     const at = 49590338271490256608559692538361571095921575989136588898n;
     const key = { entity: "kinesis", bucket: null };
     const delta = (from: bigint, to: bigint) => ({
