@@ -17,3 +17,25 @@ export function definedOnly<T extends Record<string, unknown>>(
   }
   return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
+
+/**
+ * Validates an option that must be a positive integer.
+ *
+ * @param owner Who is asking, for the message (`"s3:b/p"`, `run("views")`).
+ * @param name The option's name.
+ * @param value The value given.
+ * @returns The value.
+ * @throws {RangeError} Unless it is a positive integer.
+ */
+export function positiveInteger(
+  owner: string,
+  name: string,
+  value: number,
+): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `${owner}: ${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
+}

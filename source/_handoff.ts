@@ -361,19 +361,7 @@ export function splitLanePosition(
   };
 }
 
-/** Validates a positive integer option. */
-export function positiveInteger(
-  source: string,
-  name: string,
-  value: number,
-): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `${source}: ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
+export { positiveInteger } from "../internal/defined.ts";
 
 /** A short message of any thrown value. */
 export function messageOf(error: unknown): string {
@@ -450,5 +438,31 @@ export class DeliveryQueue {
     } else {
       this.#head = h;
     }
+  }
+}
+
+/**
+ * The ack half of a source record held by a {@linkcode DeliveryQueue}: the
+ * first `ack()` flags it and tells the queue; later calls do nothing.
+ */
+export class QueuedAck implements QueuedRecord {
+  #queue: DeliveryQueue | null;
+
+  /** @param queue The queue the record was (or is about to be) pushed to. */
+  constructor(queue: DeliveryQueue) {
+    this.#queue = queue;
+  }
+
+  /** Whether the record was acked. */
+  get isAcked(): boolean {
+    return this.#queue === null;
+  }
+
+  /** Acks the record (once). */
+  ack(): void {
+    const queue = this.#queue;
+    if (queue === null) return;
+    this.#queue = null;
+    queue.acked(this);
   }
 }

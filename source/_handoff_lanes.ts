@@ -7,6 +7,7 @@ import {
   DeliveryQueue,
   INDEX_BITS,
   LaneMerge,
+  QueuedAck,
   splitLanePosition,
 } from "./_handoff.ts";
 
@@ -69,7 +70,7 @@ export type MakeRecord<T> = (
 ) => SourceRecord<T>;
 
 /** A record of a lane source; a class, so a record costs one object and no closure. */
-class LaneRecord<T> implements SourceRecord<T> {
+class LaneRecord<T> extends QueuedAck implements SourceRecord<T> {
   readonly value: T | undefined;
   readonly time: number;
   readonly stream: string;
@@ -79,7 +80,6 @@ class LaneRecord<T> implements SourceRecord<T> {
   readonly #prefix: string;
   readonly #index: number;
   #position: bigint | undefined = undefined;
-  #queue: DeliveryQueue | null;
 
   constructor(
     queue: DeliveryQueue,
@@ -92,7 +92,7 @@ class LaneRecord<T> implements SourceRecord<T> {
     error: Error | undefined,
     raw: Uint8Array | undefined,
   ) {
-    this.#queue = queue;
+    super(queue);
     this.stream = stream;
     this.#base = base;
     this.#prefix = prefix;
@@ -111,17 +111,6 @@ class LaneRecord<T> implements SourceRecord<T> {
   /** `"<item>:<index>"`, built when asked (most records never need it). */
   get id(): string {
     return `${this.#prefix}:${this.#index}`;
-  }
-
-  get isAcked(): boolean {
-    return this.#queue === null;
-  }
-
-  ack(): void {
-    const queue = this.#queue;
-    if (queue === null) return;
-    this.#queue = null;
-    queue.acked(this);
   }
 }
 

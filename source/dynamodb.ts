@@ -48,6 +48,7 @@ import {
   MemoryCheckpoint,
   messageOf,
   positiveInteger,
+  QueuedAck,
 } from "./_handoff.ts";
 import { CheckpointMismatchError } from "./_handoff_lanes.ts";
 import {
@@ -159,9 +160,9 @@ interface Ranked {
 }
 
 /** A record of the scan: one object, no closure; id and position built when read. */
-class ScanRecord<T> implements SourceRecord<T> {
-  readonly value: T | undefined;
-  readonly time: number;
+class ScanRecord<T> extends QueuedAck implements SourceRecord<T> {
+  value: T | undefined = undefined;
+  time = 0;
   readonly stream: string;
   error?: Error;
   readonly #base: bigint;
@@ -170,7 +171,6 @@ class ScanRecord<T> implements SourceRecord<T> {
   readonly #table: string;
   readonly #key: string;
   #position: bigint | undefined = undefined;
-  #queue: DeliveryQueue | null;
 
   constructor(
     queue: DeliveryQueue,
@@ -180,18 +180,14 @@ class ScanRecord<T> implements SourceRecord<T> {
     lo: number,
     table: string,
     key: string,
-    value: T | undefined,
-    time: number,
   ) {
-    this.#queue = queue;
+    super(queue);
     this.stream = stream;
     this.#base = base;
     this.#hi = hi;
     this.#lo = lo;
     this.#table = table;
     this.#key = key;
-    this.value = value;
-    this.time = time;
   }
 
   /** (segment, key hash rank): the segment in the high 64 bits. */
@@ -203,17 +199,6 @@ class ScanRecord<T> implements SourceRecord<T> {
   /** `"<table>/<key>"`. */
   get id(): string {
     return `${this.#table}/${this.#key}`;
-  }
-
-  get isAcked(): boolean {
-    return this.#queue === null;
-  }
-
-  ack(): void {
-    const queue = this.#queue;
-    if (queue === null) return;
-    this.#queue = null;
-    queue.acked(this);
   }
 }
 
@@ -526,38 +511,19 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
     readAt: number,
   ): ScanRecord<T> {
     const o = this.#o;
+    const record = new ScanRecord<T>(queue, stream, base, hi, lo, o.table, key);
     try {
       const plain = fromItem(item);
-      const value = o.decode === undefined ? plain as T : o.decode(plain);
-      const time = o.time === undefined ? readAt : o.time(value, plain);
-      return new ScanRecord(
-        queue,
-        stream,
-        base,
-        hi,
-        lo,
-        o.table,
-        key,
-        value,
-        time,
-      );
+      record.value = o.decode === undefined ? plain as T : o.decode(plain);
+      record.time = o.time === undefined ? readAt : o.time(record.value, plain);
     } catch (error) {
-      const record = new ScanRecord<T>(
-        queue,
-        stream,
-        base,
-        hi,
-        lo,
-        o.table,
-        key,
-        undefined,
-        readAt,
-      );
+      record.value = undefined;
+      record.time = readAt;
       record.error = new TypeError(`${record.id}: ${messageOf(error)}`, {
         cause: error,
       });
-      return record;
     }
+    return record;
   }
 
   /**

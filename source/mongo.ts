@@ -41,6 +41,7 @@ import {
   DeliveryQueue,
   FileCheckpoint,
   MemoryCheckpoint,
+  QueuedAck,
 } from "./_handoff.ts";
 import { CheckpointMismatchError } from "./_handoff_lanes.ts";
 import {
@@ -123,7 +124,7 @@ interface ScanState {
 }
 
 /** A record of the scan: one object, no closure; id and position built when read. */
-class ScanRecord<T> implements SourceRecord<T> {
+class ScanRecord<T> extends QueuedAck implements SourceRecord<T> {
   value: T | undefined = undefined;
   time = 0;
   error?: Error;
@@ -132,10 +133,9 @@ class ScanRecord<T> implements SourceRecord<T> {
   /** Whether the checkpoint state already holds this record's `_id`. */
   saved = false;
   readonly #ns: string;
-  #queue: DeliveryQueue | null;
 
   constructor(queue: DeliveryQueue, ns: string, id: unknown) {
-    this.#queue = queue;
+    super(queue);
     this.#ns = ns;
     this.docId = id;
   }
@@ -143,17 +143,6 @@ class ScanRecord<T> implements SourceRecord<T> {
   /** `"<db>.<collection>/<_id>"`. */
   get id(): string {
     return `${this.#ns}/${idText(this.docId)}`;
-  }
-
-  get isAcked(): boolean {
-    return this.#queue === null;
-  }
-
-  ack(): void {
-    const queue = this.#queue;
-    if (queue === null) return;
-    this.#queue = null;
-    queue.acked(this);
   }
 }
 

@@ -9,6 +9,7 @@ import {
 import type { SourceRecord } from "../source/mod.ts";
 import type { RecordError } from "./errors.ts";
 import { type MetricsRecorder, noopMetrics } from "./metrics.ts";
+import { positiveInteger as checkPositive } from "../internal/defined.ts";
 
 /** Retry timing of failed store calls: exponential with full jitter. */
 export interface RetryBackoff {
@@ -164,12 +165,7 @@ function positiveInteger(
   name: string,
   value: number,
 ): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `run("${pipeline}"): ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
+  return checkPositive(`run("${pipeline}")`, name, value);
 }
 
 function nonNegative(pipeline: string, name: string, value: number): number {
