@@ -145,13 +145,20 @@ export class CheckpointSaver {
   /** The last save's failure, rethrown by {@linkcode flush}. */
   #error: unknown = undefined;
 
+  /**
+   * @param settings The source's `checkpoint` (none: nothing is saved) and
+   * `checkpointInterval` in ms (default 1,000).
+   * @param value Reads the position to save.
+   */
   constructor(
-    checkpoint: Checkpoint | undefined,
-    interval: number,
+    settings: {
+      readonly checkpoint?: Checkpoint | undefined;
+      readonly checkpointInterval?: number | undefined;
+    },
     value: () => unknown,
   ) {
-    this.#checkpoint = checkpoint;
-    this.#interval = interval;
+    this.#checkpoint = settings.checkpoint;
+    this.#interval = settings.checkpointInterval ?? 1000;
     this.#value = value;
   }
 

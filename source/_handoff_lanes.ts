@@ -149,11 +149,7 @@ export class LaneReader<T> {
 
   constructor(settings: LaneSettings) {
     this.#settings = settings;
-    this.#saver = new CheckpointSaver(
-      settings.checkpoint,
-      settings.checkpointInterval,
-      () => this.position(),
-    );
+    this.#saver = new CheckpointSaver(settings, () => this.position());
   }
 
   #stream(lane: number, lanes: number): string {

@@ -270,11 +270,7 @@ export class DynamoDBSnapshotSource<T> implements Source<T> {
       if (v !== undefined) positiveInteger(this.name, name, v);
     }
     this.#batchSize = options.batchSize ?? 1000;
-    this.#saver = new CheckpointSaver(
-      options.checkpoint,
-      options.checkpointInterval ?? 1000,
-      () => this.position(),
-    );
+    this.#saver = new CheckpointSaver(options, () => this.position());
   }
 
   #lane(lane: number, lanes: number): string {

@@ -117,11 +117,7 @@ export class DynamoDBStreamSource<T> implements Source<T> {
     this.name = options.handoff === undefined
       ? "dynamodb-streams"
       : `dynamodb-streams:${options.handoff.table}`;
-    this.#saver = new CheckpointSaver(
-      options.checkpoint,
-      options.checkpointInterval ?? 1000,
-      () => this.position(),
-    );
+    this.#saver = new CheckpointSaver(options, () => this.position());
   }
 
   /** Records acked so far. */

@@ -222,11 +222,7 @@ export class MongoSnapshotSource<T> implements Source<T> {
     this.name = `mongo:${this.#ns}`;
     this.#stream = `${this.name}:scan`;
     this.#batchSize = batchSizeOf(this.name, options.batchSize);
-    this.#saver = new CheckpointSaver(
-      options.checkpoint,
-      options.checkpointInterval ?? 1000,
-      () => this.#position(),
-    );
+    this.#saver = new CheckpointSaver(options, () => this.#position());
     this.#queue = new DeliveryQueue(() => {
       this.#acked++;
       this.#saver.touch();

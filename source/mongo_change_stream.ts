@@ -110,11 +110,7 @@ export class MongoChangeStreamSource<T> implements Source<T> {
     this.#ns = `${options.db}.${options.collection}`;
     this.name = `mongo:${this.#ns}:changes`;
     this.#batchSize = batchSizeOf(this.name, options.batchSize);
-    this.#saver = new CheckpointSaver(
-      options.checkpoint,
-      options.checkpointInterval ?? 1000,
-      () => this.position(),
-    );
+    this.#saver = new CheckpointSaver(options, () => this.position());
   }
 
   /** Records acked so far. */
