@@ -16,7 +16,11 @@ import { createQueryService } from "../rpc/_query_service.ts";
 import { BearerAuth, Cors, type CorsOptions, isLoopback } from "./auth.ts";
 import { Registry } from "./_registry.ts";
 import { createAdminService } from "../rpc/_admin_service.ts";
-import { createUnaryHandler, type UnaryMethod } from "../rpc/_unary.ts";
+import {
+  createUnaryHandler,
+  type UnaryHandler,
+  type UnaryMethod,
+} from "../rpc/_unary.ts";
 import { codeName, dropUnboundedDeadline, pathOf } from "../rpc/_wire.ts";
 import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
 import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
@@ -92,6 +96,9 @@ export interface AdminHandler {
   /** Same as {@linkcode AdminHandler.close}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** Each handler's unary layer, for the gRPC listener to call directly. */
+const unaryOf = new WeakMap<AdminHandler, UnaryHandler>();
 
 const TEXT_HEADERS = { "Content-Type": "text/plain; charset=utf-8" };
 
@@ -350,6 +357,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     close,
     [Symbol.asyncDispose]: close,
   });
+  unaryOf.set(admin, unary.handle);
   return admin;
 }
 
@@ -575,6 +583,7 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
         hostname,
         port: options.grpcPort,
         handler: (request) => handler(request),
+        unary: unaryOf.get(handler)!,
         maxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
       });
     } catch (error) {

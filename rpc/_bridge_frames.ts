@@ -86,6 +86,79 @@ export function readJson<T>(payload: Uint8Array): T {
   return JSON.parse(decoder.decode(payload)) as T;
 }
 
+/**
+ * Coalesces the frames written in one turn of the event loop into one
+ * write: with many calls in flight, one syscall carries them all.
+ *
+ * @param write Writes bytes to the connection.
+ * @returns Queues one frame (or several already joined).
+ */
+export function batchedWriter(
+  write: (bytes: Uint8Array<ArrayBuffer>) => void,
+): (bytes: Uint8Array<ArrayBuffer>) => void {
+  let queued: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  const flush = () => {
+    const batch = queued;
+    queued = [];
+    if (batch.length === 1) {
+      write(batch[0]!);
+    } else {
+      const out = new Uint8Array(size);
+      let offset = 0;
+      for (const bytes of batch) {
+        out.set(bytes, offset);
+        offset += bytes.byteLength;
+      }
+      write(out);
+    }
+    size = 0;
+  };
+  return (bytes) => {
+    if (queued.length === 0) queueMicrotask(flush);
+    queued.push(bytes);
+    size += bytes.byteLength;
+  };
+}
+
+/**
+ * Splits a byte stream into frames synchronously: every frame of a chunk is
+ * handled in the same turn, so answers that arrive together go out together.
+ *
+ * @param stream The connection's bytes.
+ * @param onFrame Called for each frame, in order.
+ * @returns Resolves when the stream ends.
+ */
+export async function readFrames(
+  stream: ReadableStream<Uint8Array>,
+  onFrame: (f: Frame) => void,
+): Promise<void> {
+  let buffer: Uint8Array = new Uint8Array(0);
+  for await (const chunk of stream) {
+    if (buffer.byteLength === 0) {
+      buffer = chunk;
+    } else {
+      const joined = new Uint8Array(buffer.byteLength + chunk.byteLength);
+      joined.set(buffer);
+      joined.set(chunk, buffer.byteLength);
+      buffer = joined;
+    }
+    let at = 0;
+    while (buffer.byteLength - at >= 9) {
+      const view = new DataView(buffer.buffer, buffer.byteOffset + at);
+      const length = view.getUint32(0);
+      if (buffer.byteLength - at < 4 + length) break;
+      onFrame({
+        id: view.getUint32(4),
+        type: buffer[at + 8]!,
+        payload: buffer.subarray(at + 9, at + 4 + length),
+      });
+      at += 4 + length;
+    }
+    buffer = at === buffer.byteLength ? new Uint8Array(0) : buffer.slice(at);
+  }
+}
+
 /** Splits a byte stream into frames. */
 export async function* frames(
   stream: ReadableStream<Uint8Array>,

@@ -1,6 +1,7 @@
 // Runs the native gRPC listener (_grpc_child.ts) as a supervised child process, restarts it whenever it dies, and answers its calls over a private loopback connection.
 
 import {
+  batchedWriter,
   CALL,
   CANCEL,
   DATA,
@@ -12,6 +13,7 @@ import {
   jsonPayload,
   readCall,
 } from "./_bridge_frames.ts";
+import type { UnaryHandler } from "./_unary.ts";
 
 /** Options for {@linkcode startGrpcBridge}. */
 export interface GrpcBridgeOptions {
@@ -21,6 +23,12 @@ export interface GrpcBridgeOptions {
   readonly port: number;
   /** Answers the calls the child forwards (as gRPC-Web requests). */
   readonly handler: (request: Request) => Promise<Response>;
+  /**
+   * Answers unary calls first, without a `Request` built for them (the same
+   * gate, limits and metrics as `handler`); `undefined` passes the call on
+   * to `handler`. Default: every call goes to `handler`.
+   */
+  readonly unary?: UnaryHandler;
   /** Largest request message, in bytes. */
   readonly maxBytes: number;
   /** Told about every restart of the listener. Default: a `console.warn` line. */
@@ -165,7 +173,7 @@ export async function startGrpcBridge(
     for await (const conn of listener) {
       conn.setNoDelay(true);
       connections.add(conn);
-      serveBridge(conn, token, options.handler)
+      serveBridge(conn, token, options.handler, options.unary)
         .catch(() => {})
         .finally(() => {
           connections.delete(conn);
@@ -269,11 +277,12 @@ async function serveBridge(
   conn: Deno.Conn,
   token: string,
   handler: (request: Request) => Promise<Response>,
+  unary: UnaryHandler | undefined,
 ): Promise<void> {
   const writer = conn.writable.getWriter();
-  const send = (bytes: Uint8Array<ArrayBuffer>) => {
+  const send = batchedWriter((bytes) => {
     writer.write(bytes).catch(() => {});
-  };
+  });
   const calls = new Map<number, AbortController>();
   let trusted = false;
   for await (const f of frames(conn.readable)) {
@@ -308,23 +317,32 @@ async function serveBridge(
 
   async function answer(id: number, payload: Uint8Array, signal: AbortSignal) {
     const { path, headers, body } = readCall(payload);
-    const response = await handler(
-      new Request(`http://grpc-bridge${path}`, {
-        method: "POST",
-        headers,
-        body: body as Uint8Array<ArrayBuffer>,
-        signal,
-      }),
-    );
+    const url = `http://grpc-bridge${path}`;
+    const requestHeaders = new Headers(headers);
+    const response = await unary?.(
+      { method: "POST", url, headers: requestHeaders },
+      path,
+      body,
+      signal,
+    ) ??
+      await handler(
+        new Request(url, {
+          method: "POST",
+          headers: requestHeaders,
+          body: body as Uint8Array<ArrayBuffer>,
+          signal,
+        }),
+      );
     const list: [string, string][] = [];
     response.headers.forEach((value, key) => list.push([key, value]));
-    const head = frame(
-      id,
-      HEAD,
-      jsonPayload({ status: response.status, headers: list }),
-    );
     if (!path.endsWith("/WatchMetrics")) {
-      // A unary answer: one write for head, body and end.
+      // A unary answer: one write for head, body and end (the head says so,
+      // so the listener takes it whole instead of as a stream).
+      const head = frame(
+        id,
+        HEAD,
+        jsonPayload({ status: response.status, headers: list, whole: true }),
+      );
       const data = frame(id, DATA, await response.bytes());
       const end = frame(id, END);
       const out = new Uint8Array(
@@ -336,7 +354,9 @@ async function serveBridge(
       send(out);
       return;
     }
-    send(head);
+    send(
+      frame(id, HEAD, jsonPayload({ status: response.status, headers: list })),
+    );
     if (response.body !== null) {
       for await (const chunk of response.body) {
         if (signal.aborted) {

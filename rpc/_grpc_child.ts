@@ -8,6 +8,7 @@
 
 import http2 from "node:http2";
 import {
+  batchedWriter,
   CALL,
   callPayload,
   CANCEL,
@@ -15,8 +16,8 @@ import {
   END,
   FAIL,
   frame,
-  frames,
   HEAD,
+  readFrames,
   readJson,
 } from "./_bridge_frames.ts";
 
@@ -44,8 +45,15 @@ const HOP = new Set([
   "http2-settings",
 ]);
 
+/** An answer the server sent whole (a unary call): status, headers, gRPC-Web body. */
+interface Whole {
+  readonly status: number;
+  readonly headers: [string, string][];
+  readonly body: Uint8Array;
+}
+
 interface Pending {
-  head(status: number, headers: [string, string][]): void;
+  head(status: number, headers: [string, string][], whole: boolean): void;
   data(chunk: Uint8Array): void;
   end(): void;
   fail(message: string): void;
@@ -59,67 +67,47 @@ bridge.setNoDelay(true);
 const writer = bridge.writable.getWriter();
 const pending = new Map<number, Pending>();
 let nextId = 1;
-const send = (bytes: Uint8Array<ArrayBuffer>) => {
+const send = batchedWriter((bytes) => {
   writer.write(bytes).catch(() => Deno.exit(1));
-};
+});
 send(frame(0, CALL, new TextEncoder().encode(config.token)));
-(async () => {
-  for await (const f of frames(bridge.readable)) {
-    const call = pending.get(f.id);
-    if (call === undefined) continue;
-    if (f.type === HEAD) {
-      const head = readJson<{ status: number; headers: [string, string][] }>(
-        f.payload,
-      );
-      call.head(head.status, head.headers);
-    } else if (f.type === DATA) {
-      call.data(f.payload);
-    } else if (f.type === END) {
-      pending.delete(f.id);
-      call.end();
-    } else if (f.type === FAIL) {
-      pending.delete(f.id);
-      call.fail(readJson<string>(f.payload));
-    }
+readFrames(bridge.readable, (f) => {
+  const call = pending.get(f.id);
+  if (call === undefined) return;
+  if (f.type === HEAD) {
+    const head = readJson<
+      { status: number; headers: [string, string][]; whole?: boolean }
+    >(f.payload);
+    call.head(head.status, head.headers, head.whole === true);
+  } else if (f.type === DATA) {
+    call.data(f.payload);
+  } else if (f.type === END) {
+    pending.delete(f.id);
+    call.end();
+  } else if (f.type === FAIL) {
+    pending.delete(f.id);
+    call.fail(readJson<string>(f.payload));
   }
-})().finally(() => Deno.exit(1)); // The server went away: so does its listener.
+}).finally(() => Deno.exit(1)); // The server went away: so does its listener.
 
-/** Sends one call to the server; its answer comes back as a Response. */
+/**
+ * Sends one call to the server. A unary answer comes back whole; a
+ * streaming one (WatchMetrics) as a Response whose body streams.
+ */
 function upstream(
   path: string,
-  headers: Headers,
+  headers: [string, string][],
   body: Uint8Array,
   signal: AbortSignal,
-): Promise<Response> {
+  onWhole: (answer: Whole) => void,
+): Promise<Whole | Response> {
   const id = nextId;
   nextId = nextId >= 0xffff_fff0 ? 1 : nextId + 1;
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<Whole | Response>((resolve, reject) => {
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      start(c) {
-        controller = c;
-      },
-      cancel() {
-        if (pending.delete(id)) send(frame(id, CANCEL));
-      },
-    });
-    pending.set(id, {
-      head(status, list) {
-        resolve(new Response(stream, { status, headers: list }));
-      },
-      data(chunk) {
-        controller?.enqueue(chunk);
-      },
-      end() {
-        controller?.close();
-      },
-      fail(message) {
-        const error = new Error(message);
-        reject(error);
-        controller?.error(error);
-      },
-    });
-    signal.addEventListener("abort", () => {
+    let whole: { status: number; headers: [string, string][] } | undefined;
+    const chunks: Uint8Array[] = [];
+    const onAbort = () => {
       if (pending.delete(id)) send(frame(id, CANCEL));
       const error = new Error("cancelled");
       reject(error);
@@ -128,11 +116,65 @@ function upstream(
       } catch {
         // Already closed.
       }
-    }, { once: true });
-    const list: [string, string][] = [];
-    headers.forEach((value, key) => list.push([key, value]));
-    send(frame(id, CALL, callPayload(path, list, body)));
+    };
+    pending.set(id, {
+      head(status, list, isWhole) {
+        if (isWhole) {
+          whole = { status, headers: list };
+          return;
+        }
+        const stream = new ReadableStream<Uint8Array>({
+          start(c) {
+            controller = c;
+          },
+          cancel() {
+            if (pending.delete(id)) send(frame(id, CANCEL));
+          },
+        });
+        resolve(new Response(stream, { status, headers: list }));
+      },
+      data(chunk) {
+        if (whole !== undefined) chunks.push(chunk);
+        else controller?.enqueue(chunk);
+      },
+      end() {
+        signal.removeEventListener("abort", onAbort);
+        if (whole !== undefined) {
+          // Answered right here, in the turn its bytes arrived: answers
+          // that came together leave in one HTTP/2 write.
+          const answer = {
+            status: whole.status,
+            headers: whole.headers,
+            body: chunks.length === 1 ? chunks[0]! : concatAll(chunks),
+          };
+          onWhole(answer);
+          resolve(answer);
+        } else {
+          controller?.close();
+        }
+      },
+      fail(message) {
+        signal.removeEventListener("abort", onAbort);
+        const error = new Error(message);
+        reject(error);
+        controller?.error(error);
+      },
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    send(frame(id, CALL, callPayload(path, headers, body)));
   });
+}
+
+function concatAll(chunks: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const chunk of chunks) size += chunk.byteLength;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
 /** gRPC status codes for HTTP statuses (the gRPC spec's mapping). */
@@ -227,8 +269,13 @@ async function handle(
   const suffix = match[1] === "+json" ? "+json" : "+proto";
   const contentType = `application/grpc${suffix}`;
   const controller = new AbortController();
-  stream.on("close", () => controller.abort());
-  stream.on("error", () => controller.abort());
+  let answered = false;
+  // Only a call still waiting is worth an abort (an abort is not free).
+  const abort = () => {
+    if (!answered) controller.abort();
+  };
+  stream.on("close", abort);
+  stream.on("error", abort);
 
   // The request body, bounded: room for the 5-byte envelope on top of the message.
   const limit = config.maxBytes + 5;
@@ -248,28 +295,29 @@ async function handle(
     chunks.push(new Uint8Array(chunk));
   }
   if (controller.signal.aborted) return;
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const body = chunks.length === 1 ? chunks[0]! : concatAll(chunks);
 
-  const forwarded = new Headers();
-  for (const [key, value] of Object.entries(headers)) {
+  const forwarded: [string, string][] = [
+    ["content-type", `application/grpc-web${suffix}`],
+    ["x-grpc-web", "1"],
+  ];
+  for (const key in headers) {
+    const value = headers[key];
     if (key.startsWith(":") || HOP.has(key) || value === undefined) continue;
-    forwarded.set(key, Array.isArray(value) ? value.join(", ") : value);
+    forwarded.push([key, Array.isArray(value) ? value.join(", ") : value]);
   }
-  forwarded.set("content-type", `application/grpc-web${suffix}`);
-  forwarded.set("x-grpc-web", "1");
 
-  let response: Response;
+  let answer: Whole | Response;
   try {
-    response = await upstream(
+    answer = await upstream(
       String(headers[":path"] ?? "/"),
       forwarded,
       body,
       controller.signal,
+      (whole) => {
+        answered = true;
+        respondWhole(stream, contentType, whole);
+      },
     );
   } catch (error) {
     trailersOnly(
@@ -282,6 +330,8 @@ async function handle(
     );
     return;
   }
+  if (!(answer instanceof Response)) return; // answered by onWhole
+  const response = answer;
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => {});
     trailersOnly(
@@ -354,6 +404,68 @@ async function handle(
     }
   });
   stream.end();
+}
+
+/** Answers a unary call from the server's whole gRPC-Web answer. */
+function respondWhole(
+  stream: http2.ServerHttp2Stream,
+  contentType: string,
+  answer: Whole,
+): void {
+  let status: string | undefined;
+  let message = "";
+  const out: http2.OutgoingHttpHeaders = {
+    ":status": 200,
+    "content-type": contentType,
+  };
+  for (const [key, value] of answer.headers) {
+    if (key === "grpc-status") status = value;
+    else if (key === "grpc-message") message = value;
+    else if (!HOP.has(key) && key !== "date" && key !== "vary") {
+      out[key] = value;
+    }
+  }
+  if (answer.status !== 200 || status !== undefined) {
+    trailersOnly(
+      stream,
+      contentType,
+      answer.status !== 200 ? codeOfHttp(answer.status) : Number(status),
+      answer.status !== 200
+        ? `the server answered HTTP ${answer.status}`
+        : decodeURIComponent(message),
+    );
+    return;
+  }
+  // The gRPC-Web body: message frames pass through as they are (gRPC frames
+  // them the same way); the trailer frame becomes HTTP/2 trailers.
+  let trailers: Record<string, string> = {
+    "grpc-status": "14",
+    "grpc-message": percent("the server ended the call without a status"),
+  };
+  const body = answer.body;
+  let messagesEnd = 0;
+  let at = 0;
+  while (at + 5 <= body.byteLength) {
+    const length = new DataView(body.buffer, body.byteOffset + at, 5)
+      .getUint32(1);
+    if (at + 5 + length > body.byteLength) break;
+    if ((body[at]! & 0x80) !== 0) {
+      trailers = parseTrailer(body.subarray(at + 5, at + 5 + length));
+      break;
+    }
+    at += 5 + length;
+    messagesEnd = at;
+  }
+  if (stream.destroyed || stream.closed) return;
+  stream.respond(out, { waitForTrailers: true });
+  stream.once("wantTrailers", () => {
+    try {
+      stream.sendTrailers(trailers);
+    } catch {
+      // The client went away meanwhile.
+    }
+  });
+  stream.end(body.subarray(0, messagesEnd));
 }
 
 const server = http2.createServer({ settings: { maxConcurrentStreams: 256 } });
