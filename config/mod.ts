@@ -71,6 +71,7 @@ export {
   windowOf,
 } from "./build.ts";
 export { openSource, type SourceHooks } from "./sources.ts";
+export { MissingHandoffError } from "./_feeds.ts";
 export {
   openAlias,
   openCache,

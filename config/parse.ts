@@ -70,7 +70,7 @@ const KAFKA_DURATIONS = [
   "maxWaitTime",
 ];
 
-const KINESIS_DURATIONS = [
+const FEED_DURATIONS = [
   "pollInterval",
   "maxPollInterval",
   "leaseDuration",
@@ -108,11 +108,15 @@ function sourceSpec(raw: Raw): SourceSpec {
   }
   if (
     raw.kind === "s3" || raw.kind === "parquet" || raw.kind === "mongo" ||
-    raw.kind === "dynamodb" || raw.kind === "kinesis"
+    raw.kind === "dynamodb" || raw.kind === "kinesis" ||
+    raw.kind === "mongoChangeStream" || raw.kind === "dynamodbStreams"
   ) {
     const { kind: _, ...rest } = raw;
-    if (raw.kind === "kinesis") {
-      for (const k of KINESIS_DURATIONS) {
+    if (
+      raw.kind === "kinesis" || raw.kind === "mongoChangeStream" ||
+      raw.kind === "dynamodbStreams"
+    ) {
+      for (const k of FEED_DURATIONS) {
         if (rest[k] !== undefined) {
           rest[k] = durationMs(rest[k] as string | number);
         }

@@ -1,4 +1,4 @@
-// Sources named by a config: Kafka, a JSON-Lines file, JSON-Lines in S3, Parquet files (local or in S3).
+// Sources named by a config: Kafka, Kinesis, a JSON-Lines file, JSON-Lines in S3, Parquet files (local or in S3), Mongo and DynamoDB snapshots and the live feeds that follow them.
 
 import { S3Client } from "@aws-sdk/client-s3";
 import { JsonLinesSource, type Source } from "../source/mod.ts";
@@ -9,12 +9,14 @@ import { MongoSnapshotSource } from "../source/mongo.ts";
 import { MongoClient } from "mongodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBSnapshotSource } from "../source/dynamodb.ts";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { kinesisSource } from "../source/kinesis.ts";
 import type { ConfigEvent } from "./build.ts";
 import type { SourceSpec } from "./types.ts";
 import { definedOnly } from "../internal/defined.ts";
+import { awsEndpoint, openDynamoDBFeed, openMongoFeed } from "./_feeds.ts";
 
 /** Hooks of {@linkcode openSource}. */
 export type SourceHooks = Pick<
@@ -91,22 +93,18 @@ function openKinesis(
   s: Readonly<Record<string, unknown>>,
 ): Source<ConfigEvent> {
   const region = (s.region as string | undefined) ?? "us-east-1";
-  const local = (endpoint: unknown) =>
-    typeof endpoint === "string" && endpoint !== ""
-      ? {
-        endpoint,
-        credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      }
-      : {};
   // Local servers (moto) speak HTTP/1.1 only; the Kinesis client defaults to HTTP/2.
   const kinesis = new KinesisClient({
     region,
-    ...local(s.endpoint),
+    ...awsEndpoint(s.endpoint),
     ...(typeof s.endpoint === "string" && s.endpoint !== ""
       ? { requestHandler: new NodeHttpHandler() }
       : {}),
   });
-  const dynamodb = new DynamoDBClient({ region, ...local(s.dynamodbEndpoint) });
+  const dynamodb = new DynamoDBClient({
+    region,
+    ...awsEndpoint(s.dynamodbEndpoint),
+  });
   const num = (k: string) => s[k] === undefined ? {} : { [k]: s[k] as number };
   const source = kinesisSource<ConfigEvent>({
     stream: s.stream as string,
@@ -152,7 +150,7 @@ function owning(
 
 function openArchive(
   spec: {
-    readonly kind: "kinesis" | "s3" | "parquet" | "mongo" | "dynamodb";
+    readonly kind: Exclude<SourceSpec["kind"], "kafka" | "jsonl">;
     readonly settings: Readonly<Record<string, unknown>>;
   },
 ): Source<ConfigEvent> {
@@ -162,27 +160,32 @@ function openArchive(
     ? {}
     : { checkpoint: new FileCheckpoint(s.checkpoint as string) };
   if (spec.kind === "kinesis") return openKinesis(s);
+  if (spec.kind === "mongoChangeStream") return openMongoFeed(s);
+  if (spec.kind === "dynamodbStreams") return openDynamoDBFeed(s);
   if (spec.kind === "dynamodb") {
-    const endpoint = s.endpoint as string | null | undefined;
-    const client = new DynamoDBClient({
-      region: (s.region as string | undefined) ?? "us-east-1",
-      ...(endpoint === undefined || endpoint === null || endpoint === ""
-        ? {}
-        : {
-          endpoint,
-          credentials: { accessKeyId: "local", secretAccessKey: "local" },
-        }),
-    });
+    const region = (s.region as string | undefined) ?? "us-east-1";
+    const client = new DynamoDBClient({ region, ...awsEndpoint(s.endpoint) });
+    // With streams: true the scan saves a handoff for a later dynamodbStreams source.
+    const streams = s.streams === true
+      ? new DynamoDBStreamsClient({
+        region,
+        ...awsEndpoint(s.streamsEndpoint ?? s.endpoint),
+      })
+      : undefined;
     const scan = new DynamoDBSnapshotSource<ConfigEvent>({
       client,
       table: s.table as string,
+      ...(streams === undefined ? {} : { streams }),
       ...num("segments"),
       ...num("totalSegments"),
       ...num("pageSize"),
       ...num("batchSize"),
       ...checkpoint,
     });
-    return owning(scan, () => client.destroy(), () => {
+    return owning(scan, () => {
+      client.destroy();
+      streams?.destroy();
+    }, () => {
       const p = scan.progress();
       return {
         items: p.segments,

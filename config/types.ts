@@ -103,10 +103,22 @@ export interface JsonlSourceSpec {
   readonly settings: Readonly<Record<string, number | string>>;
 }
 
-/** A Kinesis stream, or an archive or snapshot: JSON-Lines in S3, Parquet files (local or in S3), a Mongo collection or DynamoDB table scan. */
+/**
+ * A Kinesis stream; an archive or snapshot (JSON-Lines in S3, Parquet files
+ * local or in S3, a Mongo collection or DynamoDB table scan); or the live
+ * change feed that follows a snapshot (a Mongo change stream, a DynamoDB
+ * stream), started from the handoff the snapshot saved.
+ */
 export interface ArchiveSourceSpec {
   /** The kind. */
-  readonly kind: "kinesis" | "s3" | "parquet" | "mongo" | "dynamodb";
+  readonly kind:
+    | "kinesis"
+    | "s3"
+    | "parquet"
+    | "mongo"
+    | "dynamodb"
+    | "mongoChangeStream"
+    | "dynamodbStreams";
   /** Bucket, prefix, path, endpoint, region, columns, url, db, collection and tuning, as written. */
   readonly settings: Readonly<Record<string, unknown>>;
 }
