@@ -62,32 +62,34 @@ export function awsEndpoint(endpoint: unknown): Record<string, unknown> {
 }
 
 /**
- * Whether a feed starts fresh: no checkpoint of its own yet, so it needs the
- * bootstrap's handoff. Throws when that handoff file is missing too.
+ * A feed opened when it is first iterated, so building a config stays
+ * synchronous. `open` gets the bootstrap's checkpoint when the feed starts
+ * fresh (it has no checkpoint of its own yet), `undefined` when it resumes;
+ * a fresh feed without a saved handoff throws {@linkcode MissingHandoffError}.
  */
-async function needsHandoff(
-  source: string,
-  own: Checkpoint | undefined,
-  handoffFrom: string,
-): Promise<boolean> {
-  const saved = await own?.load();
-  if (saved !== undefined && saved !== null) return false;
-  const handoff = await new FileCheckpoint(handoffFrom).load();
-  if (handoff === undefined || handoff === null) {
-    throw new MissingHandoffError(source, handoffFrom);
-  }
-  return true;
-}
-
-/**
- * A source opened when it is first iterated: the feed reads its checkpoint
- * and the bootstrap's handoff then, so building a config stays synchronous.
- */
-function deferred(
+function feed(
   name: string,
-  open: () => Promise<Source<ConfigEvent>>,
+  s: Settings,
+  open: (
+    from: Checkpoint | undefined,
+    checkpoint: Checkpoint | undefined,
+  ) => Promise<Source<ConfigEvent>>,
   release: () => unknown,
 ): Source<ConfigEvent> {
+  const checkpoint = s.checkpoint === undefined
+    ? undefined
+    : new FileCheckpoint(s.checkpoint as string);
+  const start = async () => {
+    const own = await checkpoint?.load();
+    if (own !== undefined && own !== null) return open(undefined, checkpoint);
+    const path = s.handoffFrom as string;
+    const from = new FileCheckpoint(path);
+    const saved = await from.load();
+    if (saved === undefined || saved === null) {
+      throw new MissingHandoffError(name, path);
+    }
+    return open(from, checkpoint);
+  };
   let opened: Promise<Source<ConfigEvent>> | null = null;
   let closed = false;
   const close = async () => {
@@ -107,20 +109,13 @@ function deferred(
       readonly SourceRecord<ConfigEvent>[]
     > {
       if (closed) return;
-      const source = await (opened ??= open());
-      yield* source;
+      yield* await (opened ??= start());
     },
   };
 }
 
 function num(s: Settings, k: string): Record<string, number> {
   return s[k] === undefined ? {} : { [k]: s[k] as number };
-}
-
-function checkpointOf(s: Settings): Checkpoint | undefined {
-  return s.checkpoint === undefined
-    ? undefined
-    : new FileCheckpoint(s.checkpoint as string);
 }
 
 /**
@@ -132,21 +127,15 @@ export function openMongoFeed(s: Settings): Source<ConfigEvent> {
   const db = s.db as string;
   const collection = s.collection as string;
   const name = `mongo:${db}.${collection}:changes`;
-  const checkpoint = checkpointOf(s);
-  return deferred(name, async () => {
-    const fresh = await needsHandoff(
-      name,
-      checkpoint,
-      s.handoffFrom as string,
-    );
-    const handoff = fresh
-      ? await new MongoSnapshotSource({
+  return feed(name, s, async (from, checkpoint) => {
+    const handoff = from === undefined
+      ? undefined
+      : await new MongoSnapshotSource({
         client,
         db,
         collection,
-        checkpoint: new FileCheckpoint(s.handoffFrom as string),
-      }).handoff()
-      : undefined;
+        checkpoint: from,
+      }).handoff();
     return new MongoChangeStreamSource<ConfigEvent>({
       client,
       db,
@@ -178,19 +167,13 @@ export function openDynamoDBFeed(s: Settings): Source<ConfigEvent> {
   });
   const table = s.table as string;
   const name = `dynamodb-streams:${table}`;
-  const checkpoint = checkpointOf(s);
-  return deferred(name, async () => {
-    const fresh = await needsHandoff(
-      name,
-      checkpoint,
-      s.handoffFrom as string,
-    );
+  return feed(name, s, async (from, checkpoint) => {
     let handoff;
-    if (fresh) {
+    if (from !== undefined) {
       handoff = await new DynamoDBSnapshotSource({
         client,
         table,
-        checkpoint: new FileCheckpoint(s.handoffFrom as string),
+        checkpoint: from,
       }).handoff();
       if (handoff === null) {
         throw new TypeError(
