@@ -16,6 +16,8 @@ import {
 interface Slot<V> {
   readonly entity: string;
   readonly bucket: number | null;
+  /** The slot's state key, made once and shared by every delta the slot writes. */
+  readonly key: StateKey;
   /** The buffer the slot folds for; `null` once that buffer was written. */
   owner: Buffer<V> | null;
   value: V;
@@ -139,6 +141,7 @@ export class Folder<V> {
       slot = {
         entity,
         bucket,
+        key: { entity, bucket },
         owner: buffer,
         value,
         pending: null,
@@ -165,6 +168,10 @@ export class Folder<V> {
     const dedup = this.#dedup;
     let lastBucket: number | null | undefined = undefined;
     let slots: Map<string, Slot<V>> | undefined;
+    // The highest position of the current run of one stream, raised in
+    // buffer.streamMax when the stream changes (not one map lookup per item).
+    let runStream: string | undefined = undefined;
+    let runMax = 0n;
     const n = entities.length;
     let i = 0;
     while (i < n) {
@@ -213,9 +220,19 @@ export class Folder<V> {
         i = j;
         continue;
       }
-      if (dedup) this.#mark(slot, buffer, streams[i]!, positions[i]!);
+      if (dedup) {
+        const stream = streams[i]!;
+        const position = positions[i]!;
+        this.#mark(slot, stream, position);
+        if (stream !== runStream) {
+          if (runStream !== undefined) raise(buffer, runStream, runMax);
+          runStream = stream;
+          runMax = position;
+        } else if (position > runMax) runMax = position;
+      }
       i = j;
     }
+    if (runStream !== undefined) raise(buffer, runStream, runMax);
     return dead;
   }
 
@@ -272,7 +289,8 @@ export class Folder<V> {
     };
     const mark = (slot: Slot<V>, i: number) => {
       if (this.#dedup) {
-        this.#mark(slot, buffer, p.streams[i]!, p.positions[i]!);
+        this.#mark(slot, p.streams[i]!, p.positions[i]!);
+        raise(buffer, p.streams[i]!, p.positions[i]!);
       }
     };
     // Additive: every new value is computed before any slot changes, so a
@@ -323,20 +341,12 @@ export class Folder<V> {
     }
   }
 
-  #mark(
-    slot: Slot<V>,
-    buffer: Buffer<V>,
-    stream: string,
-    position: bigint,
-  ): void {
+  /** Widens the slot's mark of a stream to cover `position`. */
+  #mark(slot: Slot<V>, stream: string, position: bigint): void {
     const marks = slot.marks ??= new Map();
     const mark = marks.get(stream);
     if (mark === undefined) marks.set(stream, { from: position, to: position });
     else if (position > mark.to) mark.to = position;
-    const max = buffer.streamMax.get(stream);
-    if (max === undefined || position > max) {
-      buffer.streamMax.set(stream, position);
-    }
   }
 
   /** The buffer's folded deltas, one per (key, bucket), with their marks. */
@@ -350,7 +360,7 @@ export class Folder<V> {
         expiresAt?: number;
         marks?: StreamMark[];
       } = {
-        key: { entity: slot.entity, bucket: slot.bucket },
+        key: slot.key,
         value: slot.value,
       };
       if (slot.expiresAt !== undefined) delta.expiresAt = slot.expiresAt;
@@ -364,6 +374,14 @@ export class Folder<V> {
       deltas.push(delta);
     }
     return deltas;
+  }
+}
+
+/** Raises the highest position the buffer holds of a stream to `position`. */
+function raise<V>(buffer: Buffer<V>, stream: string, position: bigint): void {
+  const max = buffer.streamMax.get(stream);
+  if (max === undefined || position > max) {
+    buffer.streamMax.set(stream, position);
   }
 }
 
