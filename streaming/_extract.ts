@@ -130,11 +130,28 @@ function fingerprint<V>(monoid: Monoid<V>, value: V): string {
   }
 }
 
-/** Throws unless `key` is a key the pipeline's store can hold. */
+/**
+ * The longest key (in UTF-16 units) the store surely holds without counting
+ * its UTF-8 bytes (each unit is at most 3 bytes); 0 when the store states no
+ * limit, so every key takes the full check.
+ */
+function shortKeyLength(store: Pipeline<unknown, unknown>["store"]): number {
+  const max = store.limits?.maxEntityBytes;
+  return max === undefined ? 0 : Math.floor(max / 3);
+}
+
+/**
+ * Throws unless `key` is a key the pipeline's store can hold; `short` is
+ * {@linkcode shortKeyLength} of the store (the common case needs no call).
+ */
 function checkKey(
   store: Pipeline<unknown, unknown>["store"],
   key: unknown,
+  short: number,
 ): void {
+  if (
+    typeof key === "string" && key.length !== 0 && key.length <= short
+  ) return;
   if (typeof key !== "string") {
     throw new TypeError(`expected a non-empty string key, got ${typeof key}`);
   }
@@ -203,6 +220,7 @@ export class Extractor<E, V> {
     const { key: keyOf, keys: keysOf, value: valueOf, time: timeOf } =
       pipeline.extract;
     const store = pipeline.store as Pipeline<unknown, unknown>["store"];
+    const shortKey = shortKeyLength(store);
     const window = pipeline.window;
     const monoid = pipeline.monoid;
     const keyDebounce = replan ? null : this.#keyDebounce;
@@ -234,7 +252,7 @@ export class Extractor<E, V> {
         const event = record.value as E;
         if (keyOf !== null) {
           single = keyOf(event);
-          checkKey(store, single);
+          checkKey(store, single, shortKey);
         } else {
           many = keysOf!(event);
           if (!Array.isArray(many)) {
@@ -242,7 +260,7 @@ export class Extractor<E, V> {
               `expected an array of keys, got ${typeof many}`,
             );
           }
-          for (const k of many) checkKey(store, k);
+          for (const k of many) checkKey(store, k, shortKey);
         }
         const first = single ?? many![0];
         if (first === undefined) continue;
