@@ -69,8 +69,10 @@ export class Progress {
     let last: string | undefined;
     for (const record of records) {
       const stream = record.stream;
-      if (stream === undefined || record.position === undefined) continue;
+      if (stream === undefined) continue;
+      // Checked before the position, which a source may build on each read.
       if (stream === last && out === undefined) continue;
+      if (record.position === undefined) continue;
       const generation = (record as { generation?: number }).generation;
       if (
         !this.#horizon.has(stream) ||
