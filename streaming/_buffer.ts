@@ -24,6 +24,12 @@ interface Slot<V> {
   /** Values not folded yet (non-additive monoids fold them in bulk with `combineAll`). */
   pending: V[] | null;
   expiresAt: number | undefined;
+  /**
+   * The mark of the first stream the slot folded (most slots see one), so
+   * the common case needs no map; it becomes the delta's first mark as is.
+   */
+  mark: { readonly stream: string; from: bigint; to: bigint } | null;
+  /** Marks of the other streams, in the order first folded. */
   marks: Map<string, { from: bigint; to: bigint }> | null;
 }
 
@@ -115,6 +121,7 @@ export class Folder<V> {
       slot.owner = null;
       slot.value = undefined as V;
       slot.pending = null;
+      slot.mark = null;
       slot.marks = null;
     }
   }
@@ -146,6 +153,7 @@ export class Folder<V> {
         value,
         pending: null,
         expiresAt,
+        mark: null,
         marks: null,
       };
       slots.set(entity, slot);
@@ -343,6 +351,15 @@ export class Folder<V> {
 
   /** Widens the slot's mark of a stream to cover `position`. */
   #mark(slot: Slot<V>, stream: string, position: bigint): void {
+    const first = slot.mark;
+    if (first === null) {
+      slot.mark = { stream, from: position, to: position };
+      return;
+    }
+    if (first.stream === stream) {
+      if (position > first.to) first.to = position;
+      return;
+    }
     const marks = slot.marks ??= new Map();
     const mark = marks.get(stream);
     if (mark === undefined) marks.set(stream, { from: position, to: position });
@@ -364,10 +381,14 @@ export class Folder<V> {
         value: slot.value,
       };
       if (slot.expiresAt !== undefined) delta.expiresAt = slot.expiresAt;
-      if (slot.marks !== null) {
-        const marks: StreamMark[] = [];
-        for (const [stream, { from, to }] of slot.marks) {
-          marks.push({ stream, from, to });
+      if (slot.mark !== null) {
+        // The slot's own mark object: release() drops it, and no fold
+        // touches it once its buffer is written.
+        const marks: StreamMark[] = [slot.mark];
+        if (slot.marks !== null) {
+          for (const [stream, { from, to }] of slot.marks) {
+            marks.push({ stream, from, to });
+          }
         }
         delta.marks = marks;
       }
@@ -383,31 +404,4 @@ function raise<V>(buffer: Buffer<V>, stream: string, position: bigint): void {
   if (max === undefined || position > max) {
     buffer.streamMax.set(stream, position);
   }
-}
-
-/** Finds the records of a buffer that fed a key, by running the extractors again. */
-export function contributors<E>(
-  pipeline: Pipeline<E, unknown>,
-  key: StateKey,
-  buffer: Buffer<unknown>,
-): AnyRecord[] {
-  const { key: keyOf, keys: keysOf, time: timeOf } = pipeline.extract;
-  const window = pipeline.window;
-  const out: AnyRecord[] = [];
-  for (const batch of buffer.batches) {
-    for (const record of batch) {
-      if (record.error !== undefined) continue;
-      try {
-        const event = record.value as E;
-        const keys = keyOf !== null ? [keyOf(event)] : keysOf!(event);
-        if (!keys.includes(key.entity)) continue;
-        const time = timeOf === null ? record.time : timeOf(event, record.time);
-        const bucket = window === null ? null : window.bucketOf(time);
-        if (bucket === key.bucket) out.push(record);
-      } catch {
-        continue;
-      }
-    }
-  }
-  return out;
 }

@@ -19,7 +19,8 @@ import {
   StoreFailureError,
 } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { type Buffer, contributors } from "./_buffer.ts";
+import type { Buffer } from "./_buffer.ts";
+import { contributors } from "./_contributors.ts";
 import type { DeadLetters } from "./_dead_letter.ts";
 import type { AnyRecord, ExactDelta } from "./_extract.ts";
 import type { Counts } from "./_processor.ts";
