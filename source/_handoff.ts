@@ -284,24 +284,31 @@ export class LaneMerge<B> {
   }
 }
 
-/** One line of a text stream: its 1-based number and text (its first KiB when too long). */
-export interface Line {
-  readonly line: number;
-  readonly text: string;
-  readonly tooLong: boolean;
+/**
+ * The lines one chunk of a text stream completed: line `first + i` is
+ * `texts[i]` (its first KiB when too long). One object per chunk, none per line.
+ */
+export interface LineChunk {
+  /** The 1-based number of `texts[0]`. */
+  readonly first: number;
+  /** The lines, without `\n` (nor the `\r` of `\r\n`). */
+  readonly texts: string[];
+  /** Indexes into `texts` of lines longer than `maxChars`, or `null` when none (the usual case). */
+  readonly tooLong: ReadonlySet<number> | null;
 }
 
 /**
  * Splits a UTF-8 byte stream into lines, yielding the lines each chunk
  * completes. Decoding is not fatal: a bad byte becomes U+FFFD (and the
- * line usually fails to parse). A line longer than `maxChars` comes out
- * with `tooLong` set and only its first KiB; `\r\n` endings lose the `\r`.
+ * line usually fails to parse). A line longer than `maxChars` is listed in
+ * `tooLong` and keeps only its first KiB; `\r\n` endings lose the `\r`.
+ * Each chunk is split with one native `split("\n")`.
  */
 export async function* splitLines(
   stream: ReadableStream<Uint8Array>,
   maxChars: number,
   signal?: AbortSignal,
-): AsyncGenerator<Line[]> {
+): AsyncGenerator<LineChunk> {
   // Typed as a plain transform: with Node's types in the same program,
   // TextDecoderStream's writable side is BufferSource, not Uint8Array.
   const decoder = new TextDecoderStream() as unknown as TransformStream<
@@ -310,46 +317,49 @@ export async function* splitLines(
   >;
   const reader = stream.pipeThrough(decoder).getReader();
   let rest = "";
-  let tooLong = false;
-  let line = 0;
-  const push = (text: string, out: Line[]) => {
-    line++;
-    const long = tooLong || text.length > maxChars;
-    if (!long && text.length > 0 && text.charCodeAt(text.length - 1) === 13) {
-      text = text.slice(0, -1);
+  // The line in `rest` already overflowed (only its first KiB is kept).
+  let restLong = false;
+  let next = 1;
+  const finish = (texts: string[], restLongAtStart: boolean): LineChunk => {
+    let tooLong: Set<number> | null = null;
+    for (let i = 0; i < texts.length; i++) {
+      let text = texts[i]!;
+      if ((i === 0 && restLongAtStart) || text.length > maxChars) {
+        (tooLong ??= new Set()).add(i);
+        texts[i] = text.slice(0, 1024);
+      } else if (text.length > 0 && text.charCodeAt(text.length - 1) === 13) {
+        text = texts[i] = text.slice(0, -1);
+      }
     }
-    out.push({ line, text: long ? text.slice(0, 1024) : text, tooLong: long });
-    tooLong = false;
+    const chunk = { first: next, texts, tooLong };
+    next += texts.length;
+    return chunk;
   };
   try {
     for (;;) {
       if (signal?.aborted) return;
       const { done, value } = await reader.read();
       if (done) break;
-      const out: Line[] = [];
-      let start = 0;
-      for (;;) {
-        const nl = value.indexOf("\n", start);
-        if (nl < 0) break;
-        push(
-          start === 0 ? rest + value.slice(0, nl) : value.slice(start, nl),
-          out,
-        );
-        if (start === 0) rest = "";
-        start = nl + 1;
+      if (value.indexOf("\n") < 0) {
+        // No line ends here: grow the pending line (bounded once too long).
+        if (!restLong) {
+          rest += value;
+          if (rest.length > maxChars) {
+            rest = rest.slice(0, 1024);
+            restLong = true;
+          }
+        }
+        continue;
       }
-      const tail = start === 0 ? rest + value : value.slice(start);
-      if (tail.length > maxChars) {
-        tooLong = true;
-        rest = tail.slice(0, 1024);
-      } else rest = tooLong ? rest : tail;
-      if (out.length > 0) yield out;
+      const texts: string[] = (restLong ? value : rest + value).split("\n");
+      if (restLong) texts[0] = rest;
+      const wasLong = restLong;
+      const tail: string = texts.pop()!;
+      restLong = tail.length > maxChars;
+      rest = restLong ? tail.slice(0, 1024) : tail;
+      yield finish(texts, wasLong);
     }
-    if (rest.length > 0 || tooLong) {
-      const out: Line[] = [];
-      push(rest, out);
-      yield out;
-    }
+    if (rest.length > 0 || restLong) yield finish([rest], restLong);
   } finally {
     await reader.cancel().catch(() => {});
   }

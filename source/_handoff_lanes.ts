@@ -69,48 +69,67 @@ export type MakeRecord<T> = (
   raw?: Uint8Array,
 ) => SourceRecord<T>;
 
+/** What every record of one item shares: one object per item, not per record. */
+class ItemContext {
+  constructor(
+    readonly queue: DeliveryQueue,
+    readonly stream: string,
+    readonly base: bigint,
+    readonly prefix: string,
+  ) {}
+}
+
 /** A record of a lane source; a class, so a record costs one object and no closure. */
 class LaneRecord<T> extends QueuedAck implements SourceRecord<T> {
   readonly value: T | undefined;
   readonly time: number;
-  readonly stream: string;
-  readonly error?: Error;
-  readonly raw?: Uint8Array;
-  readonly #base: bigint;
-  readonly #prefix: string;
+  readonly #item: ItemContext;
   readonly #index: number;
-  #position: bigint | undefined = undefined;
 
   constructor(
-    queue: DeliveryQueue,
-    stream: string,
-    base: bigint,
-    prefix: string,
+    item: ItemContext,
     index: number,
     value: T | undefined,
     time: number,
-    error: Error | undefined,
-    raw: Uint8Array | undefined,
   ) {
-    super(queue);
-    this.stream = stream;
-    this.#base = base;
-    this.#prefix = prefix;
+    super(item.queue);
+    this.#item = item;
     this.#index = index;
     this.value = value;
     this.time = time;
-    if (error !== undefined) this.error = error;
-    if (raw !== undefined) this.raw = raw;
   }
 
-  /** The item's ordinal in the high bits, the index in the low ones; built when first read. */
+  /** The lane's stream name. */
+  get stream(): string {
+    return this.#item.stream;
+  }
+
+  /** The item's ordinal in the high bits, the index in the low ones; built when read (dedup only). */
   get position(): bigint {
-    return this.#position ??= this.#base | BigInt(this.#index);
+    return this.#item.base | BigInt(this.#index);
   }
 
   /** `"<item>:<index>"`, built when asked (most records never need it). */
   get id(): string {
-    return `${this.#prefix}:${this.#index}`;
+    return `${this.#item.prefix}:${this.#index}`;
+  }
+}
+
+/** A record that failed to decode: carries the error and the raw line, for the dead letter. */
+class LaneErrorRecord<T> extends LaneRecord<T> {
+  readonly error: Error;
+  readonly raw?: Uint8Array;
+
+  constructor(
+    item: ItemContext,
+    index: number,
+    time: number,
+    error: Error,
+    raw: Uint8Array | undefined,
+  ) {
+    super(item, index, undefined, time);
+    this.error = error;
+    if (raw !== undefined) this.raw = raw;
   }
 }
 
@@ -241,24 +260,17 @@ export class LaneReader<T> {
           }
           const fromIndex = o === from.ordinal ? from.index : -1;
           const base = BigInt(o) << INDEX_BITS;
-          const records =
-            (prefix: string): MakeRecord<T> =>
-            (index, value, time, error, raw) => {
+          const records = (prefix: string): MakeRecord<T> => {
+            const item = new ItemContext(queue, stream, base, prefix);
+            return (index, value, time, error, raw) => {
               this.#records++;
-              const record = new LaneRecord(
-                queue,
-                stream,
-                base,
-                prefix,
-                index,
-                value,
-                time,
-                error,
-                raw,
-              );
+              const record = error === undefined
+                ? new LaneRecord<T>(item, index, value, time)
+                : new LaneErrorRecord<T>(item, index, time, error, raw);
               queue.push(record);
               return record;
             };
+          };
           await readItem(
             state.items[o]!,
             fromIndex,

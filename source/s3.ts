@@ -336,14 +336,18 @@ export class S3JsonLinesSource<T> implements Source<T> {
           : counted;
         let batch: SourceRecord<T>[] = [];
         try {
-          for await (const lines of splitLines(bytes, this.#maxLine, signal)) {
+          for await (const chunk of splitLines(bytes, this.#maxLine, signal)) {
             // Lines without a time extractor get the time their chunk was read.
             const readAt = this.#now();
-            for (const { line, text, tooLong } of lines) {
+            const { first, texts, tooLong } = chunk;
+            for (let i = 0; i < texts.length; i++) {
+              const line = first + i;
               if (line <= fromIndex) continue;
-              if (!tooLong && isBlank(text)) continue;
+              const text = texts[i]!;
+              const long = tooLong !== null && tooLong.has(i);
+              if (!long && isBlank(text)) continue;
               batch.push(
-                this.#record(make, key, object, line, text, tooLong, readAt),
+                this.#record(make, key, object, line, text, long, readAt),
               );
               if (batch.length >= batchSize) {
                 if (!await emit(batch)) return;
@@ -388,7 +392,10 @@ export class S3JsonLinesSource<T> implements Source<T> {
 }
 
 function isBlank(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+  // A JSON line starts with `{`, `[`, `"` or a letter or digit: one look settles it.
+  const c0 = text.length === 0 ? 0x20 : text.charCodeAt(0);
+  if (c0 !== 0x20 && c0 !== 0x09 && c0 !== 0x0d) return false;
+  for (let i = 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
   }
