@@ -76,8 +76,17 @@ class ItemContext {
     readonly stream: string,
     readonly base: bigint,
     readonly prefix: string,
-  ) {}
+  ) {
+    // Below 2^53 the position is exact as a number: one BigInt() per record, no bigint arithmetic.
+    this.baseNumber = base < SAFE_BASE_LIMIT ? Number(base) : -1;
+  }
+
+  /** `base` as a number when every position of the item stays below 2^53, else -1. */
+  readonly baseNumber: number;
 }
+
+/** Items whose ordinal is below 2^13 have all positions (ordinal << 40 | index) below 2^53. */
+const SAFE_BASE_LIMIT = 1n << 53n;
 
 /** A record of a lane source; a class, so a record costs one object and no closure. */
 class LaneRecord<T> extends QueuedAck implements SourceRecord<T> {
@@ -106,7 +115,10 @@ class LaneRecord<T> extends QueuedAck implements SourceRecord<T> {
 
   /** The item's ordinal in the high bits, the index in the low ones; built when read (dedup only). */
   get position(): bigint {
-    return this.#item.base | BigInt(this.#index);
+    const item = this.#item;
+    return item.baseNumber >= 0
+      ? BigInt(item.baseNumber + this.#index)
+      : item.base | BigInt(this.#index);
   }
 
   /** `"<item>:<index>"`, built when asked (most records never need it). */
