@@ -345,7 +345,11 @@ export class S3JsonLinesSource<T> implements Source<T> {
               if (line <= fromIndex) continue;
               const text = texts[i]!;
               const long = tooLong !== null && tooLong.has(i);
-              if (!long && isBlank(text)) continue;
+              // Only a line starting with a space, tab or CR (or empty) can be blank.
+              if (
+                !long && (text.length === 0 || text.charCodeAt(0) <= 0x20) &&
+                isBlank(text)
+              ) continue;
               batch.push(
                 this.#record(make, key, object, line, text, long, readAt),
               );
@@ -392,10 +396,7 @@ export class S3JsonLinesSource<T> implements Source<T> {
 }
 
 function isBlank(text: string): boolean {
-  // A JSON line starts with `{`, `[`, `"` or a letter or digit: one look settles it.
-  const c0 = text.length === 0 ? 0x20 : text.charCodeAt(0);
-  if (c0 !== 0x20 && c0 !== 0x09 && c0 !== 0x0d) return false;
-  for (let i = 1; i < text.length; i++) {
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
   }
