@@ -205,16 +205,33 @@ Deno.test({
     ),
 });
 
-/** The pid of the stack's Valkey server, from `.stack/pids/valkey.json`. */
+/**
+ * The pid of the Valkey server the stack points at, as the server itself
+ * reports it (`INFO server`): right whichever checkout started the stack.
+ */
 async function valkeyPid(): Promise<number> {
-  const file = new URL("../.stack/pids/valkey.json", import.meta.url);
-  const { pid } = JSON.parse(await Deno.readTextFile(file)) as { pid: number };
-  if (!Number.isInteger(pid) || pid <= 1) {
-    throw new Error(
-      `no Valkey pid in ${file}: start the stack with \`deno task stack:up\``,
-    );
+  const url = new URL(valkey.url);
+  const conn = await Deno.connect({
+    hostname: url.hostname,
+    port: Number(url.port || 6379),
+  });
+  try {
+    const command = "*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n";
+    await conn.write(new TextEncoder().encode(command));
+    const decoder = new TextDecoder();
+    const buf = new Uint8Array(64 * 1024);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += decoder.decode(buf.subarray(0, n), { stream: true });
+      const found = /process_id:(\d+)/.exec(text);
+      if (found !== null) return Number(found[1]);
+    }
+  } finally {
+    conn.close();
   }
-  return pid;
+  throw new Error(`Valkey at ${valkey.url} reported no process_id`);
 }
 
 Deno.test({
