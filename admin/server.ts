@@ -23,6 +23,7 @@ import {
 } from "../rpc/_unary.ts";
 import { codeName, dropUnboundedDeadline, pathOf } from "../rpc/_wire.ts";
 import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
+import { manyAnswersBinary, oneAnswerBinary } from "../rpc/_answer_binary.ts";
 import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
 import type { QueryTarget } from "../query/mod.ts";
 import type { PipelineDescription } from "../pipeline/mod.ts";
@@ -207,15 +208,20 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     for (const method of service.methods) {
       const call = (impl as Record<string, unknown>)[method.localName];
       if (method.methodKind === "unary" && typeof call === "function") {
-        const json = service === QueryService
-          ? (method.name.endsWith("Many") ? manyAnswersJson : oneAnswerJson)
-          : undefined;
+        const many = method.name.endsWith("Many");
         unaryMethods.push({
           method,
           call: call.bind(impl) as UnaryMethod["call"],
-          ...(json === undefined
-            ? {}
-            : { json: json as (output: never) => string }),
+          ...(service === QueryService
+            ? {
+              json: (many ? manyAnswersJson : oneAnswerJson) as (
+                output: never,
+              ) => string,
+              binary: (many ? manyAnswersBinary : oneAnswerBinary) as (
+                output: never,
+              ) => Uint8Array<ArrayBuffer>,
+            }
+            : {}),
         });
       } else {
         streamingMethods.push(method);

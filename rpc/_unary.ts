@@ -45,6 +45,8 @@ export interface UnaryMethod {
   readonly call: (input: never, context: CallContext) => unknown;
   /** Writes the output in JSON faster than reflection does (same bytes). */
   readonly json?: (output: never) => string;
+  /** Writes the output in protobuf binary faster than reflection does (same bytes). */
+  readonly binary?: (output: never) => Uint8Array<ArrayBuffer>;
 }
 
 /** Options for {@linkcode createUnaryHandler}. */
@@ -317,9 +319,14 @@ export function createUnaryHandler(
       if (text !== undefined && format.protocol === "connect") {
         return new Response(text, { headers });
       }
-      const bytes = text === undefined
+      const binary = unary!.binary as
+        | ((o: Message) => Uint8Array<ArrayBuffer>)
+        | undefined;
+      const bytes = text !== undefined
+        ? encoder.encode(text)
+        : binary === undefined
         ? toBinary(method.output, output)
-        : encoder.encode(text);
+        : binary(output);
       if (format.protocol === "grpc-web") {
         const out = new Uint8Array(5 + bytes.byteLength + OK_TRAILER.length);
         new DataView(out.buffer).setUint32(1, bytes.byteLength);

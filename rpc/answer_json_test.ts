@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
   AnswerSchema,
   GetManyResponseSchema,
   GetResponseSchema,
 } from "../proto/gen/murmur/v1/query_pb.ts";
 import { manyAnswersJson, oneAnswerJson } from "./_answer_json.ts";
+import { manyAnswersBinary, oneAnswerBinary } from "./_answer_binary.ts";
 
 const arbDouble = fc.oneof(
   fc.double(),
@@ -94,4 +95,64 @@ Deno.test("answerJson() writes exactly what toJsonString(alwaysEmitImplicit) wri
     { numRuns: 500 },
   );
   assert.equal(oneAnswerJson(create(GetResponseSchema)), "{}");
+});
+
+Deno.test("oneAnswerBinary() and manyAnswersBinary() write exactly what toBinary writes", () => {
+  fc.assert(
+    fc.property(arbAnswer, fc.array(arbAnswer, { maxLength: 3 }), (a, many) => {
+      const one = create(GetResponseSchema, { answer: a });
+      assert.deepEqual(oneAnswerBinary(one), toBinary(GetResponseSchema, one));
+      const list = create(GetManyResponseSchema, { answers: many });
+      assert.deepEqual(
+        manyAnswersBinary(list),
+        toBinary(GetManyResponseSchema, list),
+      );
+    }),
+    { numRuns: 500 },
+  );
+  assert.deepEqual(
+    oneAnswerBinary(create(GetResponseSchema)),
+    new Uint8Array(),
+  );
+});
+
+Deno.test("the binary answer writer handles long strings, long lists and nested lengths over 127 bytes", () => {
+  const big = fc.record({
+    pipeline: fc.string({ minLength: 100, maxLength: 400 }),
+    entity: fc.string({ unit: "grapheme", maxLength: 300 }),
+    present: fc.boolean(),
+    value: fc.oneof(
+      fc.record({
+        k: arbU32,
+        entries: fc.array(
+          fc.record({ key: fc.string({ maxLength: 200 }), count: arbDouble }),
+          { maxLength: 40 },
+        ),
+      }).map((value) => ({ kind: { case: "topK", value } })),
+      fc.string({ unit: "binary", maxLength: 5000 }).map((value) => ({
+        kind: { case: "json", value },
+      })),
+    ),
+    data: fc.uint8Array({ maxLength: 20_000 }),
+    format: fc.string(),
+    kind: fc.string(),
+    coverage: fc.record({
+      allTime: fc.boolean(),
+      granularity: fc.string(),
+      startMs: arbI64,
+      endMs: arbI64,
+      buckets: fc.array(arbI64, { maxLength: 200 }),
+      presentBuckets: fc.array(arbI64, { maxLength: 200 }),
+    }),
+  }).map((init) => create(AnswerSchema, init as never));
+  fc.assert(
+    fc.property(fc.array(big, { maxLength: 4 }), (many) => {
+      const list = create(GetManyResponseSchema, { answers: many });
+      assert.deepEqual(
+        manyAnswersBinary(list),
+        toBinary(GetManyResponseSchema, list),
+      );
+    }),
+    { numRuns: 200 },
+  );
 });
