@@ -283,9 +283,28 @@ export class MemoryStore implements Store {
       const claimTtl = options.claimTtl ?? DEFAULT_CLAIM_TTL_MS;
       let applied = 0;
       const skipped: number[] = [];
+      // Consecutive deltas mostly share a bucket: one bucket lookup per run of them.
+      let runBucket: number | null | undefined = undefined;
+      let runSlots: Map<string, Entry> | undefined = undefined;
       for (let i = 0; i < deltas.length; i++) {
         const delta = deltas[i]!;
-        let entry = this.#live(space, delta.key, now);
+        const { entity, bucket } = delta.key;
+        if (bucket !== runBucket) {
+          runBucket = bucket;
+          runSlots = space.get(bucket);
+        }
+        let entry = runSlots?.get(entity);
+        if (
+          entry !== undefined && entry.expiresAt !== undefined &&
+          entry.expiresAt <= now
+        ) {
+          runSlots!.delete(entity);
+          if (runSlots!.size === 0) {
+            space.delete(bucket);
+            runSlots = undefined;
+          }
+          entry = undefined;
+        }
         if (delta.marks !== undefined || delta.claims !== undefined) {
           const marks = entry?.marks;
           const claims = entry?.claims;
@@ -306,12 +325,11 @@ export class MemoryStore implements Store {
             marks: undefined,
             claims: undefined,
           };
-          let slots = space.get(delta.key.bucket);
-          if (slots === undefined) {
-            slots = new Map();
-            space.set(delta.key.bucket, slots);
+          if (runSlots === undefined) {
+            runSlots = new Map();
+            space.set(bucket, runSlots);
           }
-          slots.set(delta.key.entity, entry);
+          runSlots.set(entity, entry);
         } else {
           entry.value = monoid.combine(entry.value as V, delta.value);
           if (delta.expiresAt !== undefined) {
