@@ -2,6 +2,7 @@
 
 import {
   ackedIds,
+  assertKilledScanResumesExact,
   interleaved,
   LaggingCheckpoint,
   pageCounter,
@@ -137,6 +138,19 @@ tableTest(
     assert.equal(
       await store.get(p.scope, { entity: "/p-updated", bucket: null }),
       undefined,
+    );
+  },
+);
+
+tableTest(
+  "dynamodb snapshot killed with SIGKILL mid-scan resumes by segment position and ends exact",
+  async (table) => {
+    const all = orders("k", 3000);
+    await put(table, all);
+    await assertKilledScanResumesExact(
+      "dynamodb",
+      [table],
+      all.map((o) => o.page),
     );
   },
 );

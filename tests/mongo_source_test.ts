@@ -1,18 +1,20 @@
 // Mongo snapshot + change stream against mongo-java-server: writes during the scan counted once, SIGKILL resume exact.
 
-import { ackedIds, interleaved, pageCounter } from "./_bootstrap.ts";
+import {
+  ackedIds,
+  assertKilledScanResumesExact,
+  interleaved,
+  pageCounter,
+} from "./_bootstrap.ts";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { MongoClient, type ObjectId } from "mongodb";
 import {
   MemoryCheckpoint,
   MongoChangeStreamSource,
   MongoSnapshotSource,
 } from "../source/mongo.ts";
-import { KvStore } from "../state/kv.ts";
 import { MemoryStore } from "../state/mod.ts";
 import { run } from "../streaming/mod.ts";
-import { Worker } from "./_process.ts";
 import { service, uniqueName } from "./_stack.ts";
 import { serviceTest } from "./_service.ts";
 import { pageTotals, wrongTotals } from "./_totals.ts";
@@ -169,55 +171,14 @@ dbTest(
   "mongo snapshot killed with SIGKILL mid-scan resumes by _id and ends exact",
   "mkill",
   async (client, db) => {
-    const coll = client.db(db).collection<View>("views");
-    const dir = await Deno.makeTempDir();
-    const checkpointPath = `${dir}/checkpoint.json`;
-    const kvPath = `${dir}/state.kv`;
-    const name = uniqueName("mkill_views");
-    const script = fileURLToPath(
-      new URL("./_mongo_scan_worker.ts", import.meta.url),
+    const docs = Array.from({ length: 6000 }, (_, i) => ({ page: page(i) }));
+    await client.db(db).collection<View>("views").insertMany(docs);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await assertKilledScanResumesExact(
+      "mongo",
+      [mongo.url, db, "views"],
+      docs.map((d) => d.page),
     );
-    const args = [mongo.url, db, "views", checkpointPath, kvPath, name];
-    try {
-      const docs = Array.from(
-        { length: 6000 },
-        (_, i) => ({ page: page(i) }),
-      );
-      await coll.insertMany(docs);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const first = new Worker(script, args);
-      await first.until(
-        (s) => s.step === "batch" && first.count("batch") >= 20,
-        60_000,
-      );
-      await first.kill();
-      assert.equal(
-        first.count("done"),
-        0,
-        "the first worker was killed before the end",
-      );
-      const saved = JSON.parse(await Deno.readTextFile(checkpointPath));
-      assert.ok(
-        saved.after !== undefined,
-        "the first worker committed part of the scan",
-      );
-      const second = new Worker(script, args);
-      await second.until((s) => s.step === "done", 60_000);
-      assert.ok(
-        second.total("batch", "records") < docs.length,
-        "the second worker resumed instead of starting over",
-      );
-      const store = await KvStore.open(kvPath);
-      try {
-        const p = pageCounter<View>(store, name);
-        const want = pageTotals(docs, (d) => d.page);
-        assert.deepEqual(await wrongTotals(store, p.scope, want), []);
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
   },
 );
 

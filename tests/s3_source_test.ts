@@ -1,4 +1,4 @@
-// S3 JSON-Lines source against moto: gzip by extension and content-encoding, key filter, dead letters, resume, corrupt gzip.
+// S3 JSON-Lines source against moto: gzip by extension and content-encoding, key filter, dead letters, resume (also after SIGKILL), corrupt gzip.
 
 import assert from "node:assert/strict";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -13,7 +13,11 @@ import {
   S3ObjectError,
 } from "../source/s3.ts";
 import { awsConfig, service } from "./_stack.ts";
-import { ackedIds, LaggingCheckpoint } from "./_bootstrap.ts";
+import {
+  ackedIds,
+  assertKilledScanResumesExact,
+  LaggingCheckpoint,
+} from "./_bootstrap.ts";
 import { type TestObject, withBucket as withS3Bucket } from "./_s3.ts";
 import { pageTotals, wrongTotals } from "./_totals.ts";
 
@@ -141,6 +145,30 @@ Deno.test(
       let again = 0;
       for await (const batch of third) again += batch.length;
       assert.equal(again, 0);
+    });
+  },
+);
+
+Deno.test(
+  "S3JsonLinesSource killed with SIGKILL mid-scan resumes by (object, line) and ends exact",
+  integration,
+  async () => {
+    const objects: Record<string, TestObject> = {};
+    const pages: string[] = [];
+    const enc = new TextEncoder();
+    for (let o = 0; o < 4; o++) {
+      const ps = Array.from(
+        { length: 2000 },
+        (_, i) => `k${(i * 11 + o) % 17}`,
+      );
+      pages.push(...ps);
+      // Two plain and two gzipped objects: a resumed gzip stream skips to its line too.
+      objects[`views/part-${o}.jsonl${o % 2 === 1 ? ".gz" : ""}`] = o % 2 === 1
+        ? gzipSync(enc.encode(lines(ps)))
+        : lines(ps);
+    }
+    await withBucket(objects, async (bucket) => {
+      await assertKilledScanResumesExact("s3", [bucket, "views/"], pages);
     });
   },
 );
