@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { buildGo, writeResults } from "./_go.ts";
 
 const quick = Deno.args.includes("--quick");
-const N = quick ? 10_000 : 40_000;
+const N = quick ? 10_000 : 120_000;
 const ROUNDS = quick ? 1 : 3;
 const WARMUP = quick ? 3_000 : 8_000;
 const ENTITIES = 1000;
