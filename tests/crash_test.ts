@@ -40,7 +40,13 @@ function pageViews(count: number, pages: number, seed: number): string[] {
 async function viewsTopic(prefix: string, pages: readonly string[]) {
   const topic = uniqueName(prefix);
   await createTopic(kafka.brokers, topic, 4);
-  await produce(
+  await produceViews(topic, pages);
+  return topic;
+}
+
+/** Produces one view per page, keyed over 97 users (so every partition gets some). */
+function produceViews(topic: string, pages: readonly string[]): Promise<void> {
+  return produce(
     kafka.brokers,
     topic,
     pages.map((page, i) => ({
@@ -49,7 +55,6 @@ async function viewsTopic(prefix: string, pages: readonly string[]) {
     })),
     2_000,
   );
-  return topic;
 }
 
 /** Describes the pages whose stored total under pipeline `name` is not their count in `pages`. */
@@ -164,8 +169,10 @@ Deno.test({
     "crash: a surviving worker takes over the partitions of a peer killed mid-flush and goes on exactly",
   ...integration,
   async fn() {
-    const pages = pageViews(40_000, 3_000, 21);
-    const topic = await viewsTopic("crash-peer", pages);
+    const first = pageViews(40_000, 3_000, 21);
+    const later = pageViews(12_000, 3_000, 22);
+    const pages = [...first, ...later];
+    const topic = await viewsTopic("crash-peer", first);
     const groupId = uniqueName("crash-peer-group");
     const name = uniqueName("crash_peer_views");
     // The survivor first holds every partition (and learns their horizons),
@@ -181,6 +188,9 @@ Deno.test({
       // Both hold partitions, and the victim is in the middle of a flush.
       await victim.until(shares);
       await survivor.until(shares);
+      // Fresh views for every partition: the survivor may have read all of
+      // the victim's share before the rebalance, leaving it nothing to flush.
+      await produceViews(topic, later);
       const before = dataChunks(victim);
       await victim.until(() => dataChunks(victim) >= before + 3);
     } catch (error) {
