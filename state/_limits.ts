@@ -1,6 +1,7 @@
 // Entity checks every built-in store runs before any backend call: writes reject the delta, reads refuse the key.
 
 import {
+  DEFAULT_MAX_ENTITY_BYTES,
   type Delta,
   DeltaRejectedError,
   entityProblem,
@@ -18,8 +19,10 @@ export function checkDeltaEntities(
   namespace: string,
   deltas: readonly Delta<unknown>[],
 ): void {
+  const short = shortLength(store);
   for (let i = 0; i < deltas.length; i++) {
     const key = deltas[i]!.key;
+    if (isShort(key.entity, short)) continue;
     const problem = entityProblem(store, key.entity);
     if (problem !== undefined) {
       throw new DeltaRejectedError(namespace, i, key, problem);
@@ -36,10 +39,25 @@ export function checkReadEntities(
   namespace: string,
   keys: readonly StateKey[],
 ): void {
+  const short = shortLength(store);
   for (const key of keys) {
+    if (isShort(key.entity, short)) continue;
     const problem = entityProblem(store, key.entity);
     if (problem !== undefined) {
       throw new EntityRejectedError(namespace, String(key.entity), problem);
     }
   }
+}
+
+/** The longest entity (in UTF-16 units) the store surely holds without counting its UTF-8 bytes. */
+function shortLength(store: Pick<Store, "limits">): number {
+  return Math.floor(
+    (store.limits?.maxEntityBytes ?? DEFAULT_MAX_ENTITY_BYTES) / 3,
+  );
+}
+
+/** A non-empty string entity no longer than `short`: fine for any store, no call needed. */
+function isShort(entity: unknown, short: number): boolean {
+  return typeof entity === "string" && entity.length !== 0 &&
+    entity.length <= short;
 }
