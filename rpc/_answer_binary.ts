@@ -293,20 +293,23 @@ function answer(field: number, a: Answer): void {
   w.join(at);
 }
 
+/** Answers as the repeated field 1 of their response message. */
+function answers(list: readonly Answer[]): Uint8Array<ArrayBuffer> {
+  w.reset();
+  for (const a of list) answer(1, a);
+  return w.done();
+}
+
 /** A response holding one answer (`Get`, `GetWindow`, `GetRange`), in protobuf binary. */
 export function oneAnswerBinary(
   response: { answer?: Answer | undefined },
 ): Uint8Array<ArrayBuffer> {
-  w.reset();
-  if (response.answer !== undefined) answer(1, response.answer);
-  return w.done();
+  return answers(response.answer === undefined ? [] : [response.answer]);
 }
 
 /** A response holding many answers (the `*Many` methods), in protobuf binary. */
 export function manyAnswersBinary(
   response: { answers: readonly Answer[] },
 ): Uint8Array<ArrayBuffer> {
-  w.reset();
-  for (const a of response.answers) answer(1, a);
-  return w.done();
+  return answers(response.answers);
 }

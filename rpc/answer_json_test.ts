@@ -15,6 +15,17 @@ const arbDouble = fc.oneof(
 );
 const arbU32 = fc.nat({ max: 2 ** 32 - 1 });
 const arbI64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+/** A coverage with up to `maxBuckets` buckets in each list. */
+function arbCoverage(maxBuckets: number) {
+  return fc.record({
+    allTime: fc.boolean(),
+    granularity: fc.string(),
+    startMs: arbI64,
+    endMs: arbI64,
+    buckets: fc.array(arbI64, { maxLength: maxBuckets }),
+    presentBuckets: fc.array(arbI64, { maxLength: maxBuckets }),
+  });
+}
 const arbValue = fc.oneof(
   fc.constant({ kind: { case: undefined } }),
   arbDouble.map((value) => ({ kind: { case: "number", value } })),
@@ -51,14 +62,7 @@ const arbAnswer = fc.record({
   format: fc.string(),
   kind: fc.string(),
   coverage: fc.option(
-    fc.record({
-      allTime: fc.boolean(),
-      granularity: fc.string(),
-      startMs: arbI64,
-      endMs: arbI64,
-      buckets: fc.array(arbI64, { maxLength: 3 }),
-      presentBuckets: fc.array(arbI64, { maxLength: 3 }),
-    }),
+    arbCoverage(3),
     { nil: undefined },
   ),
   stats: fc.option(
@@ -136,14 +140,7 @@ Deno.test("the binary answer writer handles long strings, long lists and nested 
     data: fc.uint8Array({ maxLength: 20_000 }),
     format: fc.string(),
     kind: fc.string(),
-    coverage: fc.record({
-      allTime: fc.boolean(),
-      granularity: fc.string(),
-      startMs: arbI64,
-      endMs: arbI64,
-      buckets: fc.array(arbI64, { maxLength: 200 }),
-      presentBuckets: fc.array(arbI64, { maxLength: 200 }),
-    }),
+    coverage: arbCoverage(200),
   }).map((init) => create(AnswerSchema, init as never));
   fc.assert(
     fc.property(fc.array(big, { maxLength: 4 }), (many) => {

@@ -39,6 +39,29 @@ function lines(pages: string[]): string {
   return pages.map((page) => JSON.stringify({ page })).join("\n") + "\n";
 }
 
+/**
+ * `count` JSON-Lines objects of `perObject` views each, page `page(o, i)`
+ * for line i of object o, named `key(o)` (gzipped when it ends in `.gz`).
+ */
+function pagedObjects(
+  count: number,
+  perObject: number,
+  page: (o: number, i: number) => string,
+  key: (o: number) => string,
+): { objects: Record<string, TestObject>; pages: string[] } {
+  const objects: Record<string, TestObject> = {};
+  const pages: string[] = [];
+  for (let o = 0; o < count; o++) {
+    const ps = Array.from({ length: perObject }, (_, i) => page(o, i));
+    pages.push(...ps);
+    const text = lines(ps);
+    objects[key(o)] = key(o).endsWith(".gz")
+      ? gzipSync(new TextEncoder().encode(text))
+      : text;
+  }
+  return { objects, pages };
+}
+
 function counter(source: S3JsonLinesSource<View>, store: MemoryStore) {
   return pipeline<View>("s3views")
     .from(source)
@@ -102,13 +125,12 @@ Deno.test(
   "S3JsonLinesSource resumes each lane after its committed line and ends exact with dedup",
   integration,
   async () => {
-    const objects: Record<string, string> = {};
-    const pages: string[] = [];
-    for (let o = 0; o < 5; o++) {
-      const ps = Array.from({ length: 400 }, (_, i) => `p${(i * 7 + o) % 13}`);
-      pages.push(...ps);
-      objects[`part-${o}.jsonl`] = lines(ps);
-    }
+    const { objects, pages } = pagedObjects(
+      5,
+      400,
+      (o, i) => `p${(i * 7 + o) % 13}`,
+      (o) => `part-${o}.jsonl`,
+    );
     await withBucket(objects, async (bucket) => {
       // The checkpoint keeps only its first saves: the state runs ahead of it, as after a SIGKILL.
       const checkpoint = new LaggingCheckpoint(4);
@@ -153,20 +175,13 @@ Deno.test(
   "S3JsonLinesSource killed with SIGKILL mid-scan resumes by (object, line) and ends exact",
   integration,
   async () => {
-    const objects: Record<string, TestObject> = {};
-    const pages: string[] = [];
-    const enc = new TextEncoder();
-    for (let o = 0; o < 4; o++) {
-      const ps = Array.from(
-        { length: 2000 },
-        (_, i) => `k${(i * 11 + o) % 17}`,
-      );
-      pages.push(...ps);
-      // Two plain and two gzipped objects: a resumed gzip stream skips to its line too.
-      objects[`views/part-${o}.jsonl${o % 2 === 1 ? ".gz" : ""}`] = o % 2 === 1
-        ? gzipSync(enc.encode(lines(ps)))
-        : lines(ps);
-    }
+    // Two plain and two gzipped objects: a resumed gzip stream skips to its line too.
+    const { objects, pages } = pagedObjects(
+      4,
+      2000,
+      (o, i) => `k${(i * 11 + o) % 17}`,
+      (o) => `views/part-${o}.jsonl${o % 2 === 1 ? ".gz" : ""}`,
+    );
     await withBucket(objects, async (bucket) => {
       await assertKilledScanResumesExact("s3", [bucket, "views/"], pages);
     });
