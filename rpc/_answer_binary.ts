@@ -263,33 +263,33 @@ function stats(s: ReadStats): void {
   boolField(4, s.coalesced);
 }
 
+/** Writes `v` (when set) with `write` as the message field `field`. */
+function nested<T>(
+  field: number,
+  v: T | undefined,
+  write: (v: T) => void,
+): void {
+  if (v === undefined) return;
+  const at = w.fork(field);
+  write(v);
+  w.join(at);
+}
+
 /** Writes `a` as field `field` of the enclosing message. */
 function answer(field: number, a: Answer): void {
   const at = w.fork(field);
   stringField(1, a.pipeline);
   stringField(2, a.entity);
   boolField(3, a.present);
-  if (a.value !== undefined) {
-    const v = w.fork(4);
-    value(a.value);
-    w.join(v);
-  }
+  nested(4, a.value, value);
   if (a.data.length > 0) {
     w.tag(5, DELIMITED);
     w.bytes(a.data);
   }
   stringField(6, a.format);
   stringField(7, a.kind);
-  if (a.coverage !== undefined) {
-    const c = w.fork(8);
-    coverage(a.coverage);
-    w.join(c);
-  }
-  if (a.stats !== undefined) {
-    const s = w.fork(9);
-    stats(a.stats);
-    w.join(s);
-  }
+  nested(8, a.coverage, coverage);
+  nested(9, a.stats, stats);
   w.join(at);
 }
 
