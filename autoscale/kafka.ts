@@ -1,6 +1,6 @@
 // Kafka consumer lag: end offset − committed offset per partition, through the kafkajs admin client.
 
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel } from "../internal/kafkajs.ts";
 import type { LagProbe, PartitionLag } from "./signal.ts";
 
 /** What the probe needs of a Kafka admin client: kafkajs' `Admin` fits. */

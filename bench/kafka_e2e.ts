@@ -17,7 +17,7 @@
 import { markdownTable, writeResults } from "./_results.ts";
 import { parseArgs } from "node:util";
 import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel } from "../internal/kafkajs.ts";
 import { sum } from "../monoid/mod.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { kafkaSource } from "../source/kafka.ts";

@@ -1,7 +1,12 @@
 // Kafka helpers for the integration tests and the benchmark: topics, producing, reading back, committed offsets.
 
 import { Buffer } from "node:buffer";
-import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
+import {
+  type Admin,
+  Kafka,
+  logLevel,
+  Partitioners,
+} from "../internal/kafkajs.ts";
 import { type Endpoint, service, uniqueName } from "./_stack.ts";
 
 /** One message to produce. */

@@ -1,7 +1,7 @@
 // The autoscaling signal against the stack: Kafka lag from a real consumer group, CloudWatch on moto, Prometheus via the admin handler.
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel } from "../internal/kafkajs.ts";
 import {
   CloudWatchClient,
   GetMetricStatisticsCommand,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel } from "../internal/kafkajs.ts";
 import { eventually, service, uniqueName } from "./_stack.ts";
 import { serviceTest } from "./_service.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
-import "./_kafka_client.ts";
+import "./kafkajs.ts";
 
 interface QueueState {
   pending: unknown[];
