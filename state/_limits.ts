@@ -19,10 +19,10 @@ export function checkDeltaEntities(
   namespace: string,
   deltas: readonly Delta<unknown>[],
 ): void {
-  const short = shortLength(store);
+  const short = shortEntityLength(store);
   for (let i = 0; i < deltas.length; i++) {
     const key = deltas[i]!.key;
-    if (isShort(key.entity, short)) continue;
+    if (isShortEntity(key.entity, short)) continue;
     const problem = entityProblem(store, key.entity);
     if (problem !== undefined) {
       throw new DeltaRejectedError(namespace, i, key, problem);
@@ -39,9 +39,9 @@ export function checkReadEntities(
   namespace: string,
   keys: readonly StateKey[],
 ): void {
-  const short = shortLength(store);
+  const short = shortEntityLength(store);
   for (const key of keys) {
-    if (isShort(key.entity, short)) continue;
+    if (isShortEntity(key.entity, short)) continue;
     const problem = entityProblem(store, key.entity);
     if (problem !== undefined) {
       throw new EntityRejectedError(namespace, String(key.entity), problem);
@@ -49,15 +49,22 @@ export function checkReadEntities(
   }
 }
 
-/** The longest entity (in UTF-16 units) the store surely holds without counting its UTF-8 bytes. */
-function shortLength(store: Pick<Store, "limits">): number {
+/**
+ * The longest entity (in UTF-16 units) the store surely holds without
+ * counting its UTF-8 bytes: each unit is at most 3 bytes.
+ */
+export function shortEntityLength(store: Pick<Store, "limits">): number {
   return Math.floor(
     (store.limits?.maxEntityBytes ?? DEFAULT_MAX_ENTITY_BYTES) / 3,
   );
 }
 
-/** A non-empty string entity no longer than `short`: fine for any store, no call needed. */
-function isShort(entity: unknown, short: number): boolean {
+/**
+ * A non-empty string entity no longer than `short` (the store's
+ * {@linkcode shortEntityLength}): the store holds it, no
+ * {@linkcode entityProblem} call needed.
+ */
+export function isShortEntity(entity: unknown, short: number): boolean {
   return typeof entity === "string" && entity.length !== 0 &&
     entity.length <= short;
 }

@@ -133,7 +133,19 @@ export class MemoryStore implements Store {
     key: StateKey,
     now: number,
   ): Entry | undefined {
-    const slots = space?.get(key.bucket);
+    return this.#liveIn(space, space?.get(key.bucket), key, now);
+  }
+
+  /**
+   * {@linkcode #live} with the key's bucket map already looked up: an
+   * expired entry is deleted, and so is its bucket map once empty.
+   */
+  #liveIn(
+    space: Map<number | null, Map<string, Entry>> | undefined,
+    slots: Map<string, Entry> | undefined,
+    key: StateKey,
+    now: number,
+  ): Entry | undefined {
     const entry = slots?.get(key.entity);
     if (entry === undefined) return undefined;
     if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
@@ -293,18 +305,9 @@ export class MemoryStore implements Store {
           runBucket = bucket;
           runSlots = space.get(bucket);
         }
-        let entry = runSlots?.get(entity);
-        if (
-          entry !== undefined && entry.expiresAt !== undefined &&
-          entry.expiresAt <= now
-        ) {
-          runSlots!.delete(entity);
-          if (runSlots!.size === 0) {
-            space.delete(bucket);
-            runSlots = undefined;
-          }
-          entry = undefined;
-        }
+        let entry = this.#liveIn(space, runSlots, delta.key, now);
+        // An expiry emptied the bucket map, and #liveIn dropped it from the space.
+        if (runSlots?.size === 0) runSlots = undefined;
         if (delta.marks !== undefined || delta.claims !== undefined) {
           const marks = entry?.marks;
           const claims = entry?.claims;

@@ -4,6 +4,7 @@ import type { Monoid, MonoidKind } from "../monoid/mod.ts";
 import type { Pipeline } from "../pipeline/mod.ts";
 import type { SourceRecord } from "../source/mod.ts";
 import { type Delta, entityProblem, type StreamMark } from "../state/mod.ts";
+import { isShortEntity, shortEntityLength } from "../state/_limits.ts";
 import { RecordError, type RecordStage } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { Progress } from "./_progress.ts";
@@ -131,27 +132,15 @@ function fingerprint<V>(monoid: Monoid<V>, value: V): string {
 }
 
 /**
- * The longest key (in UTF-16 units) the store surely holds without counting
- * its UTF-8 bytes (each unit is at most 3 bytes); 0 when the store states no
- * limit, so every key takes the full check.
- */
-function shortKeyLength(store: Pipeline<unknown, unknown>["store"]): number {
-  const max = store.limits?.maxEntityBytes;
-  return max === undefined ? 0 : Math.floor(max / 3);
-}
-
-/**
  * Throws unless `key` is a key the pipeline's store can hold; `short` is
- * {@linkcode shortKeyLength} of the store (the common case needs no call).
+ * the store's `shortEntityLength()` (the common case needs no call).
  */
 function checkKey(
   store: Pipeline<unknown, unknown>["store"],
   key: unknown,
   short: number,
 ): void {
-  if (
-    typeof key === "string" && key.length !== 0 && key.length <= short
-  ) return;
+  if (isShortEntity(key, short)) return;
   if (typeof key !== "string") {
     throw new TypeError(`expected a non-empty string key, got ${typeof key}`);
   }
@@ -220,7 +209,7 @@ export class Extractor<E, V> {
     const { key: keyOf, keys: keysOf, value: valueOf, time: timeOf } =
       pipeline.extract;
     const store = pipeline.store as Pipeline<unknown, unknown>["store"];
-    const shortKey = shortKeyLength(store);
+    const shortKey = shortEntityLength(store);
     const window = pipeline.window;
     const monoid = pipeline.monoid;
     const keyDebounce = replan ? null : this.#keyDebounce;

@@ -21,6 +21,7 @@ import { MemoryStore } from "../state/memory.ts";
 import { pipeline } from "../pipeline/mod.ts";
 import { MemorySource } from "../source/mod.ts";
 import { run } from "../streaming/mod.ts";
+import { Redis } from "iovalkey";
 import { ValkeyCache } from "../state/valkey.ts";
 import { storeConformance } from "../testing/mod.ts";
 import { seededRandom } from "../internal/prng.ts";
@@ -210,28 +211,16 @@ Deno.test({
  * reports it (`INFO server`): right whichever checkout started the stack.
  */
 async function valkeyPid(): Promise<number> {
-  const url = new URL(valkey.url);
-  const conn = await Deno.connect({
-    hostname: url.hostname,
-    port: Number(url.port || 6379),
-  });
+  const raw = new Redis(valkey.url);
   try {
-    const command = "*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n";
-    await conn.write(new TextEncoder().encode(command));
-    const decoder = new TextDecoder();
-    const buf = new Uint8Array(64 * 1024);
-    let text = "";
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += decoder.decode(buf.subarray(0, n), { stream: true });
-      const found = /process_id:(\d+)/.exec(text);
-      if (found !== null) return Number(found[1]);
+    const found = /process_id:(\d+)/.exec(await raw.info("server"));
+    if (found === null) {
+      throw new Error(`Valkey at ${valkey.url} reported no process_id`);
     }
+    return Number(found[1]);
   } finally {
-    conn.close();
+    raw.disconnect();
   }
-  throw new Error(`Valkey at ${valkey.url} reported no process_id`);
 }
 
 Deno.test({
