@@ -18,13 +18,13 @@ import { Registry } from "./_registry.ts";
 import { createAdminService } from "../rpc/_admin_service.ts";
 import {
   createUnaryHandler,
-  type UnaryHandler,
+  type GrpcUnaryHandler,
   type UnaryMethod,
 } from "../rpc/_unary.ts";
 import { codeName, dropUnboundedDeadline, pathOf } from "../rpc/_wire.ts";
 import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
 import { manyAnswersBinary, oneAnswerBinary } from "../rpc/_answer_binary.ts";
-import { type GrpcBridge, startGrpcBridge } from "../rpc/_grpc_bridge.ts";
+import { type GrpcServer, startGrpcServer } from "../rpc/_grpc_server.ts";
 import type { QueryTarget } from "../query/mod.ts";
 import type { PipelineDescription } from "../pipeline/mod.ts";
 import type { MetricsSnapshot } from "../streaming/mod.ts";
@@ -99,7 +99,7 @@ export interface AdminHandler {
 }
 
 /** Each handler's unary layer, for the gRPC listener to call directly. */
-const unaryOf = new WeakMap<AdminHandler, UnaryHandler>();
+const grpcOf = new WeakMap<AdminHandler, GrpcUnaryHandler>();
 
 const TEXT_HEADERS = { "Content-Type": "text/plain; charset=utf-8" };
 
@@ -363,7 +363,7 @@ export function createHandler(options: AdminHandlerOptions = {}): AdminHandler {
     close,
     [Symbol.asyncDispose]: close,
   });
-  unaryOf.set(admin, unary.handle);
+  grpcOf.set(admin, unary.grpc);
   return admin;
 }
 
@@ -464,13 +464,11 @@ export interface ServeOptions extends AdminHandlerOptions {
   /** The address to bind. Default: `"127.0.0.1"`. */
   readonly hostname?: string;
   /**
-   * Also serve native gRPC over cleartext HTTP/2 on this port; `0` picks a
-   * free port. Default: no gRPC port. The listener is a supervised child
-   * process (it needs `--allow-run`) that forwards each call to this server
-   * as gRPC-Web: `node:http2` in Deno 2.9 can abort its process when clients
-   * close connections mid-stream, so it is isolated and restarted, and no
-   * client can take the server down. (The main port already speaks HTTP/2
-   * cleartext for Connect and gRPC-Web.)
+   * Also serve native gRPC over cleartext HTTP/2 (prior knowledge) on this
+   * port; `0` picks a free port. Default: no gRPC port. The listener runs in
+   * this process on its own HTTP/2 implementation (`rpc/_h2.ts`), answering
+   * calls through the same handler, gate and limits as Connect. (The main
+   * port already speaks HTTP/2 cleartext for Connect and gRPC-Web.)
    */
   readonly grpcPort?: number;
   /**
@@ -494,8 +492,6 @@ export interface AdminServer {
   readonly port: number;
   /** The gRPC (HTTP/2 cleartext) base URL, when `grpcPort` was given. */
   readonly grpcUrl?: string;
-  /** How often the gRPC listener process was restarted after dying. */
-  readonly grpcRestarts: number;
   /** The handler serving it. */
   readonly handler: AdminHandler;
   /** Resolves when the server has stopped. */
@@ -579,17 +575,14 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
   const url = `http://${host}:${addr.port}`;
 
   let grpcUrl: string | undefined;
-  let grpc: GrpcBridge | undefined;
+  let grpc: GrpcServer | undefined;
   if (options.grpcPort !== undefined) {
-    // The listener runs in a supervised child process: node:http2 can abort
-    // its process when clients close connections mid-stream, and that must
-    // never take this server down.
     try {
-      grpc = await startGrpcBridge({
+      grpc = startGrpcServer({
         hostname,
         port: options.grpcPort,
         handler: (request) => handler(request),
-        unary: unaryOf.get(handler)!,
+        unary: grpcOf.get(handler)!,
         maxBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
       });
     } catch (error) {
@@ -624,9 +617,6 @@ export async function serve(options: ServeOptions = {}): Promise<AdminServer> {
     url,
     port: addr.port,
     ...(grpcUrl === undefined ? {} : { grpcUrl }),
-    get grpcRestarts() {
-      return grpc?.restarts ?? 0;
-    },
     handler,
     finished: server.finished.then(() => stopped).then(() => undefined),
     shutdown,

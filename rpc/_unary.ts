@@ -86,6 +86,35 @@ export type UnaryHandler = (
   signal: AbortSignal,
 ) => Promise<Response | undefined>;
 
+/**
+ * A unary call's successful answer for the native gRPC listener, before any
+ * framing: the output message's bytes and the headers the method set.
+ */
+export class GrpcAnswer {
+  /**
+   * Creates the answer.
+   *
+   * @param message The output message, protobuf binary or JSON.
+   * @param headers Headers the method set, if any.
+   */
+  constructor(
+    readonly message: Uint8Array,
+    readonly headers: Headers | undefined,
+  ) {}
+}
+
+/**
+ * Like {@linkcode UnaryHandler}, for gRPC-Web requests from the native gRPC
+ * listener: a success comes back as a {@linkcode GrpcAnswer}, with no
+ * `Response` built for it.
+ */
+export type GrpcUnaryHandler = (
+  request: UnaryRequest,
+  path: string,
+  body: Uint8Array | null,
+  signal: AbortSignal,
+) => Promise<Response | GrpcAnswer | undefined>;
+
 const JSON_READ: Partial<JsonReadOptions> = { ignoreUnknownFields: true };
 const CONNECT_JSON: WireFormat = Object.freeze({
   protocol: "connect",
@@ -110,7 +139,11 @@ export function createUnaryHandler(
   methods: readonly UnaryMethod[],
   streaming: readonly DescMethod[],
   options: UnaryHandlerOptions,
-): { paths: ReadonlySet<string>; handle: UnaryHandler } {
+): {
+  paths: ReadonlySet<string>;
+  handle: UnaryHandler;
+  grpc: GrpcUnaryHandler;
+} {
   const byPath = new Map<string, UnaryMethod>();
   for (const m of methods) {
     byPath.set(`/${m.method.parent.typeName}/${m.method.name}`, m);
@@ -194,7 +227,13 @@ export function createUnaryHandler(
     };
   };
 
-  const handle: UnaryHandler = async (request, path, body, signal) => {
+  const call = async (
+    request: UnaryRequest,
+    path: string,
+    body: Uint8Array | null,
+    signal: AbortSignal,
+    raw: boolean,
+  ): Promise<Response | GrpcAnswer | undefined> => {
     const unary = byPath.get(path);
     const stream = unary === undefined ? streams.get(path) : undefined;
     if (unary === undefined && stream === undefined) return undefined;
@@ -328,6 +367,7 @@ export function createUnaryHandler(
         ? toBinary(method.output, output)
         : binary(output);
       if (format.protocol === "grpc-web") {
+        if (raw) return new GrpcAnswer(bytes, extraHeaders);
         const out = new Uint8Array(5 + bytes.byteLength + OK_TRAILER.length);
         new DataView(out.buffer).setUint32(1, bytes.byteLength);
         out.set(bytes, 5);
@@ -347,7 +387,15 @@ export function createUnaryHandler(
       if (timer !== undefined) clearTimeout(timer);
     }
   };
-  return { paths: new Set([...byPath.keys(), ...streams.keys()]), handle };
+  return {
+    paths: new Set([...byPath.keys(), ...streams.keys()]),
+    handle: (request, path, body, signal) =>
+      call(request, path, body, signal, false) as Promise<
+        Response | undefined
+      >,
+    grpc: (request, path, body, signal) =>
+      call(request, path, body, signal, true),
+  };
 }
 
 /** A call's context; response headers are made only when asked for. */
