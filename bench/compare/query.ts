@@ -4,20 +4,20 @@
 //   deno run -A bench/compare/query.ts --quick    10 000 requests, 1 round
 //
 // Servers, each its own process: ours (`serve()` over a MemoryStore, 1 000
-// entities, gRPC on its supervised listener process), Go
+// entities, gRPC on its second port, in process), Go
 // (bench/compare/go/query: connectrpc.com/connect answering
 // `QueryService.Get` from a map, built with the Go module proxy), and a bare
 // `Deno.serve` returning a fixed JSON body (the floor of Deno's HTTP). The
 // client is h2load (Debian `nghttp2-client`), the same for all: 16 requests in
 // flight (16 HTTP/1.1 connections; gRPC as 4 h2c connections × 4 streams) and
 // 1 in flight for latency. Rounds alternate the servers so the machine's drift
-// hits all of them. CPU µs per request come from /proc (server process plus
-// its children: our gRPC listener).
+// hits all of them. CPU µs per request come from /proc (the server process
+// and any children).
 //
 // Not like for like: Go's answer is built from a map lookup, ours goes
 // through the querier (limits, singleflight, the store's getMany, the monoid,
-// the typed value); the bare server parses nothing. Go serves gRPC in process,
-// ours through a child process (node:http2 can crash; see rpc/_grpc_bridge.ts).
+// the typed value); the bare server parses nothing. Both serve gRPC in
+// process: Go with golang.org/x/net/http2, ours with rpc/_h2.ts.
 // Prints one table and writes bench/results/compare_query.json.
 
 import { join } from "node:path";
