@@ -183,6 +183,8 @@ class Stream implements H2Response {
   dispatched = false;
   /** Counted in the connection's calls being answered. */
   answering = false;
+  /** Request bytes held for it, counted in the connection's total. */
+  held = 0;
   /** This side queued its END_STREAM. */
   localClosed = false;
   gone = false;
@@ -266,6 +268,10 @@ class Connection {
   #recvWindow = CONNECTION_WINDOW;
   #recvCredit = 0;
 
+  // Request bodies held on this connection, and the most it may hold.
+  #held = 0;
+  readonly #maxHeld: number;
+
   // A header block in pieces (HEADERS then CONTINUATION).
   #block:
     | { stream: number; end: boolean; parts: Uint8Array[]; size: number }
@@ -289,6 +295,8 @@ class Connection {
   constructor(conn: Deno.Conn, options: H2ServerOptions) {
     this.#conn = conn;
     this.#options = options;
+    // Four bodies of the largest size at once, and then some.
+    this.#maxHeld = 4 * options.maxBodyBytes + 1024 * 1024;
   }
 
   async run(): Promise<void> {
@@ -391,10 +399,12 @@ class Connection {
     // process on a GOAWAY naming a real last stream when it holds closed
     // streams; this form it takes well.
     this.#goaway(H2Error.NO_ERROR, "", MAX_WINDOW);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#drain().catch(() => {}),
-      new Promise((r) => setTimeout(r, 1000)),
+      new Promise((r) => timer = setTimeout(r, 1000)),
     ]);
+    clearTimeout(timer);
     this.#close();
   }
 
@@ -547,11 +557,26 @@ class Connection {
       // Answer now; the rest of the body is not worth reading.
       stream.oversize = true;
       stream.chunks = [];
+      this.#hold(stream, -stream.held);
       this.#dispatch(stream);
       return;
     }
-    if (body.length > 0) stream.chunks.push(body.slice());
+    if (body.length > 0) {
+      this.#hold(stream, body.length);
+      if (this.#held > this.#maxHeld) {
+        // Bodies in flight on this connection past what it may hold.
+        this.#reset(stream.id, H2Error.REFUSED_STREAM);
+        return;
+      }
+      stream.chunks.push(body.slice());
+    }
     if (ended) this.#dispatch(stream);
+  }
+
+  /** Counts request bytes held for a stream (negative: released). */
+  #hold(stream: Stream, bytes: number): void {
+    stream.held += bytes;
+    this.#held += bytes;
   }
 
   /** Gives receive window back (batched: one update per half window). */
@@ -561,6 +586,7 @@ class Connection {
       this.#queueFrame(WINDOW_UPDATE, 0, 0, u32(this.#recvCredit));
       this.#recvWindow += this.#recvCredit;
       this.#recvCredit = 0;
+      this.#flush();
     }
   }
 
@@ -672,6 +698,7 @@ class Connection {
     const fields = stream.headerFields;
     if (fields === undefined || stream.dispatched) return;
     stream.dispatched = true;
+    this.#hold(stream, -stream.held);
     stream.answering = true;
     this.#answering++;
     stream.headerFields = undefined;
@@ -858,6 +885,7 @@ class Connection {
 
   #forget(stream: Stream): void {
     this.#answered(stream);
+    this.#hold(stream, -stream.held);
     this.#streams.delete(stream.id);
     this.#blocked.delete(stream);
   }
