@@ -15,6 +15,7 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
+import { simpleBinary } from "./_simple_binary.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   contentTypeOf,
@@ -168,7 +169,9 @@ export function createUnaryHandler(
       );
     }
     try {
-      if (format.binary) return fromBinary(schema, data);
+      if (format.binary) {
+        return simpleBinary(schema, data) ?? fromBinary(schema, data);
+      }
       const text = decoder.decode(data);
       return simpleJson(schema, text) ??
         fromJsonString(schema, text, JSON_READ);
