@@ -22,6 +22,7 @@ import {
   type UnaryMethod,
 } from "../rpc/_unary.ts";
 import { codeName, dropUnboundedDeadline, pathOf } from "../rpc/_wire.ts";
+import { concatBytes } from "../internal/bytes.ts";
 import { manyAnswersJson, oneAnswerJson } from "../rpc/_answer_json.ts";
 import { manyAnswersBinary, oneAnswerBinary } from "../rpc/_answer_binary.ts";
 import { type GrpcServer, startGrpcServer } from "../rpc/_grpc_server.ts";
@@ -448,13 +449,7 @@ async function readBounded(
     }
     chunks.push(chunk);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /** Options for {@linkcode serve}. */

@@ -13,6 +13,7 @@ import { seededRandom, seededUint32 } from "./prng.ts";
 import { utf8Length } from "./utf8.ts";
 import { packByWeight } from "./pack.ts";
 import { definedOnly } from "./defined.ts";
+import { concatBytes } from "./bytes.ts";
 
 Deno.test("delay() resolves after the time and rejects at once when aborted", async () => {
   const started = performance.now();
@@ -168,4 +169,14 @@ Deno.test("definedOnly() drops undefined properties and keeps every other value"
   const out = definedOnly({ a: 1, b: undefined, c: null, d: 0, e: "" });
   assert.deepEqual(out, { a: 1, c: null, d: 0, e: "" });
   assert.equal("b" in out, false);
+});
+
+Deno.test("concatBytes() joins chunks in order, with or without a counted size", () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 20 })), (parts) => {
+      const flat = parts.flatMap((p) => [...p]);
+      assert.deepEqual([...concatBytes(parts)], flat);
+      assert.deepEqual([...concatBytes(parts, flat.length)], flat);
+    }),
+  );
 });

@@ -1,5 +1,6 @@
 // Private byte helpers shared by the monoid codecs: bounds-checked readers, writers, decimal text.
 
+import { concatBytes } from "../internal/bytes.ts";
 import { CodecError, type JsonValue } from "./monoid.ts";
 
 const encoder = new TextEncoder();
@@ -65,13 +66,7 @@ export class ByteWriter {
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let offset = 0;
-    for (const chunk of this.#chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return concatBytes(this.#chunks, this.#length);
   }
 
   #push(bytes: Uint8Array): void {

@@ -1,5 +1,6 @@
 // A small HTTP/2 server over cleartext TCP with prior knowledge (RFC 9113), enough for gRPC: whole request bodies in, answers out with headers, data and trailers under the peer's flow control. Written for this one job, in process, with every limit a hostile peer could push on bounded.
 
+import { concatBytes } from "../internal/bytes.ts";
 import { encodeHeaders, type HeaderField, HpackDecoder } from "./_hpack.ts";
 
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -708,7 +709,7 @@ class Connection {
       ? undefined
       : chunks.length === 1
       ? chunks[0]!
-      : concat(chunks, stream.size);
+      : concatBytes(chunks, stream.size);
     const request: H2Request = {
       id: stream.id,
       headers: fields,
@@ -912,7 +913,7 @@ class Connection {
       this.sendBlock(stream, head, false);
       stream.queue.push({
         kind: "data",
-        bytes: concat(body, size),
+        bytes: concatBytes(body, size),
         end: false,
       });
       this.sendBlock(stream, trailers, true);
@@ -973,7 +974,7 @@ class Connection {
       );
       first = false;
     } while (at < block.length);
-    const bytes = frames.length === 1 ? frames[0]! : concat(frames);
+    const bytes = frames.length === 1 ? frames[0]! : concatBytes(frames);
     stream.queue.push({ kind: "framed", bytes, end });
     if (end) stream.localClosed = true;
     this.pump(stream);
@@ -1096,7 +1097,7 @@ class Connection {
       const size = this.#outBytes;
       this.#out = [];
       this.#outBytes = 0;
-      let bytes = parts.length === 1 ? parts[0]! : concat(parts, size);
+      let bytes = parts.length === 1 ? parts[0]! : concatBytes(parts, size);
       try {
         while (bytes.length > 0) {
           const n = await this.#conn.write(bytes);
@@ -1117,7 +1118,8 @@ class Connection {
   }
 }
 
-function frameBytes(
+/** One frame's bytes: the 9-byte header, then the payload. */
+export function frameBytes(
   type: number,
   flags: number,
   id: number,
@@ -1150,30 +1152,20 @@ function frameHeader(
   return at + 9;
 }
 
-function u32(value: number): Uint8Array {
+/** A 32-bit big-endian number's bytes. */
+export function u32(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value);
   return out;
 }
 
-function settingsPayload(pairs: [number, number][]): Uint8Array {
+/** A SETTINGS payload of `[identifier, value]` pairs. */
+export function settingsPayload(pairs: [number, number][]): Uint8Array {
   const out = new Uint8Array(6 * pairs.length);
   const view = new DataView(out.buffer);
   pairs.forEach(([key, value], i) => {
     view.setUint16(6 * i, key);
     view.setUint32(6 * i + 2, value);
   });
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[], size?: number): Uint8Array {
-  let total = size ?? 0;
-  if (size === undefined) { for (const part of parts) total += part.length; }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }

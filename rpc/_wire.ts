@@ -1,6 +1,7 @@
 // The bytes of the three RPC protocols we answer ourselves: Connect (unary and streaming envelopes), gRPC-Web, and the gRPC framing they share.
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { concatBytes } from "../internal/bytes.ts";
 
 /** The protocols the unary path speaks. */
 export type Protocol = "connect" | "grpc-web";
@@ -354,11 +355,5 @@ export async function gunzip(
       Code.InvalidArgument,
     );
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { concatBytes as concat } from "../internal/bytes.ts";
 import {
   type H2Request,
   type H2Response,
   type H2Server,
   serveH2c,
+  settingsPayload as settings,
+  u32,
 } from "./_h2.ts";
 import { encodeHeaders, type HeaderField, HpackDecoder } from "./_hpack.ts";
 
@@ -57,32 +60,6 @@ function frame(
   out[4] = flags;
   view.setUint32(5, id);
   out.set(payload, 9);
-  return out;
-}
-
-function u32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value);
-  return out;
-}
-
-function settings(pairs: [number, number][]): Uint8Array {
-  const out = new Uint8Array(6 * pairs.length);
-  const view = new DataView(out.buffer);
-  pairs.forEach(([key, value], i) => {
-    view.setUint16(6 * i, key);
-    view.setUint32(6 * i + 2, value);
-  });
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }
 

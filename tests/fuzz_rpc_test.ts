@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import { concatBytes } from "../internal/bytes.ts";
 import fc from "fast-check";
 import { create, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import { serve } from "../admin/mod.ts";
@@ -270,13 +271,7 @@ async function readSome(
     }
   }
   await reader.cancel().catch(() => {});
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 async function sendHttp1(base: string, r: FuzzRequest): Promise<Outcome> {
