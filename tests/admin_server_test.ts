@@ -230,6 +230,32 @@ Deno.test("native gRPC carries server streaming and status trailers through node
   assert.equal(ConnectError.from(error).code, Code.FailedPrecondition);
 });
 
+Deno.test("native gRPC carries answers larger than the flow-control windows, many at once", async () => {
+  await using f = await fixture({ grpcPort: 0 });
+  const query = createClient(
+    QueryService,
+    createGrpcTransport({ baseUrl: f.server.grpcUrl! }),
+  );
+  // 1 000 entities of 200 characters: an answer of about 250 KB, past the
+  // 64 KiB a client's stream window starts with and past one 16 KiB frame.
+  const entities = Array.from(
+    { length: 1000 },
+    (_, i) => i === 0 ? "post:1" : `post:${String(i).padStart(195, "0")}`,
+  );
+  const answers = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () => query.getMany({ pipeline: "likes", entities }),
+    ),
+  );
+  for (const { answers: list } of answers) {
+    assert.equal(list.length, 1000);
+    assert.deepEqual(list.map((a) => a.entity), entities);
+    assert.deepEqual(list[0]!.value?.kind, { case: "number", value: 41 });
+    assert.equal(list[999]!.present, false);
+  }
+});
+
 Deno.test("WatchMetrics streams over Connect with fresh snapshots", async () => {
   await using f = await fixture();
   const admin = createClient(
