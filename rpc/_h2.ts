@@ -392,14 +392,15 @@ class Connection {
     }
   }
 
-  /** Ends the connection politely: GOAWAY, streams cancelled, close. */
+  /**
+   * Ends the connection: what is queued goes out (for at most a second),
+   * open calls are cancelled, the socket closes. No GOAWAY: node:http2 in
+   * Deno 2.9 (nghttp2) aborts its whole process on some GOAWAYs, even the
+   * RFC 9113 §6.8 shutdown notice, and every client handles a closed
+   * connection (its open calls fail as UNAVAILABLE, as they would anyway).
+   */
   async shutdown(): Promise<void> {
     if (this.#ended) return;
-    // The last stream id 2^31 - 1 is RFC 9113 §6.8's shutdown notice (no
-    // stream is refused). node:http2 in Deno 2.9 (nghttp2) crashes its
-    // process on a GOAWAY naming a real last stream when it holds closed
-    // streams; this form it takes well.
-    this.#goaway(H2Error.NO_ERROR, "", MAX_WINDOW);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#drain().catch(() => {}),
@@ -1031,13 +1032,13 @@ class Connection {
     }
   }
 
-  #goaway(code: number, message: string, last = this.#lastStream): void {
+  #goaway(code: number, message: string): void {
     if (this.#ended) return;
     this.#goingAway = true;
     const debug = new TextEncoder().encode(message.slice(0, 200));
     const payload = new Uint8Array(8 + debug.length);
     const view = new DataView(payload.buffer);
-    view.setUint32(0, last);
+    view.setUint32(0, this.#lastStream);
     view.setUint32(4, code);
     payload.set(debug, 8);
     this.#queueFrame(GOAWAY, 0, 0, payload);

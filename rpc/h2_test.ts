@@ -962,7 +962,7 @@ Deno.test("serveH2c() answers an HTTP/1.1 client with a 400 and its message", as
   }
 });
 
-Deno.test("serveH2c() close() sends GOAWAY(2^31 - 1, NO_ERROR) and ends open calls", async () => {
+Deno.test("serveH2c() close() sends what is queued, ends open calls and closes without a GOAWAY", async () => {
   const { server, seen } = start();
   let closing: Promise<void> | undefined;
   try {
@@ -974,13 +974,9 @@ Deno.test("serveH2c() close() sends GOAWAY(2^31 - 1, NO_ERROR) and ends open cal
     await peer.sync();
     assert.equal(seen.requests.length, 1);
     closing = server.close();
-    const frames = await peer.rest();
-    assert.equal(frames.length, 1, describe(frames));
-    const goaway = frames[0]!;
-    assert.equal(goaway.type, GOAWAY);
-    assert.equal(goaway.id, 0);
-    assert.equal(lastStreamId(goaway), 0x7fffffff);
-    assert.equal(errorCode(goaway), NO_ERROR);
+    // No GOAWAY (node:http2 in Deno 2.9 can abort its process on one): the
+    // connection just ends.
+    assert.deepEqual(await peer.rest(), []);
     await closing;
     assert.equal(seen.requests[0]!.signal.aborted, true);
     // The port no longer listens.
