@@ -49,8 +49,12 @@ const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const MAX_WINDOW = 0x7fffffff;
 /** Output queued for a peer that does not read: reading pauses above it. */
 const HIGH_WATER = 4 * 1024 * 1024;
-/** Streams the peer may reset while they are being answered, per second. */
-const RESETS_PER_SECOND = 200;
+/**
+ * Streams the peer may reset while they are being answered (rapid reset,
+ * CVE-2023-44487): a bucket of this many, refilled at RESET_REFILL per second.
+ */
+const RESET_BURST = 1000;
+const RESET_REFILL = 100;
 /** Settings and pings the peer may send per second (each costs an answer). */
 const CONTROL_PER_SECOND = 1000;
 const PREFACE_TIMEOUT_MS = 10_000;
@@ -290,8 +294,9 @@ class Connection {
 
   // Abuse counters, per second.
   #second = 0;
-  #resets = 0;
   #control = 0;
+  #resetTokens = RESET_BURST;
+  #resetAt = performance.now();
 
   constructor(conn: Deno.Conn, options: H2ServerOptions) {
     this.#conn = conn;
@@ -441,7 +446,6 @@ class Connection {
     const second = Math.floor(performance.now() / 1000);
     if (second !== this.#second) {
       this.#second = second;
-      this.#resets = 0;
       this.#control = 0;
     }
   }
@@ -746,8 +750,13 @@ class Connection {
     if (stream === undefined) return;
     this.#forget(stream);
     stream.abort("the client cancelled the call");
-    this.#tick();
-    if (++this.#resets > RESETS_PER_SECOND) {
+    const now = performance.now();
+    this.#resetTokens = Math.min(
+      RESET_BURST,
+      this.#resetTokens + (now - this.#resetAt) * RESET_REFILL / 1000,
+    );
+    this.#resetAt = now;
+    if (--this.#resetTokens < 0) {
       throw new ConnectionError(
         H2Error.ENHANCE_YOUR_CALM,
         "too many streams reset",
