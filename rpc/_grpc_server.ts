@@ -3,6 +3,7 @@
 import { encodeHeaders, type HeaderField } from "./_hpack.ts";
 import { type H2Request, type H2Response, serveH2c } from "./_h2.ts";
 import { GrpcAnswer, type GrpcUnaryHandler } from "./_unary.ts";
+import { grpcMessage } from "./_wire.ts";
 
 /** Options for {@linkcode startGrpcServer}. */
 export interface GrpcServerOptions {
@@ -202,7 +203,7 @@ async function answer(
   response.headers(head, false);
   let trailers: HeaderField[] = [
     ["grpc-status", "14"],
-    ["grpc-message", percent("the server ended the call without a status")],
+    ["grpc-message", grpcMessage("the server ended the call without a status")],
   ];
   // The gRPC-Web body: message frames pass through as they are (gRPC frames
   // them the same way); the trailer frame (flag 0x80) becomes trailers.
@@ -230,7 +231,7 @@ async function answer(
   } catch {
     trailers = [
       ["grpc-status", request.signal.aborted ? "1" : "14"],
-      ["grpc-message", percent("the server's answer broke off")],
+      ["grpc-message", grpcMessage("the server's answer broke off")],
     ];
   }
   if (response.closed) {
@@ -269,17 +270,6 @@ function codeOfHttp(status: number): number {
   }
 }
 
-/** Percent-encodes a grpc-message (the gRPC spec's encoding). */
-function percent(message: string): string {
-  let out = "";
-  for (const byte of new TextEncoder().encode(message)) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-      ? String.fromCharCode(byte)
-      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}
-
 function trailersOnly(
   response: H2Response,
   contentType: string,
@@ -290,7 +280,7 @@ function trailersOnly(
     [":status", "200"],
     ["content-type", contentType],
     ["grpc-status", String(code)],
-    ["grpc-message", percent(message)],
+    ["grpc-message", grpcMessage(message)],
   ], true);
 }
 

@@ -24,16 +24,14 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY_FLAG = 0x20;
 
-/** HTTP/2 error codes (RFC 9113 §7). */
-export const H2Error = {
+/** The HTTP/2 error codes this server sends (RFC 9113 §7). */
+const H2Error = {
   NO_ERROR: 0x0,
   PROTOCOL_ERROR: 0x1,
   INTERNAL_ERROR: 0x2,
   FLOW_CONTROL_ERROR: 0x3,
-  STREAM_CLOSED: 0x5,
   FRAME_SIZE_ERROR: 0x6,
   REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
   COMPRESSION_ERROR: 0x9,
   ENHANCE_YOUR_CALM: 0xb,
 } as const;
